@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+// Entry point: runs the compiled CLI (npm run build writes dist/).
+import { existsSync } from 'node:fs';
+
+const cli = new URL('../dist/src/cli.js', import.meta.url);
+if (!existsSync(cli)) {
+  process.stderr.write('exitscope: not built yet: run `npm ci && npm run build` in the checkout\n');
+  process.exit(2);
+}
+const { main } = await import(cli.href);
+await main(process.argv);

@@ -1,0 +1,25 @@
+/**
+ * Errors a user can act on. Each carries a stable `code` (documented in
+ * docs/errors.md) and a `fix`: the command or change that makes it go away.
+ * Only bugs are shown with a stack; these are printed as "error: ... / fix: ...".
+ */
+export class UserError extends Error {
+  readonly code: string;
+  readonly fix: string;
+
+  constructor(code: string, message: string, fix: string) {
+    super(message);
+    this.name = 'UserError';
+    this.code = code;
+    this.fix = fix;
+  }
+}
+
+export function isUserError(e: unknown): e is UserError {
+  return e instanceof UserError;
+}
+
+/** The text a CLI prints for a user error: what went wrong, then how to fix it. */
+export function formatUserError(e: UserError): string {
+  return `exitscope: error [${e.code}]: ${e.message}\n  fix: ${e.fix}`;
+}

@@ -1,0 +1,125 @@
+/**
+ * The lab's guest kernel: a Debian linux-image package (vmlinuz + modules, with
+ * kvm_amd, KPROBES and BTF), fetched once with `apt-get download` and unpacked
+ * into the cache. `--kernel` points at another package or unpacked tree.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { UserError } from '../errors.js';
+import type { KernelTree } from './initramfs.js';
+
+const run = promisify(execFile);
+
+export interface GuestKernel extends KernelTree {
+  vmlinuz: string;
+  /** Where it came from, for the progress line and docs: "cache", "download" or "--kernel". */
+  source: 'cache' | 'download' | '--kernel';
+}
+
+/** The metapackage whose dependency names the current kernel package. */
+export const KERNEL_METAPACKAGE = 'linux-image-amd64';
+
+/** Finds "linux-image-6.1.0-56-amd64" in `apt-cache depends linux-image-amd64` output. */
+export function kernelPackageFromDepends(text: string): string | undefined {
+  const m = /Depends:\s*(linux-image-[0-9][^\s]*)/.exec(text);
+  return m?.[1];
+}
+
+/** Finds the kernel version and vmlinuz in an unpacked package tree (boot/ + lib/modules/). */
+export function findKernelTree(root: string): { version: string; vmlinuz: string; modulesDir: string } | undefined {
+  const boot = join(root, 'boot');
+  if (!existsSync(boot)) return undefined;
+  for (const name of readdirSync(boot).sort().reverse()) {
+    if (!name.startsWith('vmlinuz-')) continue;
+    const version = name.slice('vmlinuz-'.length);
+    for (const lib of ['lib', 'usr/lib']) {
+      const modulesDir = join(root, lib, 'modules', version);
+      if (existsSync(modulesDir)) return { version, vmlinuz: join(boot, name), modulesDir };
+    }
+  }
+  return undefined;
+}
+
+async function unpack(deb: string, into: string): Promise<void> {
+  const tmp = `${into}.partial`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  await run('dpkg-deb', ['-x', deb, tmp]);
+  const tree = findKernelTree(tmp);
+  if (!tree) throw new UserError('LAB_BAD_KERNEL', `${deb} holds no boot/vmlinuz-* with its lib/modules`, 'pass a Debian linux-image-*-amd64 package to --kernel');
+  await run('depmod', ['-b', tree.modulesDir.includes('/usr/lib/') ? join(tmp, 'usr') : tmp, tree.version]).catch((e: unknown) => {
+    throw new UserError('LAB_NO_DEPMOD', `depmod failed: ${String(e)}`, 'apt-get install kmod');
+  });
+  rmSync(into, { recursive: true, force: true });
+  renameSync(tmp, into);
+}
+
+function ready(root: string, source: GuestKernel['source']): GuestKernel | undefined {
+  const tree = findKernelTree(root);
+  if (!tree || !existsSync(join(tree.modulesDir, 'modules.dep'))) return undefined;
+  return { ...tree, source };
+}
+
+/**
+ * Returns a kernel ready to boot. With no option, the newest kernel in the
+ * cache is used, or the distribution's current one is downloaded.
+ */
+export async function resolveKernel(opts: {
+  cache: string;
+  kernel?: string;
+  progress: (msg: string) => void;
+}): Promise<GuestKernel> {
+  const kernels = join(opts.cache, 'kernels');
+  if (opts.kernel) {
+    const path = resolve(opts.kernel);
+    if (!existsSync(path)) throw new UserError('LAB_NO_KERNEL', `--kernel ${opts.kernel}: no such file or directory`, 'pass a linux-image .deb or a directory it was unpacked into');
+    if (statSync(path).isDirectory()) {
+      const k = ready(path, '--kernel');
+      if (!k) throw new UserError('LAB_BAD_KERNEL', `${path} holds no boot/vmlinuz-* with lib/modules/<version>/modules.dep`, `run: depmod -b ${path} <version>, or pass the .deb itself`);
+      return k;
+    }
+    const into = join(kernels, `from-${path.replace(/[^A-Za-z0-9.]+/g, '_')}`);
+    const cached = ready(into, '--kernel');
+    if (cached) return cached;
+    opts.progress(`unpacking ${path}`);
+    await unpack(path, into);
+    return ready(into, '--kernel') as GuestKernel;
+  }
+
+  if (existsSync(kernels)) {
+    const names = readdirSync(kernels).filter((n) => n.startsWith('linux-image-')).sort().reverse();
+    for (const name of names) {
+      const k = ready(join(kernels, name), 'cache');
+      if (k) return k;
+    }
+  }
+
+  const depends = await run('apt-cache', ['depends', KERNEL_METAPACKAGE]).catch(() => ({ stdout: '' }));
+  const pkg = kernelPackageFromDepends(depends.stdout);
+  if (!pkg)
+    throw new UserError(
+      'LAB_NO_KERNEL_PACKAGE',
+      `apt knows no ${KERNEL_METAPACKAGE} package, so there is no guest kernel to download`,
+      'run `apt-get update` (Debian 12 or later), or pass --kernel PATH to a linux-image-*-amd64 .deb',
+    );
+  const download = join(opts.cache, 'download');
+  mkdirSync(download, { recursive: true });
+  opts.progress(`downloading ${pkg} (once; about 70 MB)`);
+  try {
+    await run('apt-get', ['download', '-q', pkg], { cwd: download });
+  } catch (e) {
+    const stderr = (e as { stderr?: string }).stderr ?? String(e);
+    throw new UserError('LAB_NO_KERNEL_PACKAGE', `apt-get download ${pkg} failed: ${stderr.trim().split('\n').pop()}`, 'run `apt-get update` and try again, or pass --kernel PATH');
+  }
+  const deb = readdirSync(download).find((n) => n.startsWith(`${pkg}_`) && n.endsWith('.deb'));
+  if (!deb) throw new UserError('LAB_NO_KERNEL_PACKAGE', `apt-get download ${pkg} wrote no .deb`, 'pass --kernel PATH');
+  opts.progress(`unpacking ${pkg}`);
+  const into = join(kernels, pkg);
+  await unpack(join(download, deb), into);
+  rmSync(join(download, deb), { force: true });
+  const k = ready(into, 'download');
+  if (!k) throw new UserError('LAB_BAD_KERNEL', `${pkg} unpacked without modules.dep`, 'apt-get install kmod, then retry');
+  return k;
+}
