@@ -14,7 +14,8 @@
 //   B+0x0000 PML4   B+0x1000 PDPT   B+0x2000 PD   B+0x3000 PT for [B, B+2M)
 //   B+0x4000 guest code
 //   B+0x5000.. page tables for the data area (shadow paging only)
-//   B+0x1ff000 gva mapped to an unbacked gpa (the MMIO window)
+//   B+0x1ff000 gva mapped to this vCPU's MMIO page: an unbacked gpa in its own
+//              2 MiB chunk above the memory slot
 //   B+2M ..  data area: one page per "npf" touch
 //
 // Each vCPU runs 64-bit code with paging on. How many first-touch faults the
@@ -54,7 +55,6 @@
 #define OFF_MMIO (REGION_CTL - PAGE)
 #define MAX_DATA_PTS ((OFF_MMIO - OFF_DATA_PT) / PAGE)
 #define MAX_DATA_PAGES (MAX_DATA_PTS * 512ULL)
-#define MMIO_GPA_BASE 0xC0000000ULL       // unbacked guest-physical window, one page per vCPU
 #define GUEST_MEM_LIMIT (1ULL << 30)      // one PDPT entry: regions must end below 1 GiB
 
 #define PORT_DATA 0x0e9
@@ -64,8 +64,9 @@
 enum op { OP_IO = 1, OP_HLT = 2, OP_CPUID = 3, OP_MSR = 4, OP_NPF = 5, OP_MMIO = 6 };
 
 // Guest code: position independent 64-bit code, copied into each region.
-// Entry registers: rax = op, r10 = count, rdi = first data page, r9 = MMIO gva.
-// Ends with `hlt`, except the hlt scenario, which ends with `out PORT_DONE`.
+// Entry registers: r11 = op, r10 = count, rdi = first data page, r9 = MMIO gva.
+// It ends with the "done" exit: `out PORT_DONE` in the hlt scenario (where a
+// HLT would count as one more scenario exit), `hlt` in every other.
 extern const uint8_t guest_code[], guest_code_end[];
 __asm__(
     ".pushsection .rodata\n"
@@ -74,31 +75,31 @@ __asm__(
     ".code64\n"
     "  test %r10, %r10\n"
     "  jz 90f\n"
-    "  cmp $1, %eax\n  je 10f\n"
-    "  cmp $2, %eax\n  je 20f\n"
-    "  cmp $3, %eax\n  je 30f\n"
-    "  cmp $4, %eax\n  je 40f\n"
-    "  cmp $5, %eax\n  je 50f\n"
-    "  cmp $6, %eax\n  je 60f\n"
+    "  cmp $1, %r11d\n  je 10f\n"
+    "  cmp $2, %r11d\n  je 20f\n"
+    "  cmp $3, %r11d\n  je 30f\n"
+    "  cmp $4, %r11d\n  je 40f\n"
+    "  cmp $5, %r11d\n  je 50f\n"
+    "  cmp $6, %r11d\n  je 60f\n"
     "  jmp 90f\n"
     // io: one `out` per exit
     "10: mov $0xe9, %dx\n"
     "11: out %al, %dx\n  dec %r10\n  jnz 11b\n  jmp 90f\n"
-    // hlt: one `hlt` per exit, then report done through a port
-    "20: hlt\n  dec %r10\n  jnz 20b\n"
-    "    mov $0xea, %dx\n  out %al, %dx\n"
-    "21: jmp 21b\n"
+    // hlt: one `hlt` per exit
+    "20: hlt\n  dec %r10\n  jnz 20b\n  jmp 90f\n"
     // cpuid: leaf 0, one exit each
     "30: xor %eax, %eax\n  xor %ecx, %ecx\n  cpuid\n  dec %r10\n  jnz 30b\n  jmp 90f\n"
-    // msr: alternate rdmsr EFER and wrmsr EFER (same value back), one exit each
+    // msr: alternate rdmsr EFER and wrmsr EFER (the same value back), one exit each
     "40: mov $0xc0000080, %ecx\n  rdmsr\n  dec %r10\n  jz 90f\n"
     "    wrmsr\n  dec %r10\n  jnz 40b\n  jmp 90f\n"
     // npf: write one byte to each fresh page
     "50: movb $1, (%rdi)\n  add $4096, %rdi\n  dec %r10\n  jnz 50b\n  jmp 90f\n"
     // mmio: 4-byte writes to an unbacked guest-physical page
     "60: movl %r10d, (%r9)\n  dec %r10\n  jnz 60b\n  jmp 90f\n"
-    "90: hlt\n"
-    "91: jmp 91b\n"
+    // done
+    "90: cmp $2, %r11d\n  jne 92f\n"
+    "    mov $0xea, %dx\n  out %al, %dx\n  jmp 90b\n"
+    "92: hlt\n  jmp 90b\n"
     "guest_code_end:\n"
     ".popsection\n");
 
@@ -171,6 +172,7 @@ struct vcpu {
 };
 
 static int kvm_fd, vm_fd;
+static uint64_t mmio_base; // first unbacked gpa: vCPU i's MMIO page is mmio_base + i * 2 MiB
 static uint8_t *mem;
 static uint64_t mem_size;
 static size_t run_size;
@@ -194,7 +196,7 @@ static void setup_region(struct vcpu *v, int tdp) {
   table(b + OFF_PD)[(b >> 21) & 511] = pte(b + OFF_PT0, 1);
   for (int i = 0; i < 4; i++) table(b + OFF_PT0)[i] = 0; // tables are not mapped
   table(b + OFF_PT0)[OFF_CODE / PAGE] = pte(b + OFF_CODE, 1);
-  table(b + OFF_PT0)[OFF_MMIO / PAGE] = pte(MMIO_GPA_BASE + (uint64_t)v->index * PAGE, 0);
+  table(b + OFF_PT0)[OFF_MMIO / PAGE] = pte(mmio_base + (uint64_t)v->index * (2ULL << 20), 0);
   for (uint64_t t = 0; t < v->data_chunks; t++) {
     uint64_t chunk = b + REGION_CTL + t * (2ULL << 20);
     uint64_t *pde = &table(b + OFF_PD)[(chunk >> 21) & 511];
@@ -235,53 +237,89 @@ static void setup_vcpu(struct vcpu *v, struct kvm_cpuid2 *cpuid) {
   s.idt.base = 0;
   s.idt.limit = 0;
   xioctl(v->fd, KVM_SET_SREGS, &s, "KVM_SET_SREGS");
+}
 
+// Points the vCPU at the start of the guest code with `count` operations to do.
+static int set_regs(struct vcpu *v, uint64_t count) {
   struct kvm_regs r;
   memset(&r, 0, sizeof r);
   r.rflags = 2;
   r.rip = v->base + OFF_CODE;
-  r.rax = (uint64_t)scenario_op;
-  r.r10 = v->count;
+  r.r11 = (uint64_t)scenario_op;
+  r.r10 = count;
   r.rdi = v->base + REGION_CTL;
   r.r9 = v->base + OFF_MMIO;
-  xioctl(v->fd, KVM_SET_REGS, &r, "KVM_SET_REGS");
+  return ioctl(v->fd, KVM_SET_REGS, &r);
 }
 
-static void *run_vcpu(void *arg) {
-  struct vcpu *v = arg;
-  char name[16];
-  snprintf(name, sizeof name, "CPU %d/KVM", v->index); // QEMU's vCPU thread name
-  pthread_setname_np(pthread_self(), name);
+// Runs the vCPU until the guest's "done" exit. Returns 0, or -1 with v->error set.
+static int run_until_done(struct vcpu *v) {
   for (;;) {
     if (ioctl(v->fd, KVM_RUN, 0) < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
       v->error = strerror(errno);
-      return NULL;
+      return -1;
     }
     struct kvm_run *run = v->run;
     switch (run->exit_reason) {
     case KVM_EXIT_IO:
       v->io++;
-      if (run->io.port == PORT_DONE) return NULL;
+      if (run->io.port == PORT_DONE) return 0;
       break;
     case KVM_EXIT_HLT:
       v->hlt++;
-      if (scenario_op != OP_HLT || v->hlt > v->count) return NULL;
+      if (scenario_op != OP_HLT) return 0;
       break;
     case KVM_EXIT_MMIO:
       v->mmio++;
       break;
     case KVM_EXIT_INTR:
       break; // a signal interrupted KVM_RUN: not a guest exit of ours
-    default:
-      v->other++;
-      static char buf[96];
+    default: {
+      static __thread char buf[96];
       snprintf(buf, sizeof buf, "unexpected KVM exit %u (hardware reason 0x%llx)", run->exit_reason,
                (unsigned long long)run->hw.hardware_exit_reason);
       v->error = buf;
-      return NULL;
+      return -1;
+    }
     }
   }
+}
+
+// vCPUs share KVM's upper-level nested page tables: two vCPUs creating the same
+// entry at once make one of them fault again (KVM retries the fault). So each
+// vCPU first runs a prelude alone, in turn (its code and page tables fault in,
+// then one "done" exit), and only then do all start the scenario together.
+static pthread_mutex_t turn_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t turn_cond = PTHREAD_COND_INITIALIZER;
+static int turn;
+static pthread_barrier_t start_line;
+
+static void *run_vcpu(void *arg) {
+  struct vcpu *v = arg;
+  char name[16];
+  snprintf(name, sizeof name, "CPU %d/KVM", v->index); // QEMU's vCPU thread name
+  pthread_setname_np(pthread_self(), name);
+
+  pthread_mutex_lock(&turn_lock);
+  while (turn != v->index) pthread_cond_wait(&turn_cond, &turn_lock);
+  pthread_mutex_unlock(&turn_lock);
+  int ok = set_regs(v, 0) == 0 && run_until_done(v) == 0;
+  if (!ok && !v->error) v->error = "KVM_SET_REGS failed";
+  pthread_mutex_lock(&turn_lock);
+  turn++;
+  pthread_cond_broadcast(&turn_cond);
+  pthread_mutex_unlock(&turn_lock);
+
+  pthread_barrier_wait(&start_line);
+  if (!ok) return NULL;
+  // npf: the setup faults are part of N, so the guest writes only the data pages
+  if (set_regs(v, scenario_op == OP_NPF ? v->data_pages : v->count) < 0) {
+    v->error = "KVM_SET_REGS failed";
+    return NULL;
+  }
+  run_until_done(v);
+  return NULL;
 }
 
 static void usage(FILE *to) {
@@ -373,7 +411,9 @@ int main(int argc, char **argv) {
     base += REGION_CTL + v[i].data_chunks * (2ULL << 20);
   }
   mem_size = base;
-  if (mem_size > GUEST_MEM_LIMIT) die("the scenario needs %llu MiB of guest memory; at most 1024", (unsigned long long)(mem_size >> 20));
+  mmio_base = base;
+  if (mmio_base + (uint64_t)vcpus * (2ULL << 20) > GUEST_MEM_LIMIT)
+    die("the scenario needs %llu MiB of guest-physical space; at most 1024", (unsigned long long)((mmio_base >> 20) + 2ULL * (uint64_t)vcpus));
 
   mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (mem == MAP_FAILED) die("cannot map %llu bytes of guest memory: %s", (unsigned long long)mem_size, strerror(errno));
@@ -397,6 +437,7 @@ int main(int argc, char **argv) {
     setup_vcpu(&v[i], cpuid);
   }
 
+  pthread_barrier_init(&start_line, NULL, (unsigned)vcpus);
   double t0 = now();
   for (int i = 0; i < vcpus; i++) pthread_create(&v[i].thread, NULL, run_vcpu, &v[i]);
   for (int i = 0; i < vcpus; i++) pthread_join(v[i].thread, NULL);
