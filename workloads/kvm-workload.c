@@ -61,7 +61,7 @@
 #define PORT_DONE 0x0ea
 
 // Scenario numbers understood by the guest code (rax at entry).
-enum op { OP_IO = 1, OP_HLT = 2, OP_CPUID = 3, OP_MSR = 4, OP_NPF = 5, OP_MMIO = 6 };
+enum op { OP_IO = 1, OP_HLT = 2, OP_CPUID = 3, OP_MSR = 4, OP_NPF = 5, OP_MMIO = 6, OP_MIX = 7 };
 
 // Guest code: position independent 64-bit code, copied into each region.
 // Entry registers: r11 = op, r10 = count, rdi = first data page, r9 = MMIO gva.
@@ -108,7 +108,7 @@ struct scenario_info {
   enum op op;
 };
 static const struct scenario_info SCENARIOS[] = {
-    {"io", OP_IO}, {"hlt", OP_HLT}, {"cpuid", OP_CPUID}, {"msr", OP_MSR}, {"npf", OP_NPF}, {"mmio", OP_MMIO},
+    {"io", OP_IO}, {"hlt", OP_HLT}, {"cpuid", OP_CPUID}, {"msr", OP_MSR}, {"npf", OP_NPF}, {"mmio", OP_MMIO}, {"mix", OP_MIX},
 };
 #define NSCENARIOS (sizeof(SCENARIOS) / sizeof(SCENARIOS[0]))
 
@@ -165,12 +165,16 @@ struct vcpu {
   uint64_t count;      // scenario operations for this vCPU
   uint64_t data_pages;  // npf: pages written
   uint64_t data_chunks; // npf: 2 MiB chunks of the data area
+  enum op op;          // what the guest is doing now
   // tally of exits seen by this VMM (userspace exits)
-  uint64_t io, hlt, mmio, other;
+  uint64_t io, hlt, mmio;
+  // tally of what the guest code did (kernel-only exits), per finished batch
+  uint64_t cpuids, msr_reads, msr_writes, data_touches;
   pthread_t thread;
   const char *error;
 };
 
+static double now(void);
 static int kvm_fd, vm_fd;
 static uint64_t mmio_base; // first unbacked gpa: vCPU i's MMIO page is mmio_base + i * 2 MiB
 static uint8_t *mem;
@@ -245,7 +249,7 @@ static int set_regs(struct vcpu *v, uint64_t count) {
   memset(&r, 0, sizeof r);
   r.rflags = 2;
   r.rip = v->base + OFF_CODE;
-  r.r11 = (uint64_t)scenario_op;
+  r.r11 = (uint64_t)v->op;
   r.r10 = count;
   r.rdi = v->base + REGION_CTL;
   r.r9 = v->base + OFF_MMIO;
@@ -268,7 +272,7 @@ static int run_until_done(struct vcpu *v) {
       break;
     case KVM_EXIT_HLT:
       v->hlt++;
-      if (scenario_op != OP_HLT) return 0;
+      if (v->op != OP_HLT) return 0;
       break;
     case KVM_EXIT_MMIO:
       v->mmio++;
@@ -295,6 +299,52 @@ static pthread_cond_t turn_cond = PTHREAD_COND_INITIALIZER;
 static int turn;
 static pthread_barrier_t start_line;
 
+// Runs one batch of `count` operations of `op` and adds what the guest did to the tally.
+static int run_batch(struct vcpu *v, enum op op, uint64_t count) {
+  v->op = op;
+  if (set_regs(v, count) < 0) {
+    v->error = "KVM_SET_REGS failed";
+    return -1;
+  }
+  if (run_until_done(v) < 0) return -1;
+  if (op == OP_CPUID) v->cpuids += count;
+  if (op == OP_MSR) {
+    v->msr_reads += (count + 1) / 2; // the guest starts with rdmsr
+    v->msr_writes += count / 2;
+  }
+  if (op == OP_NPF) v->data_touches += count;
+  return 0;
+}
+
+// mix: all vCPUs run the same phase in lock step, batch by batch, so that
+// vCPU 0 can drop the data pages (to fault them again) while nobody runs:
+// an mmu-notifier invalidation during another vCPU's fault makes KVM retry it.
+#define MIX_PAGES 512ULL
+static const enum op MIX_PHASES[] = {OP_IO, OP_CPUID, OP_NPF, OP_HLT, OP_MSR, OP_MMIO};
+#define NPHASES (sizeof(MIX_PHASES) / sizeof(MIX_PHASES[0]))
+static double mix_seconds, mix_t0;
+static enum op mix_op;
+static int mix_stop, mix_dirty, tdp_on, nvcpus;
+static struct vcpu *all_vcpus;
+
+static uint64_t mix_batch(enum op op) {
+  switch (op) {
+  case OP_NPF: return MIX_PAGES;
+  case OP_CPUID: case OP_MSR: return 500;
+  default: return 200;
+  }
+}
+
+static void mix_drop_data_pages(void) {
+  for (int i = 0; i < nvcpus; i++) {
+    struct vcpu *v = &all_vcpus[i];
+    madvise(mem + v->base + REGION_CTL, MIX_PAGES * PAGE, MADV_DONTNEED);
+    if (!tdp_on) // the guest's PTEs got Accessed/Dirty set: clear them so no prefetch happens
+      for (uint64_t p = 0; p < MIX_PAGES; p++)
+        table(v->base + OFF_DATA_PT)[p] = pte(v->base + REGION_CTL + p * PAGE, 0);
+  }
+}
+
 static void *run_vcpu(void *arg) {
   struct vcpu *v = arg;
   char name[16];
@@ -304,27 +354,39 @@ static void *run_vcpu(void *arg) {
   pthread_mutex_lock(&turn_lock);
   while (turn != v->index) pthread_cond_wait(&turn_cond, &turn_lock);
   pthread_mutex_unlock(&turn_lock);
-  int ok = set_regs(v, 0) == 0 && run_until_done(v) == 0;
-  if (!ok && !v->error) v->error = "KVM_SET_REGS failed";
+  int ok = run_batch(v, scenario_op == OP_MIX ? OP_IO : scenario_op, 0) == 0;
   pthread_mutex_lock(&turn_lock);
   turn++;
   pthread_cond_broadcast(&turn_cond);
   pthread_mutex_unlock(&turn_lock);
 
   pthread_barrier_wait(&start_line);
-  if (!ok) return NULL;
-  // npf: the setup faults are part of N, so the guest writes only the data pages
-  if (set_regs(v, scenario_op == OP_NPF ? v->data_pages : v->count) < 0) {
-    v->error = "KVM_SET_REGS failed";
+  if (scenario_op != OP_MIX) {
+    // npf: the setup faults are part of N, so the guest writes only the data pages
+    if (ok) run_batch(v, scenario_op, scenario_op == OP_NPF ? v->data_pages : v->count);
     return NULL;
   }
-  run_until_done(v);
-  return NULL;
+  for (;;) {
+    pthread_barrier_wait(&start_line);
+    if (v->index == 0) {
+      double t = now() - mix_t0;
+      int failed = 0;
+      for (int i = 0; i < nvcpus; i++) failed |= all_vcpus[i].error != NULL;
+      mix_stop = failed || t >= mix_seconds;
+      mix_op = MIX_PHASES[(size_t)(t / (mix_seconds / NPHASES)) % NPHASES];
+      if (mix_op == OP_NPF && mix_dirty) mix_drop_data_pages();
+      if (mix_op == OP_NPF) mix_dirty = 1;
+    }
+    pthread_barrier_wait(&start_line);
+    if (mix_stop) return NULL;
+    if (!v->error) run_batch(v, mix_op, mix_batch(mix_op));
+  }
 }
 
 static void usage(FILE *to) {
   fprintf(to,
           "usage: exitscope-workload SCENARIO N [--vcpus K]\n"
+          "       exitscope-workload mix [SECONDS] [--vcpus K]\n"
           "\n"
           "Creates a KVM VM and makes an exact number of exits, then prints a JSON tally.\n"
           "Scenarios (N is the number of exits of that kind, summed over all vCPUs):\n"
@@ -336,6 +398,8 @@ static void usage(FILE *to) {
           "           code and page-table pages count, the rest are fresh data pages\n"
           "           (SVM NPF / VMX EPT_VIOLATION); with NPT/EPT off, N guest #PF intercepts\n"
           "  mmio N   N writes to unbacked guest-physical memory (KVM_EXIT_MMIO each)\n"
+          "  mix [S]  for S seconds (default 60): io, cpuid, npf, hlt, msr and mmio phases in turn,\n"
+          "           each S/6 long, in batches; the tally counts every batch (for demos)\n"
           "Options:\n"
           "  --vcpus K  spread N over K vCPUs (threads named \"CPU i/KVM\"), default 1\n"
           "Needs /dev/kvm; in a machine without it, run inside `exitscope lab --run`.\n");
@@ -379,10 +443,16 @@ int main(int argc, char **argv) {
       die("unexpected argument '%s'", argv[i]);
     }
   }
-  if (!scenario || n < 0) { usage(stderr); return 2; }
+  if (!scenario) { usage(stderr); return 2; }
   for (size_t i = 0; i < NSCENARIOS; i++)
     if (!strcmp(scenario, SCENARIOS[i].name)) scenario_op = SCENARIOS[i].op;
   if (!scenario_op) { usage(stderr); die("unknown scenario '%s'", scenario); }
+  if (scenario_op == OP_MIX) {
+    mix_seconds = n < 0 ? 60 : (double)n;
+    if (mix_seconds < 1) die("mix needs at least 1 second");
+    n = 0;
+  }
+  if (n < 0) { usage(stderr); die("%s needs N, the number of exits to make", scenario); }
 
   enum vendor vendor = host_vendor();
   if (vendor == VENDOR_OTHER) die("unknown CPU vendor: only AMD (SVM) and Intel (VMX) are supported");
@@ -399,7 +469,10 @@ int main(int argc, char **argv) {
     v[i].index = i;
     v[i].count = (uint64_t)n / (uint64_t)vcpus + ((uint64_t)i < (uint64_t)n % (uint64_t)vcpus ? 1 : 0);
     v[i].base = base;
-    if (scenario_op == OP_NPF) {
+    if (scenario_op == OP_MIX) {
+      v[i].data_pages = MIX_PAGES;
+      v[i].data_chunks = 1;
+    } else if (scenario_op == OP_NPF) {
       uint64_t minimum = setup_faults(tdp) + 1;
       if (v[i].count < minimum)
         die("npf needs N >= %llu per vCPU: each vCPU's code%s fault once before its first data page",
@@ -438,7 +511,11 @@ int main(int argc, char **argv) {
   }
 
   pthread_barrier_init(&start_line, NULL, (unsigned)vcpus);
+  tdp_on = tdp;
+  nvcpus = vcpus;
+  all_vcpus = v;
   double t0 = now();
+  mix_t0 = t0;
   for (int i = 0; i < vcpus; i++) pthread_create(&v[i].thread, NULL, run_vcpu, &v[i]);
   for (int i = 0; i < vcpus; i++) pthread_join(v[i].thread, NULL);
   double elapsed = now() - t0;
@@ -450,20 +527,20 @@ int main(int argc, char **argv) {
       failed = 1;
     }
 
-  // Tally. Userspace-visible exits are counted by this program; kernel-only
-  // exits (cpuid, msr, page faults) follow from what the guest code did.
-  uint64_t io = 0, hlt = 0, mmio = 0, data_pages = 0, msr_reads = 0;
+  // Tally. Userspace-visible exits are counted by this program as they come;
+  // kernel-only exits (cpuid, msr, page faults) follow from what the guest code did.
+  uint64_t io = 0, hlt = 0, mmio = 0, data_pages = 0, msr_reads = 0, msr_writes = 0, cpuids = 0;
   for (int i = 0; i < vcpus; i++) {
     io += v[i].io;
     hlt += v[i].hlt;
     mmio += v[i].mmio;
-    data_pages += v[i].data_pages;
-    if (scenario_op == OP_MSR) msr_reads += (v[i].count + 1) / 2; // the guest starts with rdmsr
+    data_pages += v[i].data_touches;
+    msr_reads += v[i].msr_reads;
+    msr_writes += v[i].msr_writes;
+    cpuids += v[i].cpuids;
   }
   uint64_t k = (uint64_t)vcpus;
   uint64_t faults = setup_faults(tdp) * k + data_pages + mmio;
-  uint64_t msr_writes = scenario_op == OP_MSR ? (uint64_t)n - msr_reads : 0;
-  uint64_t cpuids = scenario_op == OP_CPUID ? (uint64_t)n : 0;
 
   printf("{\"scenario\":\"%s\",\"n\":%lld,\"vcpus\":%d,\"vendor\":\"%s\",\"tdp\":%s,\"seconds\":%.6f,"
          "\"ok\":%s,\"pid\":%d,",
@@ -471,8 +548,9 @@ int main(int argc, char **argv) {
          failed ? "false" : "true", getpid());
   printf("\"vmm\":{\"io\":%llu,\"hlt\":%llu,\"mmio\":%llu},", (unsigned long long)io, (unsigned long long)hlt,
          (unsigned long long)mmio);
-  printf("\"guest\":{\"dataPages\":%llu,\"setupFaultsPerVcpu\":%llu},", (unsigned long long)data_pages,
-         (unsigned long long)setup_faults(tdp));
+  printf("\"guest\":{\"cpuid\":%llu,\"rdmsr\":%llu,\"wrmsr\":%llu,\"pageTouches\":%llu,\"setupFaultsPerVcpu\":%llu},",
+         (unsigned long long)cpuids, (unsigned long long)msr_reads, (unsigned long long)msr_writes,
+         (unsigned long long)data_pages, (unsigned long long)setup_faults(tdp));
   printf("\"expected\":[");
   if (vendor == VENDOR_AMD) {
     expect(2, 0x7b, "IOIO", io);
