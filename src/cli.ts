@@ -5,7 +5,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatUserError, isUserError } from './errors.js';
-import { type Forward, parseForward, parseMemory } from './lab/qemu-args.js';
+import { type Forward, LAB_CPU, parseForward, parseMemory } from './lab/qemu-args.js';
 import { runInLab } from './lab/run-command.js';
 
 function intIn(name: string, min: number, max: number) {
@@ -46,6 +46,7 @@ export function buildProgram(): Command {
     )
     .option('--run <command>', 'run COMMAND (a shell command line) as root in the guest, from the current directory; exit with its status')
     .addOption(new Option('--npt <on|off>', 'nested paging in kvm_amd; off reproduces shadow paging (the seed article)').choices(['on', 'off']).default('on'))
+    .option('--cpu <model>', `QEMU CPU model for the lab guest; it must have svm (default ${LAB_CPU})`)
     .option('--cpus <n>', 'vCPUs of the lab guest (KVM guests inside get their own)', intIn('--cpus', 1, 64), 2)
     .option('--memory <size>', 'memory of the lab guest, e.g. 2048M or 2G', wrap(parseMemory), 2048)
     .option('--kernel <path>', 'guest kernel: a linux-image .deb or an unpacked tree (default: Debian linux-image-amd64, downloaded once)')
@@ -67,7 +68,7 @@ Examples:
 Needs root, qemu-system-x86, busybox-static and kmod (apt-get install qemu-system-x86 busybox-static kmod).
 The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope. See docs/lab.md.`,
     )
-    .action(async (opts: { run?: string; npt: 'on' | 'off'; cpus: number; memory: number; kernel?: string; writable: string[] | false; forward: Forward[]; timeout?: number; quiet?: boolean }) => {
+    .action(async (opts: { run?: string; npt: 'on' | 'off'; cpu?: string; cpus: number; memory: number; kernel?: string; writable: string[] | false; forward: Forward[]; timeout?: number; quiet?: boolean }) => {
       const cwd = process.cwd();
       const writable = opts.writable === false ? [] : opts.writable.length > 0 ? opts.writable : cwd === '/' ? [] : [cwd];
       const status = await runInLab(
@@ -75,6 +76,7 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
           mode: opts.run === undefined ? 'shell' : 'run',
           ...(opts.run !== undefined ? { command: opts.run } : {}),
           npt: opts.npt === 'on',
+          ...(opts.cpu ? { cpuModel: opts.cpu } : {}),
           cpus: opts.cpus,
           memoryMiB: opts.memory,
           ...(opts.kernel ? { kernel: opts.kernel } : {}),

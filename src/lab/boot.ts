@@ -16,7 +16,7 @@ import { buildInitramfs, planInitramfs } from './initramfs.js';
 import { resolveKernel } from './kernel.js';
 import { cacheDir, repoRoot } from './paths.js';
 import { guestError, requireFreePorts, requireQemu, requireRoot, requireStaticBusybox, requireTools } from './preflight.js';
-import { type Forward, qemuArgs } from './qemu-args.js';
+import { type Forward, LAB_CPU, qemuArgs } from './qemu-args.js';
 
 export type LabMode = 'run' | 'shell' | 'session';
 
@@ -25,6 +25,8 @@ export interface LabOptions {
   /** The shell command for mode "run". */
   command?: string;
   npt: boolean;
+  /** QEMU CPU model (default LAB_CPU). */
+  cpuModel?: string;
   cpus: number;
   memoryMiB: number;
   kernel?: string;
@@ -144,6 +146,7 @@ export async function bootLab(o: LabOptions): Promise<Lab> {
   const err = await listen(sockets.stderr);
 
   const args = qemuArgs({
+    cpuModel: o.cpuModel ?? LAB_CPU,
     cpus: o.cpus,
     memoryMiB: o.memoryMiB,
     vmlinuz: kernel.vmlinuz,

@@ -82,7 +82,11 @@ export function guestError(code: string, message: string, consoleTail: string): 
   const tail = consoleTail ? `\n  guest console (last lines):\n${consoleTail.replace(/^/gm, '    ')}` : '';
   switch (code) {
     case 'nosvm':
-      return new UserError('LAB_NO_SVM', `the emulated CPU has no SVM (${message})${tail}`, 'use QEMU 2.12 or later with TCG, which emulates SVM: the lab asks for -cpu EPYC,+svm,+npt');
+      return new UserError(
+        'LAB_NO_SVM',
+        `the emulated CPU has no SVM, so kvm_amd cannot load (${message})`,
+        'drop --cpu (the default EPYC,+svm,+npt has it) or add +svm to your model; QEMU emulates SVM under TCG, not VMX',
+      );
     case 'nokvm':
       return new UserError('LAB_NO_KVM', `KVM did not come up in the guest: ${message}${tail}`, 'use a Debian kernel with kvm_amd as a module (the default), or pass --kernel with one');
     case 'hostfs':

@@ -9,6 +9,8 @@ export interface Forward {
 }
 
 export interface QemuConfig {
+  /** QEMU -cpu model; LAB_CPU unless the user picks another. */
+  cpuModel: string;
   cpus: number;
   memoryMiB: number;
   vmlinuz: string;
@@ -51,10 +53,11 @@ export function qemuEscape(value: string): string {
 
 export function qemuArgs(c: QemuConfig): string[] {
   if (!Number.isInteger(c.cpus) || c.cpus < 1 || c.cpus > 64) throw new RangeError(`cpus must be 1..64, not ${c.cpus}`);
+  if (!/^[A-Za-z0-9_.+,=-]+$/.test(c.cpuModel)) throw new Error(`--cpu takes a QEMU CPU model like ${LAB_CPU}, not '${c.cpuModel}'`);
   if (!Number.isInteger(c.memoryMiB) || c.memoryMiB < 256) throw new RangeError(`memory must be at least 256 MiB, not ${c.memoryMiB}`);
   const args = [
     '-machine', 'q35,accel=tcg',
-    '-cpu', LAB_CPU,
+    '-cpu', c.cpuModel,
     '-smp', String(c.cpus),
     '-m', `${c.memoryMiB}M`,
     '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',

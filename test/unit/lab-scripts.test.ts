@@ -1,0 +1,71 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { guestPath, labConfig, runScript } from '../../src/lab/boot.js';
+
+/** Runs a script with a stub `cd` target, as the guest would, and returns its stdout. */
+function sh(script: string, env: Record<string, string> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'lab-script-'));
+  const file = join(dir, 'run.sh');
+  writeFileSync(file, script);
+  return execFileSync('sh', [file], { encoding: 'utf8', env: { ...process.env, ...env } });
+}
+
+describe('labConfig', () => {
+  it('is shell that /init can source, with quoted paths', () => {
+    const text = labConfig({ mode: 'run', npt: false, writable: ['/a b', "/it's"] });
+    const out = sh(`${text}\necho "$MODE|$NPT|$NET|$WRITABLE_COUNT|$WRITABLE_0|$WRITABLE_1"`);
+    expect(out.trim()).toBe("run|0|1|2|/a b|/it's");
+  });
+});
+
+describe('runScript', () => {
+  const cwd = mkdtempSync(join(tmpdir(), 'lab-cwd-'));
+
+  it('runs the command verbatim from the working directory, with the guest PATH', () => {
+    const out = sh(runScript({ mode: 'run', command: 'pwd; echo "$EXITSCOPE_LAB" "$PATH"', cwd }, '/repo/bin:/usr/bin:/bin')).trim().split('\n');
+    expect(out[0]).toBe(cwd);
+    expect(out[1]).toBe('1 /repo/bin:/usr/bin:/bin');
+  });
+
+  it('returns the command exit status', () => {
+    const file = join(cwd, 's.sh');
+    writeFileSync(file, runScript({ mode: 'run', command: 'exit 7', cwd }));
+    let status = 0;
+    try {
+      execFileSync('sh', [file]);
+    } catch (e) {
+      status = (e as { status: number }).status;
+    }
+    expect(status).toBe(7);
+  });
+
+  it('fails with 126 when the working directory does not exist in the guest', () => {
+    const file = join(cwd, 's2.sh');
+    writeFileSync(file, runScript({ mode: 'run', command: 'true', cwd: '/no/such/dir' }));
+    let status = 0;
+    try {
+      execFileSync('sh', [file], { stdio: 'ignore' });
+    } catch (e) {
+      status = (e as { status: number }).status;
+    }
+    expect(status).toBe(126);
+  });
+
+  it('needs a command in run mode', () => {
+    expect(() => runScript({ mode: 'run', cwd })).toThrow(/needs a command/);
+  });
+
+  it('in session mode, is a loop over cmd-N.sh files that stops at quit', () => {
+    const text = runScript({ mode: 'session', cwd });
+    expect(text).toContain('while [ ! -e $S/quit ]');
+    expect(text).toContain('mv $S/cmd-$n.tmp $S/cmd-$n.status');
+    execFileSync('sh', ['-n'], { input: text });
+  });
+
+  it('puts the checkout bin/ and build/ first on the guest PATH', () => {
+    expect(guestPath('/r').split(':').slice(0, 2)).toEqual(['/r/bin', '/r/build']);
+  });
+});
