@@ -37,6 +37,8 @@ export interface LabOptions {
   cwd: string;
   /** Called with a line for each boot step. */
   progress: (line: string) => void;
+  /** Seconds the guest may take to become ready before it is stopped (default 180). */
+  bootTimeoutSeconds?: number;
 }
 
 /** A running guest. */
@@ -142,7 +144,7 @@ export async function bootLab(o: LabOptions): Promise<Lab> {
   writeFileSync(join(ctlDir, 'run.sh'), runScript(o));
   const sockets = { console: join(runDir, 'con.sock'), stdout: join(runDir, 'out.sock'), stderr: join(runDir, 'err.sock') };
   const con = await listen(sockets.console);
-  const out = o.mode === 'run' ? await listen(sockets.stdout) : undefined;
+  const out = o.mode === 'shell' ? undefined : await listen(sockets.stdout);
   const err = await listen(sockets.stderr);
 
   const args = qemuArgs({
@@ -183,6 +185,17 @@ export async function bootLab(o: LabOptions): Promise<Lab> {
     readyReject = rej;
   });
   ready.catch(() => undefined); // observed by the caller; avoid an unhandled rejection if it is not
+  // A guest that never gets ready (a hung boot) becomes an error, not a hang.
+  const bootTimeout = o.bootTimeoutSeconds ?? 180;
+  let bootTimedOut = false;
+  const watchdog = setTimeout(() => {
+    bootTimedOut = true;
+    child.kill('SIGKILL');
+  }, bootTimeout * 1000);
+  void ready.then(
+    () => clearTimeout(watchdog),
+    () => clearTimeout(watchdog),
+  );
 
   void con.connection.then((sock) => {
     let buf = '';
@@ -220,7 +233,15 @@ export async function bootLab(o: LabOptions): Promise<Lab> {
   }
 
   void exited.then(({ code, signal }) => {
-    if (failure) {
+    if (bootTimedOut) {
+      readyReject(
+        new UserError(
+          'LAB_BOOT_TIMEOUT',
+          `the guest was not ready after ${bootTimeout} s and was stopped\n  guest console (last lines):\n${tail.slice(-15).map((l) => `    ${l}`).join('\n')}`,
+          'retry; if it happens again, look at ~/.cache/exitscope/lab/last-console.log and at the load of this machine',
+        ),
+      );
+    } else if (failure) {
       readyReject(guestError(failure.code, failure.message, tail.slice(-15).join('\n')));
     } else {
       const qerr = Buffer.concat(qemuStderr)

@@ -1,5 +1,7 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** $XDG_CACHE_HOME/exitscope, or ~/.cache/exitscope: downloaded kernels and built initramfs files. */
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -7,7 +9,11 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(base, 'exitscope');
 }
 
-/** The checkout's root (this file is src/lab/paths.ts, compiled to dist/src/lab/paths.js). */
-export function repoRoot(): string {
-  return join(new URL('.', import.meta.url).pathname, '..', '..', '..');
+/** The checkout's root: the nearest directory above this file with exitscope's package.json (src/ or dist/src/). */
+export function repoRoot(from = dirname(fileURLToPath(import.meta.url))): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'exitscope') return dir;
+    if (dirname(dir) === dir) throw new Error(`no exitscope package.json above ${from}`);
+  }
 }
