@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what exitscope and its tests need on Debian/Ubuntu (as root), then builds.
+# Idempotent: packages already there are not fetched again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# qemu-system-x86: the lab's emulator; busybox-static, kmod, cpio: its initramfs;
+# bpftrace, linux-perf: tracer and oracle (run inside the lab from the host's root);
+# gcc: the KVM workload; tmux: terminal tests; util-linux: runuser for the not-root test.
+PACKAGES=(qemu-system-x86 busybox-static kmod cpio bpftrace linux-perf gcc tmux util-linux ca-certificates)
+
+if [ "$(id -u)" != 0 ]; then
+  echo "setup.sh: run as root (it installs packages with apt-get)" >&2
+  exit 2
+fi
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "setup.sh: exitscope needs Node.js 20.19 or later (node --version)" >&2
+  exit 2
+fi
+npm ci --no-audit --no-fund --loglevel=error
+npm run build --silent
+echo "setup: done ($(node --version), $(qemu-system-x86_64 --version | head -1), $(bpftrace --version))"
