@@ -7,6 +7,13 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatUserError, isUserError } from './errors.js';
 import { type Forward, LAB_CPU, parseForward, parseMemory } from './lab/qemu-args.js';
 import { runInLab } from './lab/run-command.js';
+import { doctorCommand } from './commands/doctor.js';
+import type { LiveOptions } from './commands/live.js';
+import { recordCommand } from './commands/record.js';
+import { replayCommand, reportCommand } from './commands/replay.js';
+import { runCommand } from './commands/run.js';
+import { topPlainCommand } from './commands/top-plain.js';
+import { FORMATS, type Format } from './report/format.js';
 
 function intIn(name: string, min: number, max: number) {
   return (value: string): number => {
@@ -91,7 +98,94 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
       process.exitCode = status;
     });
 
+  program
+    .command('doctor')
+    .description('Check what this machine can trace (bpftrace, tracepoints, KVM, kprobes, BTF) and how to fix what is missing.')
+    .option('--json', 'print the findings as JSON')
+    .action(async (o: { json?: boolean }) => {
+      process.exitCode = await doctorCommand({ json: o.json === true });
+    });
+
+  liveOptions(
+    program
+      .command('top')
+      .description('Live exit counts, rates and latency per exit reason and VM. (The interactive dashboard is not built yet: this prints a refreshing table.)')
+      .option('--plain', 'a refreshing text table (the default without a TTY)')
+      .option('--once', 'print one full interval, then exit')
+      .addOption(new Option('-w, --window <seconds>', 'rolling window').choices(['1', '10', '60']).default('10'))
+      .option('--duration <seconds>', 'stop after this many seconds', intIn('--duration', 1, 31_536_000)),
+  ).action(async (o: LiveCli & { once?: boolean; window: string; duration?: number }) => {
+    process.exitCode = await topPlainCommand({ ...live(o), once: o.once === true, windowSeconds: Number(o.window), ...(o.duration ? { duration: o.duration } : {}) });
+  });
+
+  liveOptions(
+    program
+      .command('record')
+      .description('Record the stream of snapshots to a file (JSON Lines) until --duration or Ctrl-C; nothing is lost on Ctrl-C.')
+      .requiredOption('-o, --output <file>', 'where to write the recording')
+      .option('--duration <seconds>', 'stop after this many seconds', intIn('--duration', 1, 31_536_000))
+      .option('-q, --quiet', 'no progress'),
+  ).action(async (o: LiveCli & { output: string; duration?: number; quiet?: boolean }) => {
+    process.exitCode = await recordCommand({ ...live(o), output: o.output, ...(o.duration ? { duration: o.duration } : {}), quiet: o.quiet === true });
+  });
+
+  program
+    .command('replay')
+    .description('Play a recording back as the live table would have shown it.')
+    .argument('<file>', 'a recording from exitscope record or run')
+    .option('--realtime', 'at the recorded pace')
+    .addOption(new Option('-w, --window <seconds>', 'rolling window').choices(['1', '10', '60']).default('10'))
+    .action(async (file: string, o: { realtime?: boolean; window: string }) => {
+      process.exitCode = await replayCommand(file, { realtime: o.realtime === true, windowSeconds: Number(o.window) });
+    });
+
+  program
+    .command('report')
+    .description('Summarise a recording: per exit reason count, rate, share and latency; page faults; fault handlers; lost events; per VM and vCPU; hints.')
+    .argument('<file>', 'a recording')
+    .addOption(new Option('-f, --format <format>', 'output format').choices([...FORMATS]).default('text'))
+    .action((file: string, o: { format: Format }) => {
+      process.exitCode = reportCommand(file, o.format);
+    });
+
+  liveOptions(
+    program
+      .command('run')
+      .description("Trace while COMMAND runs (for CI): print the report, save the recording, exit with COMMAND's status.")
+      .argument('<command...>', 'the command and its arguments (put -- before it)')
+      .option('-o, --output <file>', 'recording file', 'exitscope-run.jsonl')
+      .option('--no-output', 'keep no recording')
+      .addOption(new Option('-f, --format <format>', 'report format').choices([...FORMATS]).default('text'))
+      .option('--report-file <file>', 'write the report here instead of stdout')
+      .addHelpText('after', `\nExamples:\n  exitscope run -- make integration-test\n  exitscope run -f json --report-file exits.json -- ./ci.sh\n  exitscope lab --run 'exitscope run -- exitscope-workload npf 1031'`),
+  ).action(async (argv: string[], o: LiveCli & { output: string | false; format: Format; reportFile?: string }) => {
+    process.exitCode = await runCommand(argv, { ...live(o), ...(o.output ? { output: o.output } : {}), format: o.format, ...(o.reportFile ? { reportFile: o.reportFile } : {}) });
+  });
+
   return program;
+}
+
+interface LiveCli {
+  interval: number;
+  pid: number[];
+  vm?: string;
+  reason: string[];
+  detail?: number;
+  verbose?: boolean;
+}
+
+function liveOptions(c: Command): Command {
+  return c
+    .option('-i, --interval <ms>', 'how often bpftrace prints its maps', intIn('--interval', 100, 60_000), 1000)
+    .option('-p, --pid <pid>', 'trace only this VM process (repeatable; filtered in the kernel)', collect(intIn('--pid', 1, 4_194_304)), [] as number[])
+    .option('--vm <name>', 'trace only the VM with this name (QEMU -name / Proxmox)')
+    .option('-r, --reason <reason>', 'count only this exit reason, by name (HLT) or number (0x78) (repeatable)', collect((v: string) => v), [] as string[])
+    .option('--detail <n>', 'also stream up to N individual exits per interval (rate-limited in the kernel)', intIn('--detail', 1, 100_000))
+    .option('-v, --verbose', "show bpftrace's own warnings");
+}
+
+function live(o: LiveCli): LiveOptions {
+  return { interval: o.interval, pid: o.pid, ...(o.vm ? { vm: o.vm } : {}), reason: o.reason, ...(o.detail ? { detail: o.detail } : {}), ...(o.verbose ? { verbose: true } : {}) };
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -104,6 +104,7 @@ if [ "$NET" = 1 ]; then
   [ -s /newroot/etc/resolv.conf ] || echo 'nameserver 10.0.2.3' > /newroot/etc/resolv.conf 2>/dev/null
 fi
 ip link set lo up 2>/dev/null
+hostname exitscope-lab
 
 for t in /newroot/dev/ttyS1 /newroot/dev/ttyS2; do stty -F $t raw -echo 115200 2>/dev/null; done
 event "stage ready"

@@ -1,0 +1,174 @@
+/**
+ * Parses bpftrace's `-f json` output (one JSON object per line) from our
+ * program into frames: the maps printed between two markers. Also picks out
+ * attach, lost-event and detail records. Cumulative values are kept as they
+ * are; deltas are the next stage's job (deltas.ts).
+ */
+import { MAPS, MARK } from '../probes/program.js';
+
+export interface Bucket {
+  /** Lower bound of the log2 bucket (bpftrace's "min"), in the map's unit. */
+  low: number;
+  count: number;
+}
+
+export interface Frame {
+  final: boolean;
+  /** bpftrace's nsecs (CLOCK_MONOTONIC) when the maps were printed. */
+  tNs: number;
+  exits: Map<string, number>; // "pid,tid,isa,reason"
+  exitNs: Map<string, Bucket[]>; // "pid,why" (why = isa << 32 | reason)
+  faults: Map<string, number>; // "pid,error_code"
+  regions: Map<string, number>; // "pid,region"
+  handlerCalls: Map<string, number>; // "pid,handler"
+  handlerNs: Map<string, Bucket[]>; // "pid,handler"
+}
+
+export interface DetailExit {
+  pid: number;
+  tid: number;
+  isa: number;
+  reason: number;
+  rip: string;
+  info1: string;
+  info2: string;
+}
+
+export type OutputEvent =
+  | { kind: 'frame'; frame: Frame }
+  | { kind: 'attached'; probes?: number }
+  | { kind: 'lost'; events: number }
+  | { kind: 'exit'; exit: DetailExit }
+  /** A line we did not expect: bpftrace's own warnings and errors land here. */
+  | { kind: 'text'; line: string };
+
+const COUNT_MAPS: Record<string, 'exits' | 'faults' | 'regions' | 'handlerCalls'> = {
+  [MAPS.exits]: 'exits',
+  [MAPS.faults]: 'faults',
+  [MAPS.faultRegions]: 'regions',
+  [MAPS.handlerCalls]: 'handlerCalls',
+};
+const HIST_MAPS: Record<string, 'exitNs' | 'handlerNs'> = { [MAPS.exitNs]: 'exitNs', [MAPS.handlerNs]: 'handlerNs' };
+
+function emptyFrame(final: boolean, tNs: number): Frame {
+  return { final, tNs, exits: new Map(), exitNs: new Map(), faults: new Map(), regions: new Map(), handlerCalls: new Map(), handlerNs: new Map() };
+}
+
+function toBuckets(raw: unknown): Bucket[] {
+  if (!Array.isArray(raw)) return [];
+  const out: Bucket[] = [];
+  for (const b of raw as { min?: number; max?: number; count?: number }[]) {
+    if (typeof b.count !== 'number' || b.count === 0) continue;
+    out.push({ low: typeof b.min === 'number' ? b.min : 0, count: b.count });
+  }
+  return out;
+}
+
+/**
+ * A push parser: feed it bytes as they arrive (never pause the pipe: a stalled
+ * reader makes bpftrace lose events), get events back.
+ */
+export class BpftraceOutputParser {
+  private rest = '';
+  private frame: Frame | undefined;
+  /** Lines that were not JSON: counted, for the benchmark and for diagnosis. */
+  textLines = 0;
+
+  push(chunk: Buffer | string, out: (e: OutputEvent) => void): void {
+    const data = this.rest + (typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+    let start = 0;
+    for (let nl = data.indexOf('\n'); nl >= 0; nl = data.indexOf('\n', start)) {
+      this.line(data.slice(start, nl), out);
+      start = nl + 1;
+    }
+    this.rest = data.slice(start);
+  }
+
+  /** Flushes a last line without a newline (at exit). */
+  end(out: (e: OutputEvent) => void): void {
+    if (this.rest.length > 0) this.line(this.rest, out);
+    this.rest = '';
+  }
+
+  line(raw: string, out: (e: OutputEvent) => void): void {
+    const line = raw.trim();
+    if (line.length === 0) return;
+    if (line.charCodeAt(0) !== 123 /* { */) {
+      // bpftrace <= 0.24 prints "Lost N events" as text on stdout
+      const lost = /^Lost (\d+) events/.exec(line);
+      if (lost) out({ kind: 'lost', events: Number(lost[1]) });
+      else {
+        this.textLines++;
+        out({ kind: 'text', line });
+      }
+      return;
+    }
+    let rec: { type?: string; data?: unknown };
+    try {
+      rec = JSON.parse(line) as { type?: string; data?: unknown };
+    } catch {
+      this.textLines++;
+      out({ kind: 'text', line });
+      return;
+    }
+    switch (rec.type) {
+      case 'printf':
+        this.printf(String(rec.data ?? ''), out);
+        return;
+      case 'map':
+      case 'hist':
+        this.map(rec.type, rec.data as Record<string, unknown>);
+        return;
+      case 'attached_probes':
+        out({ kind: 'attached', probes: (rec.data as { probes?: number })?.probes ?? 0 });
+        return;
+      case 'lost_events':
+        out({ kind: 'lost', events: Number((rec.data as { events?: number })?.events ?? 0) });
+        return;
+      default:
+        // time, value, stats, join...: not printed by our program
+        return;
+    }
+  }
+
+  private printf(text: string, out: (e: OutputEvent) => void): void {
+    for (const l of text.split('\n')) {
+      if (l.length === 0) continue;
+      const [mark, ...rest] = l.split(' ');
+      if (mark === MARK.begin || mark === MARK.final) this.frame = emptyFrame(mark === MARK.final, Number(rest[0] ?? 0));
+      else if (mark === MARK.end) {
+        if (this.frame) out({ kind: 'frame', frame: this.frame });
+        this.frame = undefined;
+      } else if (mark === MARK.exit && rest.length >= 7) {
+        const [pid, tid, isa, reason, rip, info1, info2] = rest;
+        out({ kind: 'exit', exit: { pid: Number(pid), tid: Number(tid), isa: Number(isa), reason: Number(reason), rip: hexOf(rip), info1: hexOf(info1), info2: hexOf(info2) } });
+      } else if (mark === 'exitscope:attached') out({ kind: 'attached' });
+      else out({ kind: 'text', line: l });
+    }
+  }
+
+  private map(type: string, data: Record<string, unknown> | undefined): void {
+    if (!this.frame || !data) return; // bpftrace's own dump at exit, outside our frames
+    for (const [name, value] of Object.entries(data)) {
+      if (type === 'map') {
+        const field = COUNT_MAPS[name];
+        if (!field || typeof value !== 'object' || value === null) continue;
+        const target = this.frame[field];
+        for (const [k, v] of Object.entries(value as Record<string, number>)) target.set(k, v);
+      } else {
+        const field = HIST_MAPS[name];
+        if (!field || typeof value !== 'object' || value === null) continue;
+        const target = this.frame[field];
+        for (const [k, v] of Object.entries(value as Record<string, unknown>)) target.set(k, toBuckets(v));
+      }
+    }
+  }
+}
+
+function hexOf(decimal: string | undefined): string {
+  try {
+    return `0x${BigInt(decimal ?? '0').toString(16)}`;
+  } catch {
+    return '0x0';
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * The collector: runs bpftrace with our program, turns its output into the
+ * message stream (hello, snapshots, VMs, lost events, gaps, end), and keeps it
+ * running: if bpftrace dies it is restarted, with the gap marked in the stream.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { UserError } from '../errors.js';
+import { type Capabilities, blocking } from '../probes/capabilities.js';
+import { buildProgram } from '../probes/program.js';
+import { type HelloMessage, type Message, PROTOCOL_VERSION } from '../protocol/messages.js';
+import { BpftraceOutputParser, type OutputEvent } from './bpftrace-output.js';
+import { DeltaTracker } from './deltas.js';
+import { VmTracker } from './vm-tracker.js';
+
+export interface CollectorOptions {
+  caps: Capabilities;
+  intervalMs: number;
+  pids?: number[];
+  reasons?: number[];
+  detailPerInterval?: number;
+  /** Restarts allowed after bpftrace dies; then the stream ends with an error. */
+  maxRestarts?: number;
+  /** Where messages go, in order. Called synchronously. */
+  onMessage: (m: Message) => void;
+  /** Lines bpftrace wrote that were not ours (warnings), for --verbose. */
+  onDiagnostic?: (line: string) => void;
+  proc?: string;
+}
+
+/** bpftrace keeps at most 4096 keys per map by default and silently drops updates beyond. */
+const MAP_KEYS_MAX = '262144';
+
+export class Collector {
+  private readonly parser = new BpftraceOutputParser();
+  private readonly deltas = new DeltaTracker();
+  private readonly started = Date.now();
+  private seq = 0;
+  private child: ResultPromise | undefined;
+  private stopping = false;
+  private sawFinal = false;
+  private restarts = 0;
+  private readonly dir = mkdtempSync(join(tmpdir(), 'exitscope-'));
+  private readonly programFile = join(this.dir, 'exitscope.bt');
+  private readonly stderrTail: string[] = [];
+  private readonly vms: VmTracker;
+  private vmPoll: NodeJS.Timeout | undefined;
+  private readonly handlers: string[];
+  readonly hello: HelloMessage;
+  private exitPromise: Promise<void> | undefined;
+
+  constructor(private readonly o: CollectorOptions) {
+    const c = o.caps;
+    const stop = blocking(c);
+    if (stop) throw new UserError(`NO_${stop.name.toUpperCase().replace(/[^A-Z]+/g, '_')}`, `${stop.name}: ${stop.detail}`, stop.fix ?? 'see exitscope doctor');
+    const program = buildProgram({
+      intervalMs: o.intervalMs,
+      pids: o.pids ?? [],
+      reasons: o.reasons ?? [],
+      latency: c.tracepoints.kvm_entry !== undefined,
+      pageFaults: c.tracepoints.kvm_page_fault !== undefined,
+      handlers: c.handlers,
+      ...(o.detailPerInterval !== undefined ? { detailPerInterval: o.detailPerInterval } : {}),
+    });
+    this.handlers = program.handlers;
+    this.vms = new VmTracker((m) => this.emit(m), () => this.now(), o.proc);
+    writeFileSync(this.programFile, program.text);
+    this.hello = {
+      type: 'hello',
+      v: PROTOCOL_VERSION,
+      startedAt: new Date(this.started).toISOString(),
+      host: hostname(),
+      kernel: c.kernel,
+      bpftrace: c.bpftrace?.version ?? 'unknown',
+      vendor: c.vendor ?? 'unknown',
+      tdp: c.tdp ?? null,
+      intervalMs: o.intervalMs,
+      probes: [
+        { probe: 'tracepoint:kvm:kvm_exit', attached: true, detail: 'exit counts per VM, vCPU and reason' },
+        { probe: 'tracepoint:kvm:kvm_entry', attached: c.tracepoints.kvm_entry !== undefined, detail: c.tracepoints.kvm_entry ? 'exit-handling latency' : 'tracepoint missing: no latency' },
+        { probe: 'tracepoint:kvm:kvm_page_fault', attached: c.tracepoints.kvm_page_fault !== undefined, detail: c.tracepoints.kvm_page_fault ? 'page faults by error code and region' : 'tracepoint missing: no page faults' },
+        ...(c.handlers.length
+          ? c.handlers.map((h) => ({ probe: `kprobe:${h}`, attached: true, detail: 'handler calls and latency' }))
+          : [{ probe: 'kprobe:*page_fault', attached: false, detail: c.kprobes ? 'no known fault handler symbol found' : 'kprobes unavailable on this kernel' }]),
+      ],
+      handlers: this.handlers,
+      filters: { pids: o.pids ?? [], reasons: o.reasons ?? [] },
+    };
+  }
+
+  private now(): number {
+    return Date.now() - this.started;
+  }
+
+  private emit(m: Message): void {
+    this.o.onMessage(m);
+  }
+
+  /** Starts bpftrace; resolves once every probe is attached (counting has begun). */
+  async start(): Promise<void> {
+    this.emit(this.hello);
+    this.vms.poll();
+    // often enough to name a VM that lives for a fraction of a second
+    this.vmPoll = setInterval(() => this.vms.poll(), 200);
+    this.vmPoll.unref();
+    await this.spawn();
+  }
+
+  private spawn(): Promise<void> {
+    const bpftrace = this.o.caps.bpftrace?.path ?? 'bpftrace';
+    const child = execa(bpftrace, ['-f', 'json', this.programFile], {
+      env: { BPFTRACE_MAP_KEYS_MAX: MAP_KEYS_MAX, BPFTRACE_MAX_MAP_KEYS: MAP_KEYS_MAX },
+      stdin: 'ignore',
+      buffer: false,
+      reject: false,
+      cleanup: true,
+    });
+    this.child = child;
+    this.deltas.reset();
+    let attachedResolve!: () => void;
+    let attachedReject!: (e: Error) => void;
+    const attached = new Promise<void>((res, rej) => {
+      attachedResolve = res;
+      attachedReject = rej;
+    });
+    let isAttached = false;
+    const onEvent = (e: OutputEvent): void => {
+      if (e.kind === 'attached' && e.probes === undefined) {
+        isAttached = true;
+        attachedResolve();
+      } else this.onEvent(e);
+    };
+    child.stdout?.on('data', (d: Buffer) => this.parser.push(d, onEvent));
+    let errRest = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      const lines = (errRest + d.toString('utf8')).split('\n');
+      errRest = lines.pop() ?? '';
+      for (const l of lines) this.onStderr(l);
+    });
+    this.exitPromise = child.then((r) => {
+      this.parser.end(onEvent);
+      if (errRest) this.onStderr(errRest);
+      const why = r.signal ? `bpftrace was killed by ${r.signal}` : `bpftrace exited with status ${r.exitCode}`;
+      if (!isAttached) {
+        attachedReject(this.startError(why));
+        return;
+      }
+      if (!this.stopping) void this.restart(why);
+    });
+    return attached;
+  }
+
+  private startError(why: string): UserError {
+    const text = this.stderrTail.join('\n');
+    if (/ENOENT|not found|No such file/.test(why + text) && !this.o.caps.bpftrace)
+      return new UserError('NO_BPFTRACE', 'bpftrace is not installed', 'apt-get install bpftrace');
+    if (/permission|EPERM|Operation not permitted/i.test(text))
+      return new UserError('BPFTRACE_PERMISSION', `bpftrace may not load programs: ${text.split('\n')[0]}`, 'run exitscope as root');
+    return new UserError('BPFTRACE_FAILED', `${why} before attaching its probes:\n${text.replace(/^/gm, '    ')}`, 'run `exitscope doctor` to see what this kernel and bpftrace support');
+  }
+
+  private async restart(why: string): Promise<void> {
+    if (this.restarts >= (this.o.maxRestarts ?? 5)) {
+      this.emit({ type: 'gap', t: this.now(), reason: why, resumed: false });
+      this.emit({ type: 'error', t: this.now(), code: 'BPFTRACE_DIED', message: `${why}; gave up after ${this.restarts} restarts. ${this.stderrTail.slice(-3).join(' ')}` });
+      this.emit({ type: 'end', t: this.now(), complete: false });
+      return;
+    }
+    this.restarts++;
+    await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** this.restarts)));
+    if (this.stopping) return;
+    try {
+      await this.spawn();
+      this.emit({ type: 'gap', t: this.now(), reason: why, resumed: true });
+    } catch (e) {
+      void this.restart(`${why}; restart failed: ${(e as Error).message}`);
+    }
+  }
+
+  private onStderr(line: string): void {
+    if (!line.trim()) return;
+    const lost = /Lost (\d+) events/.exec(line);
+    if (lost) {
+      this.emit({ type: 'lost', t: this.now(), events: Number(lost[1]) });
+      return;
+    }
+    this.stderrTail.push(line);
+    if (this.stderrTail.length > 20) this.stderrTail.shift();
+    this.o.onDiagnostic?.(line);
+  }
+
+  private onEvent(e: OutputEvent): void {
+    switch (e.kind) {
+      case 'frame': {
+        const ms = this.deltas.intervalMs(e.frame);
+        const d = this.deltas.apply(e.frame);
+        this.vms.saw(d.exits);
+        if (e.frame.final) this.sawFinal = true;
+        this.emit({ type: 'snapshot', seq: this.seq++, t: this.now(), ms, ...(e.frame.final ? { final: true } : {}), ...d });
+        if (this.seq % 5 === 0) this.vms.checkGone();
+        return;
+      }
+      case 'lost':
+        this.emit({ type: 'lost', t: this.now(), events: e.events });
+        return;
+      case 'exit':
+        this.emit({ type: 'exit', t: this.now(), ...e.exit });
+        return;
+      case 'text':
+        this.onStderr(e.line);
+        return;
+      case 'attached':
+        return;
+    }
+  }
+
+  /** Stops bpftrace (SIGINT: it prints the final totals), then ends the stream. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.vmPoll) clearInterval(this.vmPoll);
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGINT');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await this.exitPromise;
+      clearTimeout(timer);
+    }
+    this.emit({ type: 'end', t: this.now(), complete: this.sawFinal });
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** bpftrace's pid (for tests that kill it). */
+  get bpftracePid(): number | undefined {
+    return this.child?.pid;
+  }
+}

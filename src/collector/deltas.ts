@@ -1,0 +1,84 @@
+/**
+ * Cumulative bpftrace maps -> per-interval deltas. bpftrace prints totals since
+ * it started; the difference between two prints is exact however many events
+ * arrived in between. After a restart (a new bpftrace) the baseline is reset.
+ */
+import type { SnapshotMessage } from '../protocol/messages.js';
+import type { Bucket, Frame } from './bpftrace-output.js';
+
+type Deltas = Omit<SnapshotMessage, 'type' | 'seq' | 't' | 'ms' | 'final'>;
+
+function countDelta(cur: Map<string, number>, prev: Map<string, number>): [string, number][] {
+  const out: [string, number][] = [];
+  for (const [k, v] of cur) {
+    const p = prev.get(k) ?? 0;
+    // a smaller value means the map restarted from zero: the new value is all new
+    const d = v >= p ? v - p : v;
+    if (d > 0) out.push([k, d]);
+  }
+  return out;
+}
+
+function histDelta(cur: Map<string, Bucket[]>, prev: Map<string, Bucket[]>): [string, Bucket[]][] {
+  const out: [string, Bucket[]][] = [];
+  for (const [k, buckets] of cur) {
+    const before = new Map((prev.get(k) ?? []).map((b) => [b.low, b.count]));
+    const d: Bucket[] = [];
+    for (const b of buckets) {
+      const p = before.get(b.low) ?? 0;
+      const n = b.count >= p ? b.count - p : b.count;
+      if (n > 0) d.push({ low: b.low, count: n });
+    }
+    if (d.length) out.push([k, d]);
+  }
+  return out;
+}
+
+const nums = (key: string): number[] => key.split(',').map(Number);
+const SHIFT32 = 2 ** 32;
+
+export class DeltaTracker {
+  private prev: Frame | undefined;
+
+  /** Forget the baseline: the next frame comes from a new bpftrace. */
+  reset(): void {
+    this.prev = undefined;
+  }
+
+  /** bpftrace-clock ms since the previous frame (0 for the first). */
+  intervalMs(frame: Frame): number {
+    return this.prev ? Math.max(0, Math.round((frame.tNs - this.prev.tNs) / 1e6)) : 0;
+  }
+
+  apply(frame: Frame): Deltas {
+    const prev: Frame = this.prev ?? { final: false, tNs: frame.tNs, exits: new Map(), exitNs: new Map(), faults: new Map(), regions: new Map(), handlerCalls: new Map(), handlerNs: new Map() };
+    const out: Deltas = {
+      exits: countDelta(frame.exits, prev.exits).map(([k, n]) => {
+        const [pid = 0, tid = 0, isa = 0, reason = 0] = nums(k);
+        return { pid, tid, isa, reason: reason >>> 0, n };
+      }),
+      exitNs: histDelta(frame.exitNs, prev.exitNs).map(([k, b]) => {
+        const [pid = 0, why = 0] = nums(k);
+        return { pid, isa: Math.floor(why / SHIFT32), reason: why % SHIFT32, b: b.map((x): [number, number] => [x.low, x.count]) };
+      }),
+      faults: countDelta(frame.faults, prev.faults).map(([k, n]) => {
+        const [pid = 0, code = 0] = nums(k);
+        return { pid, code, n };
+      }),
+      regions: countDelta(frame.regions, prev.regions).map(([k, n]) => {
+        const [pid = 0, region = 0] = nums(k);
+        return { pid, region, n };
+      }),
+      handlers: (() => {
+        const calls = new Map(countDelta(frame.handlerCalls, prev.handlerCalls));
+        const ns = new Map(histDelta(frame.handlerNs, prev.handlerNs));
+        return [...calls].map(([k, n]) => {
+          const [pid = 0, h = 0] = nums(k);
+          return { pid, h, n, b: (ns.get(k) ?? []).map((x): [number, number] => [x.low, x.count]) };
+        });
+      })(),
+    };
+    this.prev = frame;
+    return out;
+  }
+}

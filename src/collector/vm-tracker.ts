@@ -1,0 +1,64 @@
+/**
+ * Keeps the VM list current: which host pids are VMs, their names, their vCPU
+ * threads, and when they go. VMs are found two ways: KVM's debugfs directory
+ * (/sys/kernel/debug/kvm/PID-FD, one per VM, as kvm_stat uses), polled so that
+ * short-lived VMs are named while they still exist; and pids seen in the exit
+ * counts. A VM that exits is reported gone; one that restarts is a new pid.
+ */
+import { readdirSync } from 'node:fs';
+import type { VmMessage } from '../protocol/messages.js';
+import { readProcess } from './vm-names.js';
+
+export class VmTracker {
+  private readonly known = new Map<number, { name: string; threads: Set<number> }>();
+
+  constructor(
+    private readonly emit: (m: VmMessage) => void,
+    private readonly now: () => number,
+    private readonly proc = '/proc',
+    private readonly debugfsKvm = '/sys/kernel/debug/kvm',
+  ) {}
+
+  /** Pids with a VM in KVM's debugfs ("1234-11" directories). */
+  vmPidsFromDebugfs(): number[] {
+    try {
+      return [...new Set(readdirSync(this.debugfsKvm).map((e) => /^(\d+)-\d+$/.exec(e)?.[1]).filter((x): x is string => x !== undefined).map(Number))];
+    } catch {
+      return [];
+    }
+  }
+
+  /** Looks for new VMs and new vCPU threads. */
+  poll(): void {
+    for (const pid of this.vmPidsFromDebugfs()) this.look(pid, undefined);
+    for (const pid of this.known.keys()) this.look(pid, undefined);
+  }
+
+  /** Exit counts name (pid, tid) pairs: make sure each is known. */
+  saw(pairs: { pid: number; tid: number }[]): void {
+    for (const { pid, tid } of pairs) this.look(pid, tid);
+  }
+
+  private look(pid: number, tid: number | undefined): void {
+    const k = this.known.get(pid);
+    if (k && (tid === undefined ? false : k.threads.has(tid))) return;
+    const p = readProcess(pid, this.proc);
+    if (!p) return;
+    const threads = k?.threads ?? new Set<number>();
+    const before = threads.size;
+    if (tid !== undefined) threads.add(tid);
+    for (const t of Object.keys(p.vcpus)) threads.add(Number(t));
+    if (k && threads.size === before) return;
+    this.emit({ type: 'vm', event: k ? 'updated' : 'appeared', t: this.now(), pid, name: p.name, source: p.source, vcpus: p.vcpus });
+    this.known.set(pid, { name: p.name, threads });
+  }
+
+  /** Reports VMs whose process is gone. */
+  checkGone(): void {
+    for (const [pid, k] of this.known) {
+      if (readProcess(pid, this.proc)) continue;
+      this.emit({ type: 'vm', event: 'gone', t: this.now(), pid, name: k.name, source: 'process', vcpus: {} });
+      this.known.delete(pid);
+    }
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * What every live command shares: check the machine, resolve filters, start
+ * the collector, and feed the model and the recording from its stream.
+ */
+import { UserError } from '../errors.js';
+import { Collector } from '../collector/collector.js';
+import { pidsOfVm } from '../collector/vm-names.js';
+import { Aggregate } from '../model/aggregate.js';
+import { SVM_EXIT_REASONS, VMX_EXIT_REASONS } from '../model/exit-reasons.js';
+import { detectCapabilities } from '../probes/capabilities.js';
+import type { Message } from '../protocol/messages.js';
+import { RecordingWriter } from '../recording/recording.js';
+
+export interface LiveOptions {
+  interval: number;
+  pid: number[];
+  vm?: string;
+  reason: string[];
+  detail?: number;
+  output?: string;
+  verbose?: boolean;
+}
+
+/** "hlt", "HLT", "0x78", "120" -> 120; names are looked up in the host vendor's table. */
+export function parseReason(spec: string, vendor: 'amd' | 'intel' | undefined): number {
+  const s = spec.trim();
+  if (/^(0x[0-9a-f]+|\d+)$/i.test(s)) {
+    const n = Number(s);
+    if (n > 0xffffffff) throw new UserError('BAD_REASON', `exit reason ${s} is out of range`, 'give a 32-bit number or a name like HLT');
+    return n;
+  }
+  const table = vendor === 'intel' ? VMX_EXIT_REASONS : SVM_EXIT_REASONS;
+  for (const [code, name] of table) if (name.toLowerCase() === s.toLowerCase()) return code;
+  throw new UserError('BAD_REASON', `unknown exit reason '${spec}' for ${vendor === 'intel' ? 'VMX' : 'SVM'}`, `use a number, or one of: ${[...table.values()].slice(0, 12).join(', ')}, ...`);
+}
+
+export interface Live {
+  collector: Collector;
+  agg: Aggregate;
+  recording: RecordingWriter | undefined;
+  /** Stops collecting, waits for the final totals, closes the recording. */
+  stop(): Promise<void>;
+}
+
+export async function startLive(o: LiveOptions, onMessage: (m: Message) => void = () => undefined): Promise<Live> {
+  const caps = await detectCapabilities();
+  const pids = [...o.pid];
+  if (o.vm !== undefined) {
+    const found = pidsOfVm(o.vm);
+    if (found.length === 0) throw new UserError('VM_NOT_FOUND', `no running VM is named '${o.vm}'`, 'list the VMs with `exitscope top --once`, or filter by --pid');
+    pids.push(...found);
+  }
+  const reasons = o.reason.map((r) => parseReason(r, caps.vendor));
+  const agg = new Aggregate();
+  const recording = o.output ? new RecordingWriter(o.output) : undefined;
+  const collector = new Collector({
+    caps,
+    intervalMs: o.interval,
+    pids,
+    reasons,
+    ...(o.detail !== undefined ? { detailPerInterval: o.detail } : {}),
+    onMessage: (m) => {
+      agg.apply(m);
+      recording?.write(m);
+      onMessage(m);
+    },
+    ...(o.verbose ? { onDiagnostic: (l: string) => process.stderr.write(`bpftrace: ${l}\n`) } : {}),
+  });
+  try {
+    await collector.start();
+  } catch (e) {
+    recording?.close();
+    throw e;
+  }
+  let stopped: Promise<void> | undefined;
+  return {
+    collector,
+    agg,
+    recording,
+    stop() {
+      stopped ??= collector.stop().then(() => recording?.close());
+      return stopped;
+    },
+  };
+}
+
+/** Calls `stop` on the first SIGINT/SIGTERM; a second one exits at once. Returns an unsubscribe. */
+export function onInterrupt(stop: () => void): () => void {
+  let count = 0;
+  const handler = (): void => {
+    count++;
+    if (count === 1) stop();
+    else process.exit(130);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}
+
+/**
+ * Waits until `seconds` pass (forever if undefined), Ctrl-C, or the stream
+ * ends by itself (bpftrace gave up). Resolves with what happened.
+ */
+export function waitForEnd(live: Live, seconds: number | undefined): Promise<'duration' | 'interrupt' | 'ended'> {
+  return new Promise((resolve) => {
+    const finish = (why: 'duration' | 'interrupt' | 'ended'): void => {
+      if (timer) clearTimeout(timer);
+      clearInterval(watch);
+      off();
+      resolve(why);
+    };
+    const timer = seconds !== undefined ? setTimeout(() => finish('duration'), seconds * 1000) : undefined;
+    // also keeps the process alive while there is no timer
+    const watch = setInterval(() => {
+      if (live.agg.ended) finish('ended');
+    }, 100);
+    const off = onInterrupt(() => finish('interrupt'));
+  });
+}

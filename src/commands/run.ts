@@ -1,0 +1,33 @@
+/**
+ * `exitscope run -- COMMAND`: trace while COMMAND runs (for CI), then print the
+ * report, keep the recording, and exit with COMMAND's status.
+ */
+import { writeFileSync } from 'node:fs';
+import { execa } from 'execa';
+import { UserError } from '../errors.js';
+import { type Format, formatReport } from '../report/format.js';
+import { buildReport } from '../report/report.js';
+import { type LiveOptions, onInterrupt, startLive } from './live.js';
+
+export interface RunOptions extends LiveOptions {
+  format: Format;
+  reportFile?: string;
+}
+
+export async function runCommand(argv: string[], o: RunOptions): Promise<number> {
+  if (argv.length === 0) throw new UserError('NO_COMMAND', 'exitscope run needs a command to run', 'exitscope run -- make test');
+  const live = await startLive(o);
+  const child = execa(argv[0] as string, argv.slice(1), { stdio: 'inherit', reject: false });
+  // Ctrl-C reaches the command (same process group); we only make sure to stop cleanly after it.
+  const off = onInterrupt(() => undefined);
+  const result = await child;
+  off();
+  await live.stop();
+  if (result.failed && result.exitCode === undefined && !result.signal)
+    throw new UserError('COMMAND_FAILED', `could not run ${argv[0]}: ${result.shortMessage}`, 'check the command name and PATH');
+  const text = formatReport(buildReport(live.agg), o.format);
+  if (o.reportFile) writeFileSync(o.reportFile, text);
+  else process.stdout.write(text);
+  if (live.recording) process.stderr.write(`exitscope: recording written to ${live.recording.path} (${live.recording.lines} messages)\n`);
+  return result.exitCode ?? (result.signal ? 128 + (result.signal === 'SIGINT' ? 2 : 15) : 1);
+}

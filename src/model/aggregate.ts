@@ -1,0 +1,129 @@
+/**
+ * The model every view reads: it applies the message stream and keeps totals
+ * since start plus a bounded ring of recent snapshots for rolling windows
+ * (1 s, 10 s, 60 s). No I/O here; memory is bounded by the number of keys
+ * (VMs x vCPUs x reasons), never by time.
+ */
+import type { HelloMessage, Message, SnapshotMessage } from '../protocol/messages.js';
+
+export interface VmInfo {
+  pid: number;
+  name: string;
+  source: string;
+  vcpus: Record<string, number>;
+  gone: boolean;
+}
+
+/** Counts and histograms summed over some snapshots. Keys are comma-joined numbers. */
+export interface Totals {
+  exits: Map<string, number>; // pid,tid,isa,reason
+  exitNs: Map<string, Map<number, number>>; // pid,isa,reason -> low -> count
+  faults: Map<string, number>; // pid,code
+  regions: Map<string, number>; // pid,region
+  handlerCalls: Map<string, number>; // pid,h
+  handlerNs: Map<string, Map<number, number>>; // pid,h -> low -> count
+  ms: number;
+}
+
+export function emptyTotals(): Totals {
+  return { exits: new Map(), exitNs: new Map(), faults: new Map(), regions: new Map(), handlerCalls: new Map(), handlerNs: new Map(), ms: 0 };
+}
+
+function add(m: Map<string, number>, k: string, n: number): void {
+  m.set(k, (m.get(k) ?? 0) + n);
+}
+
+function addBuckets(m: Map<string, Map<number, number>>, k: string, b: [number, number][]): void {
+  let h = m.get(k);
+  if (!h) m.set(k, (h = new Map()));
+  for (const [low, n] of b) h.set(low, (h.get(low) ?? 0) + n);
+}
+
+export function addSnapshot(t: Totals, s: SnapshotMessage): void {
+  for (const e of s.exits) add(t.exits, `${e.pid},${e.tid},${e.isa},${e.reason}`, e.n);
+  for (const e of s.exitNs) addBuckets(t.exitNs, `${e.pid},${e.isa},${e.reason}`, e.b);
+  for (const f of s.faults) add(t.faults, `${f.pid},${f.code}`, f.n);
+  for (const r of s.regions) add(t.regions, `${r.pid},${r.region}`, r.n);
+  for (const h of s.handlers) {
+    add(t.handlerCalls, `${h.pid},${h.h}`, h.n);
+    addBuckets(t.handlerNs, `${h.pid},${h.h}`, h.b);
+  }
+  t.ms += s.ms;
+}
+
+export class Aggregate {
+  hello: HelloMessage | undefined;
+  readonly vms = new Map<number, VmInfo>();
+  readonly total: Totals = emptyTotals();
+  /** Recent snapshots, newest last, enough to cover the longest window. */
+  private readonly recent: SnapshotMessage[] = [];
+  lost = 0;
+  readonly gaps: { t: number; reason: string; resumed: boolean }[] = [];
+  readonly errors: { t: number; code: string; message: string }[] = [];
+  ended: { t: number; complete: boolean } | undefined;
+  snapshots = 0;
+  lastT = 0;
+
+  constructor(private readonly longestWindowMs = 60_000) {}
+
+  apply(m: Message): void {
+    this.lastT = Math.max(this.lastT, m.type === 'hello' ? 0 : m.t);
+    switch (m.type) {
+      case 'hello':
+        this.hello = m;
+        return;
+      case 'snapshot': {
+        addSnapshot(this.total, m);
+        this.snapshots++;
+        this.recent.push(m);
+        const keep = Math.ceil(this.longestWindowMs / (this.hello?.intervalMs ?? 1000)) + 1;
+        while (this.recent.length > keep) this.recent.shift();
+        return;
+      }
+      case 'vm': {
+        const prev = this.vms.get(m.pid);
+        this.vms.set(m.pid, {
+          pid: m.pid,
+          name: m.event === 'gone' && prev ? prev.name : m.name,
+          source: m.event === 'gone' && prev ? prev.source : m.source,
+          vcpus: { ...(prev?.vcpus ?? {}), ...m.vcpus },
+          gone: m.event === 'gone',
+        });
+        return;
+      }
+      case 'lost':
+        this.lost += m.events;
+        return;
+      case 'gap':
+        this.gaps.push({ t: m.t, reason: m.reason, resumed: m.resumed });
+        return;
+      case 'error':
+        this.errors.push({ t: m.t, code: m.code, message: m.message });
+        return;
+      case 'end':
+        this.ended = { t: m.t, complete: m.complete };
+        return;
+      case 'exit':
+        return;
+    }
+  }
+
+  /** Totals over the most recent snapshots covering `ms` (at least one snapshot). */
+  window(ms: number): Totals {
+    const t = emptyTotals();
+    for (let i = this.recent.length - 1; i >= 0; i--) {
+      const s = this.recent[i] as SnapshotMessage;
+      if (t.ms >= ms && t.ms > 0) break;
+      addSnapshot(t, s);
+    }
+    return t;
+  }
+
+  vmName(pid: number): string {
+    return this.vms.get(pid)?.name ?? `pid ${pid}`;
+  }
+
+  vcpuOf(pid: number, tid: number): number | undefined {
+    return this.vms.get(pid)?.vcpus[String(tid)];
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Diagnosis hints: patterns in a report that an engineer would otherwise find
+ * by reading KVM's source (the seed article's hours become one line).
+ * Rules are data; each is tested in test/unit/hints.test.ts.
+ */
+import type { Report } from './report.js';
+
+export interface Hint {
+  id: string;
+  severity: 'info' | 'warning';
+  message: string;
+}
+
+interface Rule {
+  id: string;
+  severity: Hint['severity'];
+  applies: (r: Report) => boolean;
+  message: (r: Report) => string;
+}
+
+const share = (r: Report, ...names: string[]): number => r.exits.filter((e) => names.includes(e.name)).reduce((a, e) => a + e.share, 0);
+const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
+const shadowCalls = (r: Report): number => r.handlers.filter((h) => h.role === 'shadow').reduce((a, h) => a + h.count, 0);
+
+export const RULES: readonly Rule[] = [
+  {
+    id: 'shadow-paging',
+    severity: 'warning',
+    // SVM 0x4e / VMX exception exits from guest page faults, or shadow handlers busy, with no TDP faults
+    applies: (r) => (share(r, 'EXCP_PF', 'EXCEPTION_NMI') >= 0.2 || shadowCalls(r) > 0) && r.tdpFaults.count === 0 && r.totalExits > 0,
+    message: (r) =>
+      `Guest page faults are intercepted (${pct(share(r, 'EXCP_PF', 'EXCEPTION_NMI'))} of exits${shadowCalls(r) ? `, ${shadowCalls(r)} shadow-paging handler calls` : ''}): nested paging (NPT/EPT) is off or unusable, so KVM shadows the guest page tables. Check /sys/module/kvm_amd/parameters/npt (kvm_intel: ept) and the VM's CPU model.`,
+  },
+  {
+    id: 'mmio',
+    severity: 'warning',
+    applies: (r) => r.pageFaults.mmio > 0 && r.pageFaults.mmio >= 0.2 * r.totalExits,
+    message: (r) => `MMIO emulation dominates: ${r.pageFaults.mmio} reserved-bit (MMIO) faults, ${pct(r.pageFaults.mmio / Math.max(1, r.totalExits))} of exits. An emulated device is being polled; a virtio device or ioeventfd avoids these exits.`,
+  },
+  {
+    id: 'hlt-storm',
+    severity: 'info',
+    applies: (r) => share(r, 'HLT') >= 0.3,
+    message: (r) => `HLT is ${pct(share(r, 'HLT'))} of exits: vCPUs go idle and wake often. If wake-up latency matters, look at halt_poll_ns; if guests idle, this is harmless.`,
+  },
+  {
+    id: 'nested-faults',
+    severity: 'info',
+    applies: (r) => r.tdp === true && share(r, 'NPF', 'EPT_VIOLATION') >= 0.3 && r.pageFaults.mmio < 0.1 * r.pageFaults.count,
+    message: (r) => `Nested page faults are ${pct(share(r, 'NPF', 'EPT_VIOLATION'))} of exits (${r.tdpFaults.count} through ${r.tdpFaults.handler ?? 'the TDP handler'}): guest memory is being touched for the first time or was reclaimed. Backing guests with huge pages, or preallocating their memory, removes most of these.`,
+  },
+  {
+    id: 'lost-events',
+    severity: 'warning',
+    applies: (r) => r.lostEvents > 0,
+    message: (r) => `${r.lostEvents} events were lost: counts are incomplete. Lower the detail rate or the interval.`,
+  },
+  {
+    id: 'gaps',
+    severity: 'warning',
+    applies: (r) => r.gaps.length > 0,
+    message: (r) => `Counting stopped ${r.gaps.length} time(s) (${r.gaps[0]?.reason}): exits in those gaps are missing.`,
+  },
+];
+
+export function hintsFor(r: Report): Hint[] {
+  return RULES.filter((rule) => rule.applies(r)).map((rule) => ({ id: rule.id, severity: rule.severity, message: rule.message(r) }));
+}

@@ -1,0 +1,170 @@
+/**
+ * The report: what a run or a recording adds up to, per exit reason, page-fault
+ * kind, handler, VM and vCPU, with diagnosis hints. Built from the model's
+ * totals; formatted by format.ts. Pure.
+ */
+import type { Aggregate, Totals } from '../model/aggregate.js';
+import { decodeExitReason, hex, ISA_SVM, ISA_VMX, isaName } from '../model/exit-reasons.js';
+import { decodeFault, faultKind } from '../model/page-fault-bits.js';
+import { HANDLERS } from '../probes/capabilities.js';
+import { type Hint, hintsFor } from './hints.js';
+import { type LatencySummary, mergeBuckets, summarize } from './histogram.js';
+
+export const REPORT_VERSION = 1;
+
+export interface ReasonRow {
+  isa: number;
+  isaName: string;
+  reason: number;
+  name: string;
+  count: number;
+  /** per second over the report's duration */
+  rate: number;
+  /** of all exits, 0..1 */
+  share: number;
+  latency?: LatencySummary;
+}
+
+export interface Report {
+  version: number;
+  host: string;
+  kernel: string;
+  bpftrace: string;
+  vendor: string;
+  tdp: boolean | null;
+  durationSeconds: number;
+  complete: boolean;
+  totalExits: number;
+  exits: ReasonRow[];
+  pageFaults: { count: number; mmio: number; byKind: { kind: string; count: number }[]; byCode: { code: string; flags: string[]; count: number }[]; topRegions: { pid: number; vm: string; gpa: string; count: number }[] };
+  tdpFaults: { handler: string | null; count: number; latency?: LatencySummary };
+  handlers: { handler: string; role: 'tdp' | 'shadow'; count: number; latency?: LatencySummary }[];
+  lostEvents: number;
+  gaps: { t: number; reason: string; resumed: boolean }[];
+  errors: { code: string; message: string }[];
+  vms: { pid: number; name: string; gone: boolean; totalExits: number; exits: { name: string; count: number }[]; vcpus: { tid: number; vcpu: number | null; count: number }[] }[];
+  hints: Hint[];
+}
+
+const keyNums = (k: string): number[] => k.split(',').map(Number);
+
+function reasonRows(t: Totals, seconds: number, pidFilter?: number): ReasonRow[] {
+  const counts = new Map<string, number>();
+  for (const [k, n] of t.exits) {
+    const [pid, , isa = 0, reason = 0] = keyNums(k);
+    if (pidFilter !== undefined && pid !== pidFilter) continue;
+    const d = decodeExitReason(isa, reason);
+    const key = `${isa},${d.reason}`;
+    counts.set(key, (counts.get(key) ?? 0) + n);
+  }
+  const lat = new Map<string, Map<number, number>>();
+  for (const [k, b] of t.exitNs) {
+    const [pid, isa = 0, reason = 0] = keyNums(k);
+    if (pidFilter !== undefined && pid !== pidFilter) continue;
+    const key = `${isa},${decodeExitReason(isa, reason).reason}`;
+    let m = lat.get(key);
+    if (!m) lat.set(key, (m = new Map()));
+    mergeBuckets(m, b);
+  }
+  const total = [...counts.values()].reduce((a, b) => a + b, 0);
+  return [...counts]
+    .map(([k, count]) => {
+      const [isa = 0, reason = 0] = keyNums(k);
+      const d = decodeExitReason(isa, reason);
+      const latency = summarize(lat.get(k));
+      return { isa, isaName: isaName(isa), reason: d.reason, name: d.name, count, rate: seconds > 0 ? count / seconds : 0, share: total > 0 ? count / total : 0, ...(latency ? { latency } : {}) };
+    })
+    .sort((a, b) => b.count - a.count || a.reason - b.reason);
+}
+
+export function buildReport(agg: Aggregate, totals: Totals = agg.total): Report {
+  const h = agg.hello;
+  const seconds = totals.ms / 1000;
+  const exits = reasonRows(totals, seconds);
+  const totalExits = exits.reduce((a, r) => a + r.count, 0);
+  const isa = h?.vendor === 'intel' ? ISA_VMX : ISA_SVM;
+
+  const byKind = new Map<string, number>();
+  const byCode = new Map<number, number>();
+  let faultCount = 0;
+  let mmio = 0;
+  for (const [k, n] of totals.faults) {
+    const [, code = 0] = keyNums(k);
+    const d = decodeFault(isa, BigInt(code));
+    faultCount += n;
+    if (d.mmio) mmio += n;
+    const kind = faultKind(d);
+    byKind.set(kind, (byKind.get(kind) ?? 0) + n);
+    byCode.set(code, (byCode.get(code) ?? 0) + n);
+  }
+  const topRegions = [...totals.regions]
+    .map(([k, count]) => {
+      const [pid = 0, region = 0] = keyNums(k);
+      return { pid, vm: agg.vmName(pid), gpa: `0x${(BigInt(region) << 21n).toString(16)}`, count };
+    })
+    .sort((a, b) => b.count - a.count)
+    .slice(0, 10);
+
+  const names = h?.handlers ?? [];
+  const perHandler = new Map<number, { count: number; b: Map<number, number> }>();
+  for (const [k, n] of totals.handlerCalls) {
+    const [, idx = 0] = keyNums(k);
+    const e = perHandler.get(idx) ?? { count: 0, b: new Map() };
+    e.count += n;
+    const b = totals.handlerNs.get(k);
+    if (b) mergeBuckets(e.b, b);
+    perHandler.set(idx, e);
+  }
+  const handlers = names.map((name, i) => {
+    const e = perHandler.get(i);
+    const latency = summarize(e?.b);
+    return { handler: name, role: (HANDLERS.tdp as readonly string[]).includes(name) ? ('tdp' as const) : ('shadow' as const), count: e?.count ?? 0, ...(latency ? { latency } : {}) };
+  });
+  const tdp = handlers.find((x) => x.role === 'tdp');
+
+  const vms = [...new Set([...totals.exits.keys()].map((k) => keyNums(k)[0] ?? 0))].map((pid) => {
+    const rows = reasonRows(totals, seconds, pid);
+    const perTid = new Map<number, number>();
+    for (const [k, n] of totals.exits) {
+      const [p, tid = 0] = keyNums(k);
+      if (p === pid) perTid.set(tid, (perTid.get(tid) ?? 0) + n);
+    }
+    return {
+      pid,
+      name: agg.vmName(pid),
+      gone: agg.vms.get(pid)?.gone ?? false,
+      totalExits: rows.reduce((a, r) => a + r.count, 0),
+      exits: rows.map((r) => ({ name: r.name, count: r.count })),
+      vcpus: [...perTid].map(([tid, count]) => ({ tid, vcpu: agg.vcpuOf(pid, tid) ?? null, count })).sort((a, b) => (a.vcpu ?? 1e9) - (b.vcpu ?? 1e9) || a.tid - b.tid),
+    };
+  });
+
+  const report: Report = {
+    version: REPORT_VERSION,
+    host: h?.host ?? 'unknown',
+    kernel: h?.kernel ?? 'unknown',
+    bpftrace: h?.bpftrace ?? 'unknown',
+    vendor: h?.vendor ?? 'unknown',
+    tdp: h?.tdp ?? null,
+    durationSeconds: seconds,
+    complete: agg.ended?.complete ?? false,
+    totalExits,
+    exits,
+    pageFaults: {
+      count: faultCount,
+      mmio,
+      byKind: [...byKind].map(([kind, count]) => ({ kind, count })).sort((a, b) => b.count - a.count),
+      byCode: [...byCode].map(([code, count]) => ({ code: `0x${code.toString(16)}`, flags: decodeFault(isa, BigInt(code)).flags, count })).sort((a, b) => b.count - a.count),
+      topRegions,
+    },
+    tdpFaults: { handler: tdp?.handler ?? null, count: tdp?.count ?? 0, ...(tdp?.latency ? { latency: tdp.latency } : {}) },
+    handlers,
+    lostEvents: agg.lost,
+    gaps: agg.gaps,
+    errors: agg.errors.map(({ code, message }) => ({ code, message })),
+    vms: vms.sort((a, b) => b.totalExits - a.totalExits),
+    hints: [],
+  };
+  report.hints = hintsFor(report);
+  return report;
+}
