@@ -1,37 +1,74 @@
 #!/usr/bin/env node
 // Re-records the real fixtures under test/fixtures/ from the lab.
 // Run from the checkout on the host:  npm run build && node scripts/record-fixtures.mjs
-// It boots the lab (exitscope lab --run) and writes each fixture with its provenance.
+// It boots the lab (once with npt on, once with npt off) and writes each fixture with its provenance.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const repo = new URL('..', import.meta.url).pathname;
+const fixtures = join(repo, 'test/fixtures');
 
 if (!process.env.EXITSCOPE_LAB) {
   // On the host: run this same script inside the lab (the checkout is writable there).
-  execFileSync(join(repo, 'bin/exitscope.js'), ['lab', '--writable', repo, '--run', `node ${join(repo, 'scripts/record-fixtures.mjs')}`], { stdio: 'inherit', cwd: repo });
+  for (const npt of ['on', 'off']) {
+    execFileSync(join(repo, 'bin/exitscope.js'), ['lab', '--npt', npt, '--writable', repo, '--run', `node ${join(repo, 'scripts/record-fixtures.mjs')}`], { stdio: 'inherit', cwd: repo });
+  }
   process.exit(0);
 }
 
-const { oracleArgv } = await import(join(repo, 'dist/src/lab/oracle.js'));
-const out = join(repo, 'test/fixtures/oracle');
-mkdirSync(out, { recursive: true });
-const sh = (cmd, args) => execFileSync(cmd, args, { encoding: 'utf8' }).trim();
+const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: 'utf8', ...opts }).trim();
+const npt = sh('cat', ['/sys/module/kvm_amd/parameters/npt']) === 'Y' ? 'on' : 'off';
 const provenance = {
   recordedBy: 'scripts/record-fixtures.mjs',
   kernel: sh('uname', ['-r']),
   perf: sh('perf', ['--version']),
   bpftrace: sh('bpftrace', ['--version']),
-  npt: sh('cat', ['/sys/module/kvm_amd/parameters/npt']),
+  npt,
+};
+const workload = join(repo, 'build/exitscope-workload');
+const write = (dir, name, text, extra) => {
+  mkdirSync(join(fixtures, dir), { recursive: true });
+  writeFileSync(join(fixtures, dir, name), text);
+  if (extra) writeFileSync(join(fixtures, dir, `${name}.provenance.json`), `${JSON.stringify({ ...provenance, ...extra }, null, 2)}\n`);
+  console.log(`recorded ${dir}/${name}`);
 };
 
-for (const [name, workload] of [['io-1009', ['io', '1009']], ['npf-1031', ['npf', '1031']]]) {
-  const csv = `/tmp/oracle-${name}.csv`;
-  const argv = oracleArgv([join(repo, 'build/exitscope-workload'), ...workload], csv);
-  const tally = execFileSync(argv[0], argv.slice(1), { encoding: 'utf8' });
-  writeFileSync(join(out, `${name}.perf.csv`), sh('cat', [csv]) + '\n');
-  writeFileSync(join(out, `${name}.tally.json`), tally);
-  writeFileSync(join(out, `${name}.provenance.json`), JSON.stringify({ ...provenance, command: argv.join(' ') }, null, 2) + '\n');
-  console.log(`recorded ${name}`);
+// 1. perf stat oracle output and workload tallies (npt on only)
+const { oracleArgv } = await import(join(repo, 'dist/src/lab/oracle.js'));
+if (npt === 'on') {
+  for (const [name, args] of [['io-1009', ['io', '1009']], ['npf-1031', ['npf', '1031']]]) {
+    const csv = `/tmp/oracle-${name}.csv`;
+    const argv = oracleArgv([workload, ...args], csv);
+    const tally = sh(argv[0], argv.slice(1));
+    write('oracle', `${name}.perf.csv`, `${readFileSync(csv, 'utf8').trim()}\n`);
+    write('oracle', `${name}.tally.json`, `${tally}\n`, { command: argv.join(' ') });
+  }
+  // 2. tracefs format files of the kvm tracepoints (6.1)
+  for (const tp of ['kvm_exit', 'kvm_entry', 'kvm_page_fault']) {
+    write('tracefs', `${tp}.format`, readFileSync(`/sys/kernel/tracing/events/kvm/${tp}/format`, 'utf8'));
+  }
+  write('tracefs', 'available_filter_functions.kvm', sh('sh', ['-c', "grep -E '(page_fault|^kvm_)' /sys/kernel/tracing/available_filter_functions | sort | head -400"]) + '\n', { command: "grep -E '(page_fault|^kvm_)' available_filter_functions | sort | head -400" });
 }
+
+// 3. raw bpftrace -f json output of exitscope's program around a workload
+const { buildProgram } = await import(join(repo, 'dist/src/probes/program.js'));
+const { detectCapabilities } = await import(join(repo, 'dist/src/probes/capabilities.js'));
+const caps = await detectCapabilities();
+const program = buildProgram({ intervalMs: 200, latency: true, pageFaults: true, handlers: caps.handlers, detailPerInterval: 3 });
+writeFileSync('/tmp/exitscope-fixture.bt', program.text);
+const scenario = npt === 'on' ? ['mix', '3', '--vcpus', '2'] : ['npf', '1031'];
+const raw = sh('bpftrace', ['-f', 'json', '/tmp/exitscope-fixture.bt', '-c', [workload, ...scenario].join(' ')], { env: { ...process.env, BPFTRACE_MAP_KEYS_MAX: '262144' }, maxBuffer: 64 << 20 });
+const rawName = `${scenario.join('-').replaceAll('--', '')}-npt-${npt}.bpftrace.jsonl`;
+write('bpftrace', rawName, `${raw}\n`, { command: `bpftrace -f json exitscope.bt -c '${[workload, ...scenario].join(' ')}'`, handlers: program.handlers });
+write('bpftrace', rawName.replace('.bpftrace.jsonl', '.bt'), program.text);
+
+// 4. a recording of exitscope run, with perf stat around it
+const recName = `run-${scenario.join('-').replaceAll('--', '')}-npt-${npt}`;
+const csv = `/tmp/${recName}.csv`;
+const rec = `/tmp/${recName}.jsonl`;
+const argv = oracleArgv([join(repo, 'bin/exitscope.js'), 'run', '--no-output', '-o', rec, '-f', 'json', '--report-file', '/dev/null', '--', workload, ...scenario], csv);
+const cleaned = argv.filter((a) => a !== '--no-output');
+sh(cleaned[0], cleaned.slice(1));
+copyFileSync(rec, join(fixtures, 'recordings', `${recName}.jsonl`));
+write('recordings', `${recName}.perf.csv`, `${readFileSync(csv, 'utf8').trim()}\n`, { command: cleaned.join(' ') });

@@ -36,7 +36,10 @@ export interface DetailExit {
 
 export type OutputEvent =
   | { kind: 'frame'; frame: Frame }
-  | { kind: 'attached'; probes?: number }
+  /** Our BEGIN marker: every probe is attached, counting has started (bpftrace clock). */
+  | { kind: 'attached'; tNs: number }
+  /** bpftrace's own count of attached probes. */
+  | { kind: 'attached_probes'; probes: number }
   | { kind: 'lost'; events: number }
   | { kind: 'exit'; exit: DetailExit }
   /** A line we did not expect: bpftrace's own warnings and errors land here. */
@@ -120,7 +123,7 @@ export class BpftraceOutputParser {
         this.map(rec.type, rec.data as Record<string, unknown>);
         return;
       case 'attached_probes':
-        out({ kind: 'attached', probes: (rec.data as { probes?: number })?.probes ?? 0 });
+        out({ kind: 'attached_probes', probes: (rec.data as { probes?: number })?.probes ?? 0 });
         return;
       case 'lost_events':
         out({ kind: 'lost', events: Number((rec.data as { events?: number })?.events ?? 0) });
@@ -142,7 +145,7 @@ export class BpftraceOutputParser {
       } else if (mark === MARK.exit && rest.length >= 7) {
         const [pid, tid, isa, reason, rip, info1, info2] = rest;
         out({ kind: 'exit', exit: { pid: Number(pid), tid: Number(tid), isa: Number(isa), reason: Number(reason), rip: hexOf(rip), info1: hexOf(info1), info2: hexOf(info2) } });
-      } else if (mark === 'exitscope:attached') out({ kind: 'attached' });
+      } else if (mark === MARK.attached) out({ kind: 'attached', tNs: Number(rest[0] ?? 0) });
       else out({ kind: 'text', line: l });
     }
   }

@@ -127,7 +127,8 @@ export class Collector {
     });
     let isAttached = false;
     const onEvent = (e: OutputEvent): void => {
-      if (e.kind === 'attached' && e.probes === undefined) {
+      if (e.kind === 'attached') {
+        this.deltas.started(e.tNs);
         isAttached = true;
         attachedResolve();
       } else this.onEvent(e);
@@ -212,6 +213,7 @@ export class Collector {
         this.onStderr(e.line);
         return;
       case 'attached':
+      case 'attached_probes':
         return;
     }
   }

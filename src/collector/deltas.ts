@@ -39,15 +39,23 @@ const SHIFT32 = 2 ** 32;
 
 export class DeltaTracker {
   private prev: Frame | undefined;
+  private startNs: number | undefined;
 
   /** Forget the baseline: the next frame comes from a new bpftrace. */
   reset(): void {
     this.prev = undefined;
+    this.startNs = undefined;
   }
 
-  /** bpftrace-clock ms since the previous frame (0 for the first). */
+  /** When counting started (bpftrace's clock): the first interval is measured from here. */
+  started(tNs: number): void {
+    this.startNs = tNs;
+  }
+
+  /** bpftrace-clock ms since the previous frame, or since counting started. */
   intervalMs(frame: Frame): number {
-    return this.prev ? Math.max(0, Math.round((frame.tNs - this.prev.tNs) / 1e6)) : 0;
+    const from = this.prev?.tNs ?? this.startNs;
+    return from === undefined ? 0 : Math.max(0, Math.round((frame.tNs - from) / 1e6));
   }
 
   apply(frame: Frame): Deltas {
