@@ -48,7 +48,7 @@ if (npt === 'on') {
   for (const tp of ['kvm_exit', 'kvm_entry', 'kvm_page_fault']) {
     write('tracefs', `${tp}.format`, readFileSync(`/sys/kernel/tracing/events/kvm/${tp}/format`, 'utf8'));
   }
-  write('tracefs', 'available_filter_functions.kvm', sh('sh', ['-c', "grep -E '(page_fault|^kvm_)' /sys/kernel/tracing/available_filter_functions | sort | head -400"]) + '\n', { command: "grep -E '(page_fault|^kvm_)' available_filter_functions | sort | head -400" });
+  write('tracefs', 'available_filter_functions.kvm', sh('sh', ['-c', 'grep page_fault /sys/kernel/tracing/available_filter_functions']) + '\n', { command: 'grep page_fault available_filter_functions' });
 }
 
 // 3. raw bpftrace -f json output of exitscope's program around a workload

@@ -13,6 +13,8 @@ import { HANDLERS } from './capabilities.js';
 
 export interface ProgramOptions {
   intervalMs: number;
+  /** Count exits per VM, vCPU and reason (default true; the standalone probes/ scripts turn parts off). */
+  exits?: boolean;
   /** Count only these host pids (VM processes); empty for all. */
   pids?: readonly number[];
   /** Count only these raw exit_reason values; empty for all. */
@@ -77,13 +79,16 @@ export function buildProgram(o: ProgramOptions): Program {
   // BEGIN runs once every probe is attached: counting starts here (its time starts the first interval).
   lines.push('BEGIN { printf("exitscope:attached %lu\\n", nsecs); }', '');
 
-  lines.push(`tracepoint:kvm:kvm_exit${predicate(pidFilter, reasonFilter)}`, '{');
-  lines.push(`  ${MAPS.exits}[pid, tid, args->isa, args->exit_reason] = count();`);
-  if (o.latency) {
-    lines.push('  @exit_start[tid] = nsecs;');
-    lines.push('  @exit_why[tid] = ((uint64)args->isa << 32) | args->exit_reason;');
+  const countExits = o.exits ?? true;
+  if (countExits || o.latency) {
+    lines.push(`tracepoint:kvm:kvm_exit${predicate(pidFilter, reasonFilter)}`, '{');
+    if (countExits) lines.push(`  ${MAPS.exits}[pid, tid, args->isa, args->exit_reason] = count();`);
+    if (o.latency) {
+      lines.push('  @exit_start[tid] = nsecs;');
+      lines.push('  @exit_why[tid] = ((uint64)args->isa << 32) | args->exit_reason;');
+    }
+    lines.push('}', '');
   }
-  lines.push('}', '');
 
   if (o.detailPerInterval !== undefined) {
     const limit = checkInt('detail rate', o.detailPerInterval, 1, 100_000);
@@ -114,7 +119,7 @@ export function buildProgram(o: ProgramOptions): Program {
     lines.push(`  delete(@h${i}_start[tid]);`, '}', '');
   });
 
-  const printed = [MAPS.exits, ...(o.latency ? [MAPS.exitNs] : []), ...(o.pageFaults ? [MAPS.faults, MAPS.faultRegions] : []), ...(handlers.length ? [MAPS.handlerCalls, MAPS.handlerNs] : [])];
+  const printed = [...(countExits ? [MAPS.exits] : []), ...(o.latency ? [MAPS.exitNs] : []), ...(o.pageFaults ? [MAPS.faults, MAPS.faultRegions] : []), ...(handlers.length ? [MAPS.handlerCalls, MAPS.handlerNs] : [])];
   const dump = (marker: string): string[] => [`  printf("${marker} %lu\\n", nsecs);`, ...printed.map((m) => `  print(${m});`), `  printf("${MARK.end}\\n");`];
   const intervalProbe = o.intervalMs % 1000 === 0 ? `interval:s:${o.intervalMs / 1000}` : `interval:ms:${o.intervalMs}`;
   lines.push(`${intervalProbe}`, '{', ...dump(MARK.begin));

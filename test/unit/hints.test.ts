@@ -1,0 +1,62 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadRecording } from '../../src/commands/replay.js';
+import { hintsFor, RULES } from '../../src/report/hints.js';
+import { buildReport, type Report } from '../../src/report/report.js';
+
+const FIX = join(import.meta.dirname, '../fixtures/recordings');
+const real = (name: string): Report => buildReport(loadRecording(join(FIX, `${name}.jsonl`)));
+const ids = (r: Report): string[] => hintsFor(r).map((h) => h.id);
+
+/** A real report with its exit rows replaced by these (name -> count); shares recomputed. */
+function withExits(base: Report, rows: Record<string, number>, patch: Partial<Report> = {}): Report {
+  const total = Object.values(rows).reduce((a, n) => a + n, 0);
+  const exits = Object.entries(rows).map(([name, count]) => ({ ...base.exits[0]!, name, count, share: count / total, rate: count / base.durationSeconds }));
+  return { ...structuredClone(base), exits, totalExits: total, ...patch };
+}
+
+describe('diagnosis hints on real recordings', () => {
+  it('npt off (the seed article\'s case): shadow paging, in one line', () => {
+    const h = hintsFor(real('run-npf-1031-npt-off'));
+    expect(h.map((x) => x.id)).toContain('shadow-paging');
+    expect(h.find((x) => x.id === 'shadow-paging')?.message).toMatch(/nested paging \(NPT\/EPT\) is off/);
+  });
+  it('npt on: no shadow-paging hint, no lost events, no gaps', () => {
+    const got = ids(real('run-mix-3-vcpus-2-npt-on'));
+    for (const id of ['shadow-paging', 'lost-events', 'gaps']) expect(got).not.toContain(id);
+  });
+});
+
+describe('each rule fires on its pattern and not beside it', () => {
+  const on = real('run-mix-3-vcpus-2-npt-on');
+  const off = real('run-npf-1031-npt-off');
+  const cases: Record<string, { yes: Report; no: Report }> = {
+    'shadow-paging': {
+      yes: withExits(off, { EXCP_PF: 30, IOIO: 70 }, { handlers: [], tdpFaults: { handler: null, count: 0 } }),
+      no: withExits(on, { EXCP_PF: 30, IOIO: 70 }, { handlers: [], tdpFaults: { handler: 'kvm_tdp_page_fault', count: 5 } }),
+    },
+    mmio: {
+      yes: withExits(on, { NPF: 50, IOIO: 50 }, { pageFaults: { ...on.pageFaults, count: 50, mmio: 40 } }),
+      no: withExits(on, { NPF: 50, IOIO: 50 }, { pageFaults: { ...on.pageFaults, count: 50, mmio: 10 } }),
+    },
+    'hlt-storm': { yes: withExits(on, { HLT: 40, IOIO: 60 }), no: withExits(on, { HLT: 20, IOIO: 80 }) },
+    'nested-faults': {
+      yes: withExits(on, { NPF: 40, IOIO: 60 }, { tdp: true, pageFaults: { ...on.pageFaults, count: 40, mmio: 0 } }),
+      no: withExits(on, { NPF: 40, IOIO: 60 }, { tdp: true, pageFaults: { ...on.pageFaults, count: 40, mmio: 30 } }),
+    },
+    'lost-events': { yes: { ...on, lostEvents: 3 }, no: { ...on, lostEvents: 0 } },
+    gaps: { yes: { ...on, gaps: [{ t: 1, reason: 'bpftrace exited (signal SIGKILL)', resumed: true }] }, no: { ...on, gaps: [] } },
+  };
+
+  it('every rule has a case here', () => {
+    expect(Object.keys(cases).sort()).toEqual(RULES.map((r) => r.id).sort());
+  });
+  it.each(Object.keys(cases))('%s', (id) => {
+    const c = cases[id]!;
+    expect(ids(c.yes)).toContain(id);
+    expect(ids(c.no)).not.toContain(id);
+    const msg = hintsFor(c.yes).find((h) => h.id === id)!.message;
+    expect(msg.length).toBeGreaterThan(20);
+    expect(msg).not.toMatch(/undefined|NaN/);
+  });
+});

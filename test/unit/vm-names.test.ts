@@ -1,0 +1,88 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { pidsOfVm, readProcess, splitQemuOption, vcpuIndex, vmIdentity } from '../../src/collector/vm-names.js';
+import { VmTracker } from '../../src/collector/vm-tracker.js';
+import type { VmMessage } from '../../src/protocol/messages.js';
+
+describe('vmIdentity', () => {
+  it.each([
+    [['qemu-system-x86_64', '-name', 'ci-runner-3', '-m', '4G'], { name: 'ci-runner-3', source: 'qemu' }],
+    [['/usr/bin/qemu-system-x86_64', '-name', 'guest=web,,1,debug-threads=on'], { name: 'web,1', source: 'qemu' }],
+    [['qemu-kvm', '-name', 'db,process=qemu:db'], { name: 'db', source: 'qemu' }],
+    [['/usr/bin/kvm', '-id', '101', '-name', 'build01,debug-threads=on'], { name: 'build01 (id 101)', source: 'proxmox' }],
+    [['/usr/bin/kvm', '-id', '102'], { name: 'vm 102', source: 'proxmox' }],
+    [['/work/build/exitscope-workload', 'npf', '1031'], { name: 'exitscope-workload', source: 'process' }],
+  ] as const)('%j', (argv, want) => expect(vmIdentity([...argv], 'x')).toEqual(want));
+
+  it('falls back to the process name when argv is empty (kernel threads, zombies)', () => {
+    expect(vmIdentity([], 'firecracker')).toEqual({ name: 'firecracker', source: 'process' });
+  });
+});
+
+describe('QEMU option values', () => {
+  it('split at single commas, ",," is a literal comma', () => {
+    expect(splitQemuOption('a,,b,c')).toEqual(['a,b', 'c']);
+    expect(splitQemuOption('guest=x')).toEqual(['guest=x']);
+    expect(splitQemuOption('')).toEqual(['']);
+  });
+});
+
+describe('vcpuIndex', () => {
+  it('reads QEMU vCPU thread names only', () => {
+    expect(vcpuIndex('CPU 0/KVM')).toBe(0);
+    expect(vcpuIndex('CPU 17/KVM\n')).toBe(17);
+    expect(vcpuIndex('qemu-system-x86')).toBeUndefined();
+    expect(vcpuIndex('CPU x/KVM')).toBeUndefined();
+  });
+});
+
+/** A fake /proc with one QEMU process, two vCPU threads and an I/O thread. */
+function fakeProc(): string {
+  const proc = mkdtempSync(join(tmpdir(), 'proc-'));
+  const p = join(proc, '4242');
+  mkdirSync(join(p, 'task'), { recursive: true });
+  writeFileSync(join(p, 'cmdline'), ['qemu-system-x86_64', '-name', 'guest=ci-7,debug-threads=on', ''].join('\0'));
+  writeFileSync(join(p, 'comm'), 'qemu-system-x86\n');
+  for (const [tid, comm] of [['4242', 'qemu-system-x86'], ['4250', 'CPU 0/KVM'], ['4251', 'CPU 1/KVM'], ['4252', 'IO mon_iothread']] as const) {
+    mkdirSync(join(p, 'task', tid));
+    writeFileSync(join(p, 'task', tid, 'comm'), `${comm}\n`);
+  }
+  return proc;
+}
+
+describe('readProcess and pidsOfVm', () => {
+  it('names the VM and maps vCPU threads to their index', () => {
+    const proc = fakeProc();
+    expect(readProcess(4242, proc)).toEqual({ pid: 4242, name: 'ci-7', source: 'qemu', vcpus: { '4250': 0, '4251': 1 } });
+    expect(readProcess(1, proc)).toBeUndefined();
+    expect(pidsOfVm('ci-7', proc)).toEqual([4242]);
+    expect(pidsOfVm('ci-8', proc)).toEqual([]);
+  });
+});
+
+describe('VmTracker', () => {
+  it('finds VMs in KVM debugfs, reports new vCPU threads once, and VMs that are gone', () => {
+    const proc = fakeProc();
+    const debugfs = mkdtempSync(join(tmpdir(), 'kvm-debugfs-'));
+    mkdirSync(join(debugfs, '4242-11'));
+    const out: VmMessage[] = [];
+    const t = new VmTracker((m) => out.push(m), () => 5, proc, debugfs);
+    t.poll();
+    t.poll();
+    t.saw([{ pid: 4242, tid: 4250 }]);
+    expect(out).toEqual([{ type: 'vm', event: 'appeared', t: 5, pid: 4242, name: 'ci-7', source: 'qemu', vcpus: { '4250': 0, '4251': 1 } }]);
+    // a third vCPU appears (hotplug)
+    mkdirSync(join(proc, '4242/task/4253'));
+    writeFileSync(join(proc, '4242/task/4253/comm'), 'CPU 2/KVM\n');
+    t.poll();
+    expect(out.at(-1)).toMatchObject({ event: 'updated', vcpus: { '4253': 2 } });
+    // the process ends
+    writeFileSync(join(proc, '4242/cmdline'), '');
+    const { rmSync } = require('node:fs') as typeof import('node:fs');
+    rmSync(join(proc, '4242'), { recursive: true });
+    t.checkGone();
+    expect(out.at(-1)).toMatchObject({ event: 'gone', pid: 4242, name: 'ci-7' });
+  });
+});
