@@ -12,6 +12,8 @@ npx vitest run --reporter=default --reporter=json --outputFile.json=build/vitest
 node -e '
   const r = JSON.parse(require("fs").readFileSync("build/vitest.json", "utf8"));
   const skipped = r.numPendingTests + r.numTodoTests;
-  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
+  // A file whose hook failed has no failed test of its own: count it as one failure, never as none.
+  const brokenFiles = r.testResults.filter((f) => f.status === "failed" && !f.assertionResults.some((a) => a.status === "failed")).length;
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests + brokenFiles} failed, ${skipped} skipped`);
 ' || true
 exit $status

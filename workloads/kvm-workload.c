@@ -172,6 +172,7 @@ struct vcpu {
   uint64_t cpuids, msr_reads, msr_writes, data_touches;
   pthread_t thread;
   const char *error;
+  double next_exit;    // --rate: when the next paced exit may leave the VMM
 };
 
 static double now(void);
@@ -256,6 +257,20 @@ static int set_regs(struct vcpu *v, uint64_t count) {
   return ioctl(v->fd, KVM_SET_REGS, &r);
 }
 
+// --rate R: the VMM holds each port-I/O exit until its slot, so the guest makes at most R
+// of them per second per vCPU (benchmarks at a known exit rate). Counts are unchanged.
+static double pace_interval;
+
+static void pace(struct vcpu *v) {
+  double t = now();
+  if (v->next_exit == 0 || v->next_exit < t - 1) v->next_exit = t; // start, or fell behind: no burst to catch up
+  v->next_exit += pace_interval;
+  if (v->next_exit <= t) return;
+  struct timespec ts = {(time_t)v->next_exit, (long)((v->next_exit - (time_t)v->next_exit) * 1e9)};
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+  }
+}
+
 // Runs the vCPU until the guest's "done" exit. Returns 0, or -1 with v->error set.
 static int run_until_done(struct vcpu *v) {
   for (;;) {
@@ -269,6 +284,7 @@ static int run_until_done(struct vcpu *v) {
     case KVM_EXIT_IO:
       v->io++;
       if (run->io.port == PORT_DONE) return 0;
+      if (pace_interval > 0) pace(v);
       break;
     case KVM_EXIT_HLT:
       v->hlt++;
@@ -385,7 +401,7 @@ static void *run_vcpu(void *arg) {
 
 static void usage(FILE *to) {
   fprintf(to,
-          "usage: exitscope-workload SCENARIO N [--vcpus K]\n"
+          "usage: exitscope-workload SCENARIO N [--vcpus K] [--rate R]\n"
           "       exitscope-workload mix [SECONDS] [--vcpus K]\n"
           "\n"
           "Creates a KVM VM and makes an exact number of exits, then prints a JSON tally.\n"
@@ -402,6 +418,7 @@ static void usage(FILE *to) {
           "           each S/6 long, in batches; the tally counts every batch (for demos)\n"
           "Options:\n"
           "  --vcpus K  spread N over K vCPUs (threads named \"CPU i/KVM\"), default 1\n"
+          "  --rate R   io only: at most R port-I/O exits per second per vCPU (default: as fast as possible)\n"
           "Needs /dev/kvm; in a machine without it, run inside `exitscope lab --run`.\n");
 }
 
@@ -432,6 +449,12 @@ int main(int argc, char **argv) {
       long k = strtol(argv[i], &end, 10);
       if (*end || k < 1 || k > 64) die("--vcpus takes 1..64, not '%s'", argv[i]);
       vcpus = (int)k;
+    } else if (!strcmp(argv[i], "--rate")) {
+      if (++i >= argc) die("--rate needs a number of exits per second");
+      char *end;
+      double r = strtod(argv[i], &end);
+      if (*end || !(r >= 1 && r <= 10000000)) die("--rate takes 1..10000000 exits per second, not '%s'", argv[i]);
+      pace_interval = 1 / r;
     } else if (!scenario) {
       scenario = argv[i];
     } else if (n < 0) {

@@ -4,6 +4,7 @@
  * attach, lost-event and detail records. Cumulative values are kept as they
  * are; deltas are the next stage's job (deltas.ts).
  */
+import { StringDecoder } from 'node:string_decoder';
 import { MAPS, MARK } from '../probes/program.js';
 
 export interface Bucket {
@@ -64,6 +65,8 @@ function toBuckets(raw: unknown): Bucket[] {
     if (typeof b.count !== 'number' || b.count === 0) continue;
     out.push({ low: typeof b.min === 'number' ? b.min : 0, count: b.count });
   }
+  // bpftrace prints buckets in ascending order; deltas.ts relies on it, so make sure
+  for (let i = 1; i < out.length; i++) if ((out[i] as Bucket).low < (out[i - 1] as Bucket).low) return out.sort((a, b) => a.low - b.low);
   return out;
 }
 
@@ -72,25 +75,44 @@ function toBuckets(raw: unknown): Bucket[] {
  * reader makes bpftrace lose events), get events back.
  */
 export class BpftraceOutputParser {
-  private rest = '';
+  /** The start of a line still waiting for its newline, in pieces (a map's line can be megabytes). */
+  private pending: string[] = [];
+  /** Keeps a UTF-8 character split between two chunks whole. */
+  private readonly decoder = new StringDecoder('utf8');
   private frame: Frame | undefined;
   /** Lines that were not JSON: counted, for the benchmark and for diagnosis. */
   textLines = 0;
 
   push(chunk: Buffer | string, out: (e: OutputEvent) => void): void {
-    const data = this.rest + (typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+    const data = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
+    let nl = data.indexOf('\n');
+    if (nl < 0) {
+      if (data.length) this.pending.push(data);
+      return;
+    }
+    // Only the new chunk is searched for newlines: joining and rescanning the pending
+    // part on every chunk would make a long line quadratic.
     let start = 0;
-    for (let nl = data.indexOf('\n'); nl >= 0; nl = data.indexOf('\n', start)) {
+    if (this.pending.length) {
+      this.pending.push(data.slice(0, nl));
+      const first = this.pending.join('');
+      this.pending = [];
+      this.line(first, out);
+      start = nl + 1;
+      nl = data.indexOf('\n', start);
+    }
+    for (; nl >= 0; nl = data.indexOf('\n', start)) {
       this.line(data.slice(start, nl), out);
       start = nl + 1;
     }
-    this.rest = data.slice(start);
+    if (start < data.length) this.pending.push(data.slice(start));
   }
 
   /** Flushes a last line without a newline (at exit). */
   end(out: (e: OutputEvent) => void): void {
-    if (this.rest.length > 0) this.line(this.rest, out);
-    this.rest = '';
+    const last = this.pending.join('') + this.decoder.end();
+    this.pending = [];
+    if (last.length > 0) this.line(last, out);
   }
 
   line(raw: string, out: (e: OutputEvent) => void): void {
@@ -152,17 +174,21 @@ export class BpftraceOutputParser {
 
   private map(type: string, data: Record<string, unknown> | undefined): void {
     if (!this.frame || !data) return; // bpftrace's own dump at exit, outside our frames
-    for (const [name, value] of Object.entries(data)) {
+    for (const name in data) {
+      const value = data[name];
+      if (typeof value !== 'object' || value === null) continue;
       if (type === 'map') {
         const field = COUNT_MAPS[name];
-        if (!field || typeof value !== 'object' || value === null) continue;
+        if (!field) continue;
         const target = this.frame[field];
-        for (const [k, v] of Object.entries(value as Record<string, number>)) target.set(k, v);
+        const entries = value as Record<string, number>;
+        for (const k in entries) target.set(k, entries[k] as number);
       } else {
         const field = HIST_MAPS[name];
-        if (!field || typeof value !== 'object' || value === null) continue;
+        if (!field) continue;
         const target = this.frame[field];
-        for (const [k, v] of Object.entries(value as Record<string, unknown>)) target.set(k, toBuckets(v));
+        const entries = value as Record<string, unknown>;
+        for (const k in entries) target.set(k, toBuckets(entries[k]));
       }
     }
   }

@@ -8,7 +8,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { UserError } from '../errors.js';
-import { type Capabilities, blocking } from '../probes/capabilities.js';
+import { type Capabilities, blocking, blockingError } from '../probes/capabilities.js';
 import { buildProgram } from '../probes/program.js';
 import { type HelloMessage, type Message, PROTOCOL_VERSION } from '../protocol/messages.js';
 import { BpftraceOutputParser, type OutputEvent } from './bpftrace-output.js';
@@ -54,7 +54,7 @@ export class Collector {
   constructor(private readonly o: CollectorOptions) {
     const c = o.caps;
     const stop = blocking(c);
-    if (stop) throw new UserError(`NO_${stop.name.toUpperCase().replace(/[^A-Z]+/g, '_')}`, `${stop.name}: ${stop.detail}`, stop.fix ?? 'see exitscope doctor');
+    if (stop) throw blockingError(stop);
     const program = buildProgram({
       intervalMs: o.intervalMs,
       pids: o.pids ?? [],

@@ -7,7 +7,7 @@ import { Collector } from '../collector/collector.js';
 import { pidsOfVm } from '../collector/vm-names.js';
 import { Aggregate } from '../model/aggregate.js';
 import { SVM_EXIT_REASONS, VMX_EXIT_REASONS } from '../model/exit-reasons.js';
-import { detectCapabilities } from '../probes/capabilities.js';
+import { blocking, blockingError, detectCapabilities } from '../probes/capabilities.js';
 import type { Message } from '../protocol/messages.js';
 import { RecordingWriter } from '../recording/recording.js';
 
@@ -19,6 +19,22 @@ export interface LiveOptions {
   detail?: number;
   output?: string;
   verbose?: boolean;
+  /** Where notices of trouble during collection go (bpftrace died, events lost); stderr by default. */
+  notify?: (line: string) => void;
+}
+
+/** A line for the user when the stream reports trouble; undefined for routine messages. */
+export function noticeOf(m: Message): string | undefined {
+  switch (m.type) {
+    case 'gap':
+      return m.resumed ? `exitscope: ${m.reason}; restarted it: exits in the gap were not counted (marked in the stream)` : `exitscope: ${m.reason}; collection stopped`;
+    case 'error':
+      return `exitscope: error [${m.code}]: ${m.message}`;
+    case 'lost':
+      return `exitscope: ${m.events} events lost: counts are incomplete`;
+    default:
+      return undefined;
+  }
 }
 
 /** "hlt", "HLT", "0x78", "120" -> 120; names are looked up in the host vendor's table. */
@@ -44,6 +60,9 @@ export interface Live {
 
 export async function startLive(o: LiveOptions, onMessage: (m: Message) => void = () => undefined): Promise<Live> {
   const caps = await detectCapabilities();
+  // what stops tracing is said first, before any file is touched
+  const stop = blocking(caps);
+  if (stop) throw blockingError(stop);
   const pids = [...o.pid];
   if (o.vm !== undefined) {
     const found = pidsOfVm(o.vm);
@@ -60,6 +79,8 @@ export async function startLive(o: LiveOptions, onMessage: (m: Message) => void 
     reasons,
     ...(o.detail !== undefined ? { detailPerInterval: o.detail } : {}),
     onMessage: (m) => {
+      const notice = noticeOf(m);
+      if (notice) (o.notify ?? ((l: string) => process.stderr.write(`${l}\n`)))(notice);
       agg.apply(m);
       recording?.write(m);
       onMessage(m);

@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { UserError } from '../errors.js';
 import { which } from '../lab/preflight.js';
 
 const run = promisify(execFile);
@@ -181,4 +182,9 @@ export async function detectCapabilities(o: DetectOptions = {}): Promise<Capabil
 /** The first required check that failed, if any. */
 export function blocking(c: Capabilities): Check | undefined {
   return c.checks.find((k) => k.required && !k.ok);
+}
+
+/** The error for a check that stops tracing: code NO_<NAME> (docs/errors.md), its detail and its fix. */
+export function blockingError(k: Check): UserError {
+  return new UserError(`NO_${k.name.toUpperCase().replace(/[^A-Z]+/g, '_').replace(/_$/, '')}`, `${k.name}: ${k.detail}`, k.fix ?? 'see exitscope doctor');
 }

@@ -6,7 +6,9 @@
  */
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { UserError } from '../errors.js';
-import { type Message, Message as MessageSchema } from '../protocol/messages.js';
+import { type Message, Message as MessageSchema, PROTOCOL_VERSION } from '../protocol/messages.js';
+
+const isForeignHello = (j: unknown): boolean => typeof j === 'object' && j !== null && (j as { type?: unknown }).type === 'hello' && (j as { v?: unknown }).v !== PROTOCOL_VERSION;
 
 export class RecordingWriter {
   private readonly fd: number;
@@ -54,6 +56,8 @@ export function parseRecording(text: string, path = 'recording'): ReadResult {
       problems.push({ line: i + 1, message: i === lastIndex && !text.endsWith('\n') ? 'truncated (the recording was cut off here)' : 'not JSON' });
       return;
     }
+    if (messages.length === 0 && isForeignHello(json))
+      throw new UserError('RECORDING_VERSION', `${path} uses protocol version ${String((json as { v: unknown }).v)}; this exitscope reads version ${PROTOCOL_VERSION}`, 'replay it with the exitscope version that recorded it (see docs/protocol.md)');
     const parsed = MessageSchema.safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];

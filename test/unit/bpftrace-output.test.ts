@@ -55,6 +55,17 @@ describe('BpftraceOutputParser on real bpftrace 0.17 output (lab, see *.provenan
     for (const chunk of [1, 7, 4096]) expect(parse(MIX, chunk)).toEqual(ev);
   });
 
+  it('keeps a UTF-8 character whole when a Buffer chunk splits it', () => {
+    const text = `${MIX}{"type": "printf", "data": "warning: caf\u00e9 \u2603\\n"}\nbpftrace: caf\u00e9 \u2603 déjà\n`;
+    const bytes = Buffer.from(text, 'utf8');
+    const p = new BpftraceOutputParser();
+    const out: OutputEvent[] = [];
+    for (let i = 0; i < bytes.length; i += 3) p.push(bytes.subarray(i, i + 3), (e) => out.push(e));
+    p.end((e) => out.push(e));
+    expect(out).toEqual(parse(text));
+    expect(out.at(-1)).toEqual({ kind: 'text', line: 'bpftrace: caf\u00e9 \u2603 déjà' });
+  });
+
   it('reads the detail stream (exitscope:exit lines)', () => {
     const exits = ev.filter((e) => e.kind === 'exit');
     expect(exits.length).toBeGreaterThan(0);

@@ -34,6 +34,16 @@ describe('parseRecording', () => {
     expect(r.messages).toHaveLength(lines.length - 2);
   });
 
+  it('refuses another protocol version with a clear error, not a pile of bad lines', () => {
+    const v2 = [lines[0]!.replace('"v":1', '"v":2'), ...lines.slice(1)].join('\n');
+    expect(() => parseRecording(v2, 'new.jsonl')).toThrow(/new\.jsonl uses protocol version 2; this exitscope reads version 1/);
+    try {
+      parseRecording(v2);
+    } catch (e) {
+      expect((e as UserError).code).toBe('RECORDING_VERSION');
+    }
+  });
+
   it('refuses a file that is not a recording', () => {
     expect(() => parseRecording('hello world\n')).toThrow(UserError);
     expect(() => parseRecording(`${lines[1]}\n`)).toThrow(/does not start with a hello/);
