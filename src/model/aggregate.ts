@@ -25,6 +25,9 @@ export interface Totals {
   ms: number;
 }
 
+/** Gaps and errors kept (the newest): a collector restarting all week must not grow without bound. */
+const MAX_NOTICES = 1000;
+
 export function emptyTotals(): Totals {
   return { exits: new Map(), exitNs: new Map(), faults: new Map(), regions: new Map(), handlerCalls: new Map(), handlerNs: new Map(), ms: 0 };
 }
@@ -96,9 +99,11 @@ export class Aggregate {
         return;
       case 'gap':
         this.gaps.push({ t: m.t, reason: m.reason, resumed: m.resumed });
+        if (this.gaps.length > MAX_NOTICES) this.gaps.shift(); // bounded, like everything here
         return;
       case 'error':
         this.errors.push({ t: m.t, code: m.code, message: m.message });
+        if (this.errors.length > MAX_NOTICES) this.errors.shift();
         return;
       case 'end':
         this.ended = { t: m.t, complete: m.complete };

@@ -19,7 +19,11 @@ interface Rule {
 }
 
 const share = (r: Report, ...names: string[]): number => r.exits.filter((e) => names.includes(e.name)).reduce((a, e) => a + e.share, 0);
-const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
+/** Whole percents, but never rounded up to a misleading 100% (or down to 0%). */
+const pct = (x: number): string => {
+  const v = x * 100;
+  return (v > 99 && v < 100) || (v > 0 && v < 1) ? `${v.toFixed(1)}%` : `${v.toFixed(0)}%`;
+};
 const shadowCalls = (r: Report): number => r.handlers.filter((h) => h.role === 'shadow').reduce((a, h) => a + h.count, 0);
 
 export const RULES: readonly Rule[] = [
