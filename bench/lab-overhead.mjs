@@ -106,8 +106,9 @@ const TRACERS = {
     },
   },
   'perf kvm stat live': {
-    start: () => startTracer('perf', ['kvm', '--host', 'stat', 'live', '-d', '1'], (o) => o.includes('Analyze events')),
-    ioio: ({ out }) => [...out.matchAll(/^\s+io\s+(\d+)\s/gm)].reduce((a, m) => a + Number(m[1]), 0),
+    // it prints its per-interval tables on stderr
+    start: () => startTracer('perf', ['kvm', '--host', 'stat', 'live', '-d', '1'], (_o, e) => e.includes('Analyze events')),
+    ioio: ({ err }) => [...err.matchAll(/^\s+io\s+(\d+)\s/gm)].reduce((a, m) => a + Number(m[1]), 0),
   },
 };
 

@@ -56,7 +56,10 @@ export function qemuArgs(c: QemuConfig): string[] {
   if (!/^[A-Za-z0-9_.+,=-]+$/.test(c.cpuModel)) throw new Error(`--cpu takes a QEMU CPU model like ${LAB_CPU}, not '${c.cpuModel}'`);
   if (!Number.isInteger(c.memoryMiB) || c.memoryMiB < 256) throw new RangeError(`memory must be at least 256 MiB, not ${c.memoryMiB}`);
   const args = [
-    '-machine', 'q35,accel=tcg',
+    '-machine', 'q35',
+    // One TCG thread for all vCPUs: with multi-threaded TCG the guest kernel's live code patching
+    // (static keys flipped when KVM creates a VM) deadlocked now and then: both vCPUs in soft lockup.
+    '-accel', 'tcg,thread=single',
     '-cpu', c.cpuModel,
     '-smp', String(c.cpus),
     '-m', `${c.memoryMiB}M`,

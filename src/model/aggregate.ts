@@ -54,6 +54,30 @@ export function addSnapshot(t: Totals, s: SnapshotMessage): void {
   t.ms += s.ms;
 }
 
+function copyTotals(from: Totals, to: Totals): void {
+  for (const [k, n] of from.exits) to.exits.set(k, n);
+  for (const [k, h] of from.exitNs) to.exitNs.set(k, new Map(h));
+  for (const [k, n] of from.faults) to.faults.set(k, n);
+  for (const [k, n] of from.regions) to.regions.set(k, n);
+  for (const [k, n] of from.handlerCalls) to.handlerCalls.set(k, n);
+  for (const [k, h] of from.handlerNs) to.handlerNs.set(k, new Map(h));
+  to.ms = from.ms;
+}
+
+/** Only the entries of one VM process (every key starts with the pid). */
+export function totalsOfPid(t: Totals, pid: number): Totals {
+  const out = emptyTotals();
+  const mine = (k: string): boolean => k.startsWith(`${pid},`);
+  for (const [k, n] of t.exits) if (mine(k)) out.exits.set(k, n);
+  for (const [k, h] of t.exitNs) if (mine(k)) out.exitNs.set(k, h);
+  for (const [k, n] of t.faults) if (mine(k)) out.faults.set(k, n);
+  for (const [k, n] of t.regions) if (mine(k)) out.regions.set(k, n);
+  for (const [k, n] of t.handlerCalls) if (mine(k)) out.handlerCalls.set(k, n);
+  for (const [k, h] of t.handlerNs) if (mine(k)) out.handlerNs.set(k, h);
+  out.ms = t.ms;
+  return out;
+}
+
 export class Aggregate {
   hello: HelloMessage | undefined;
   readonly vms = new Map<number, VmInfo>();
@@ -67,7 +91,7 @@ export class Aggregate {
   snapshots = 0;
   lastT = 0;
 
-  constructor(private readonly longestWindowMs = 60_000) {}
+  constructor(readonly longestWindowMs = 60_000) {}
 
   apply(m: Message): void {
     this.lastT = Math.max(this.lastT, m.type === 'hello' ? 0 : m.t);
@@ -122,6 +146,27 @@ export class Aggregate {
       addSnapshot(t, s);
     }
     return t;
+  }
+
+  /** The recent snapshots (newest last; at most the longest window): sparklines read these. */
+  history(): readonly SnapshotMessage[] {
+    return this.recent;
+  }
+
+  /** A frozen copy (the dashboard's pause): later messages change this one only. */
+  clone(): Aggregate {
+    const c = new Aggregate(this.longestWindowMs);
+    c.hello = this.hello;
+    for (const [pid, vm] of this.vms) c.vms.set(pid, { ...vm, vcpus: { ...vm.vcpus } });
+    copyTotals(this.total, c.total);
+    c.recent.push(...this.recent); // snapshot messages are never mutated
+    c.lost = this.lost;
+    c.gaps.push(...this.gaps);
+    c.errors.push(...this.errors);
+    c.ended = this.ended;
+    c.snapshots = this.snapshots;
+    c.lastT = this.lastT;
+    return c;
   }
 
   vmName(pid: number): string {

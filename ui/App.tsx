@@ -1,0 +1,153 @@
+/**
+ * The live dashboard: one hook reads the store, buildView() turns it into what
+ * the panels show, keys change only UI state (or ask the store to pause/reset).
+ * No I/O here: the command that renders it owns the collector or the replay.
+ */
+import { Box, Text, useApp, useInput, useStdout } from 'ink';
+import { useEffect, useMemo, useState } from 'react';
+import { FaultsPanel } from './components/FaultsPanel.js';
+import { Footer, Help } from './components/Footer.js';
+import { Header } from './components/Header.js';
+import { Hints } from './components/Hints.js';
+import { ReasonsTable } from './components/ReasonsTable.js';
+import { TdpPanel } from './components/TdpPanel.js';
+import { VmsPanel } from './components/VmsPanel.js';
+import type { DashboardStore } from './store.js';
+import type { Theme } from './theme.js';
+import { useDashboard } from './use-dashboard.js';
+import { buildView, type DashboardView, INITIAL_UI, nextVm, SORT_KEYS, type UiState, WINDOWS } from './view-model.js';
+
+export interface AppProps {
+  store: DashboardStore;
+  theme: Theme;
+  /** Called on q / Ctrl-C, before Ink exits (the command stops collecting and flushes). */
+  onQuit?: () => void;
+  /** What `f` does; until flame snapshots exist it says so. */
+  onFlame?: () => string;
+  /** Fixed size (tests); otherwise the terminal's, following resizes. */
+  size?: { columns: number; rows: number };
+  initialUi?: Partial<UiState>;
+}
+
+function useTerminalSize(fixed: AppProps['size']): { columns: number; rows: number } {
+  const { stdout } = useStdout();
+  const read = (): { columns: number; rows: number } => fixed ?? { columns: stdout.columns || 80, rows: stdout.rows || 24 };
+  const [size, setSize] = useState(read);
+  useEffect(() => {
+    if (fixed) return;
+    const onResize = (): void => setSize(read());
+    stdout.on('resize', onResize);
+    return () => {
+      stdout.off('resize', onResize);
+    };
+  }, [stdout, fixed]);
+  return size;
+}
+
+export function App({ store, theme, onQuit, onFlame, size, initialUi }: AppProps) {
+  const snap = useDashboard(store);
+  const { exit } = useApp();
+  const { columns, rows } = useTerminalSize(size);
+  const [ui, setUi] = useState<UiState>({ ...INITIAL_UI, ...initialUi });
+  const [help, setHelp] = useState(false);
+  const [filterInput, setFilterInput] = useState<string | undefined>(undefined);
+  const [message, setMessage] = useState<string | undefined>(undefined);
+
+  const view: DashboardView = useMemo(() => buildView(snap.agg, ui, { paused: snap.paused, self: snap.self, source: snap.source }), [snap, ui]);
+
+  useEffect(() => {
+    if (!message) return;
+    const t = setTimeout(() => setMessage(undefined), 4000);
+    return () => clearTimeout(t);
+  }, [message]);
+
+  useInput((input, key) => {
+    if (key.ctrl && input === 'c') {
+      onQuit?.();
+      exit();
+      return;
+    }
+    if (filterInput !== undefined) {
+      if (key.return) {
+        setUi((u) => ({ ...u, filter: filterInput }));
+        setFilterInput(undefined);
+      } else if (key.escape) {
+        setUi((u) => ({ ...u, filter: '' }));
+        setFilterInput(undefined);
+      } else if (key.backspace || key.delete) setFilterInput((f) => (f ?? '').slice(0, -1));
+      else if (input && !key.ctrl && !key.meta) setFilterInput((f) => `${f ?? ''}${input}`);
+      return;
+    }
+    if (help) {
+      setHelp(false);
+      return;
+    }
+    switch (input) {
+      case 'q':
+        onQuit?.();
+        exit();
+        return;
+      case 'p':
+        store.togglePause();
+        return;
+      case 'f':
+        setMessage(onFlame ? onFlame() : 'flame snapshots are not available yet (see the flame-snapshots issue)');
+        return;
+      case 's':
+        setUi((u) => ({ ...u, sort: SORT_KEYS[(SORT_KEYS.indexOf(u.sort) + 1) % SORT_KEYS.length] ?? 'count' }));
+        return;
+      case 'S':
+        setUi((u) => ({ ...u, sortDesc: !u.sortDesc }));
+        return;
+      case '/':
+        setFilterInput(ui.filter);
+        return;
+      case 'v':
+        setUi((u) => ({ ...u, vm: nextVm(view, u.vm) }));
+        return;
+      case '1':
+      case '2':
+      case '3':
+        setUi((u) => ({ ...u, windowSeconds: WINDOWS[Number(input) - 1] ?? 10 }));
+        return;
+      case 'r':
+        store.reset();
+        setMessage('counts reset');
+        return;
+      case '?':
+        setHelp(true);
+        return;
+      default:
+        return;
+    }
+  });
+
+  const width = Math.max(40, columns - 1);
+  const side = width >= 100;
+  const panelWidth = side ? Math.floor((width - 2) / 2) : width;
+  // rows left for the reasons table once the other panels are drawn
+  const reasonRows = Math.max(3, rows - (side ? 26 : 34));
+  if (help) return <Help theme={theme} />;
+  return (
+    <Box flexDirection="column" width={width}>
+      <Header h={view.header} theme={theme} width={width} />
+      <Box marginTop={1}>
+        <ReasonsTable r={view.reasons} state={view.state} theme={theme} width={width} maxRows={reasonRows} />
+      </Box>
+      <Box marginTop={1} flexDirection={side ? 'row' : 'column'}>
+        <Box marginRight={side ? 2 : 0}>
+          <FaultsPanel f={view.faults} theme={theme} width={panelWidth} />
+        </Box>
+        <Box marginTop={side ? 0 : 1}>
+          <TdpPanel t={view.tdp} theme={theme} width={panelWidth} />
+        </Box>
+      </Box>
+      <Box marginTop={1}>
+        <VmsPanel vms={view.vms} vcpus={view.vcpus} theme={theme} width={width} />
+      </Box>
+      <Hints hints={view.hints.filter((h) => h.id !== 'shadow-paging' || !view.tdp.shadowPaging)} theme={theme} width={width} />
+      {view.header.ended && view.header.source === 'live' ? <Text color={theme.danger}>collection stopped: the stream ended</Text> : null}
+      <Footer theme={theme} message={message} filterInput={filterInput} />
+    </Box>
+  );
+}

@@ -1,0 +1,45 @@
+import { Box, Text } from 'ink';
+import type { Theme } from '../theme.js';
+
+export const KEYS: readonly [string, string][] = [
+  ['p', 'pause / resume the display (collection continues; resume catches up)'],
+  ['f', 'flame snapshot of the vCPU threads'],
+  ['s / S', 'sort column / direction'],
+  ['/', 'filter exit reasons by text (Enter keeps, Esc clears)'],
+  ['v', 'cycle the VM every panel is filtered to (all VMs, then each)'],
+  ['1 2 3', 'window 1 s / 10 s / 60 s'],
+  ['r', 'reset the counts'],
+  ['?', 'this help'],
+  ['q / Ctrl-C', 'quit (the terminal is restored, the recording flushed)'],
+];
+
+export function Footer({ theme, message, filterInput }: { theme: Theme; message: string | undefined; filterInput: string | undefined }) {
+  return (
+    <Box flexDirection="column">
+      {filterInput !== undefined ? (
+        <Text>
+          filter: <Text color={theme.accent}>{filterInput}</Text>
+          <Text inverse> </Text> <Text color={theme.muted}>(Enter keeps, Esc clears)</Text>
+        </Text>
+      ) : message ? (
+        <Text color={theme.warn}>{message}</Text>
+      ) : null}
+      <Text color={theme.muted} wrap="truncate-end">
+        p pause  f flame  s/S sort  / filter  v VM  1/2/3 window  r reset  ? help  q quit
+      </Text>
+    </Box>
+  );
+}
+
+export function Help({ theme }: { theme: Theme }) {
+  return (
+    <Box flexDirection="column" borderStyle="round" paddingX={1}>
+      <Text bold={theme.emphasis} color={theme.accent}>keys (any key closes this)</Text>
+      {KEYS.map(([k, what]) => (
+        <Text key={k}>
+          <Text bold={theme.emphasis}>{k.padEnd(11)}</Text> {what}
+        </Text>
+      ))}
+    </Box>
+  );
+}

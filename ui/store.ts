@@ -1,0 +1,107 @@
+/**
+ * The dashboard's store: the one model (Aggregate) fed by the message stream,
+ * plus pause (a frozen copy is shown while collection goes on), reset, and the
+ * collector's own CPU and memory. Views subscribe through useDashboard(); the
+ * store tells them at most `maxFps` times a second, whatever the stream does.
+ */
+import { Aggregate } from '../src/model/aggregate.js';
+import type { Message } from '../src/protocol/messages.js';
+import type { SelfStats } from './view-model.js';
+
+export interface StoreSnapshot {
+  /** What to show: the live model, or the copy frozen at pause. */
+  agg: Aggregate;
+  version: number;
+  paused: boolean;
+  self: SelfStats | undefined;
+  source: 'live' | 'replay';
+}
+
+export class DashboardStore {
+  private live = new Aggregate();
+  private frozen: Aggregate | undefined;
+  private self: SelfStats | undefined;
+  private version = 0;
+  private snapshot: StoreSnapshot;
+  private readonly listeners = new Set<() => void>();
+  private lastNotify = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly source: 'live' | 'replay',
+    private readonly maxFps = 10,
+    private readonly now: () => number = () => Date.now(),
+  ) {
+    this.snapshot = this.make();
+  }
+
+  /** The model, always live (for the command: recording, end of stream). */
+  get model(): Aggregate {
+    return this.live;
+  }
+
+  apply(m: Message): void {
+    this.live.apply(m);
+    if (!this.frozen) this.changed();
+  }
+
+  setSelf(s: SelfStats): void {
+    this.self = s;
+    if (!this.frozen) this.changed();
+  }
+
+  get paused(): boolean {
+    return this.frozen !== undefined;
+  }
+
+  /** Freezes the display; collection goes on. Resume shows everything that arrived meanwhile. */
+  togglePause(): void {
+    this.frozen = this.frozen ? undefined : this.live.clone();
+    this.changed(true);
+  }
+
+  /** Counting starts again from zero (VM names and the hello are kept). */
+  reset(): void {
+    const fresh = new Aggregate(this.live.longestWindowMs);
+    if (this.live.hello) fresh.apply(this.live.hello);
+    for (const [pid, vm] of this.live.vms) fresh.vms.set(pid, { ...vm });
+    fresh.lastT = this.live.lastT;
+    this.live = fresh;
+    if (this.frozen) this.frozen = fresh.clone();
+    this.changed(true);
+  }
+
+  readonly subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  readonly getSnapshot = (): StoreSnapshot => this.snapshot;
+
+  private make(): StoreSnapshot {
+    return { agg: this.frozen ?? this.live, version: this.version, paused: this.frozen !== undefined, self: this.self, source: this.source };
+  }
+
+  /** Notifies now if the frame budget allows (or `urgent`: a key press), else once at the next slot. */
+  private changed(urgent = false): void {
+    const wait = this.lastNotify + 1000 / this.maxFps - this.now();
+    if (urgent || wait <= 0) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = undefined;
+      this.notify();
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.notify();
+      }, wait);
+      this.timer.unref?.();
+    }
+  }
+
+  private notify(): void {
+    this.lastNotify = this.now();
+    this.version++;
+    this.snapshot = this.make();
+    for (const l of this.listeners) l();
+  }
+}
