@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.{ts,tsx}'],
     // e2e files each boot a QEMU guest; on a 2-core machine they must not run side by side.
     fileParallelism: false,
     testTimeout: 30_000,

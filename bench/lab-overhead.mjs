@@ -14,7 +14,7 @@
 // Timings are those of an emulated CPU (QEMU TCG): compare the tools with each other, in
 // this run, not with numbers from real hardware.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const repo = new URL('..', import.meta.url).pathname;
@@ -95,7 +95,10 @@ const TRACERS = {
     ioio: ({ out }) => Number(new RegExp(`^@\\[${IOIO}\\]: (\\d+)`, 'm').exec(out)?.[1] ?? NaN),
   },
   exitscope: {
-    start: () => startTracer('node', [EXITSCOPE, 'record', '-q', '-o', '/tmp/bench.jsonl'], () => existsSync('/tmp/bench.jsonl') && readFileSync('/tmp/bench.jsonl', 'utf8').includes('"type":"snapshot"')),
+    start: () => {
+      rmSync('/tmp/bench.jsonl', { force: true }); // ready means: this run's first snapshot
+      return startTracer('node', [EXITSCOPE, 'record', '-q', '-o', '/tmp/bench.jsonl'], () => existsSync('/tmp/bench.jsonl') && readFileSync('/tmp/bench.jsonl', 'utf8').includes('"type":"snapshot"'));
+    },
     ioio: () => {
       let n = 0;
       for (const l of readFileSync('/tmp/bench.jsonl', 'utf8').split('\n')) {
@@ -132,6 +135,8 @@ for (const r of partA) {
 }
 const pkvm = partA.find((r) => r.tracer === 'perf kvm stat live');
 for (const r of partA) r.vsPerfKvmStatLive = pkvm.addedUsPerExit > 0 ? +(r.addedUsPerExit / pkvm.addedUsPerExit).toFixed(2) : null;
+
+log(`A: ${JSON.stringify(partA)}`);
 
 // ---- B. collector CPU and memory against the exit rate ----
 const RATES = [0, 100, 1000, 5000, 'max'];

@@ -24,6 +24,14 @@ function intIn(name: string, min: number, max: number) {
   };
 }
 
+function numIn(name: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+(\.\d+)?$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`${name} takes a number from ${min} to ${max}, not '${value}'`);
+    return n;
+  };
+}
+
 function wrap<T>(parse: (v: string) => T) {
   return (value: string): T => {
     try {
@@ -109,13 +117,19 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
   liveOptions(
     program
       .command('top')
-      .description('Live exit counts, rates and latency per exit reason and VM. (The interactive dashboard is not built yet: this prints a refreshing table.)')
+      .description('Live exit counts, rates and latency per exit reason, VM and vCPU: the interactive dashboard on a terminal (keys: p pause, s sort, / filter, v VM, 1/2/3 window, r reset, ? help, q quit), a refreshing text table otherwise.')
       .option('--plain', 'a refreshing text table (the default without a TTY)')
-      .option('--once', 'print one full interval, then exit')
+      .option('--once', 'print one full interval as text, then exit')
+      .option('-o, --output <file>', 'also record the stream to this file (flushed on q / Ctrl-C)')
       .addOption(new Option('-w, --window <seconds>', 'rolling window').choices(['1', '10', '60']).default('10'))
-      .option('--duration <seconds>', 'stop after this many seconds', intIn('--duration', 1, 31_536_000)),
-  ).action(async (o: LiveCli & { once?: boolean; window: string; duration?: number }) => {
-    process.exitCode = await topPlainCommand({ ...live(o), once: o.once === true, windowSeconds: Number(o.window), ...(o.duration ? { duration: o.duration } : {}) });
+      .option('--duration <seconds>', 'stop after this many seconds', intIn('--duration', 1, 31_536_000))
+      .addHelpText('after', `\nExamples:\n  exitscope top                      the dashboard\n  exitscope top --vm ci-runner-3     only one VM (filtered in the kernel)\n  exitscope top --once -w 1          one table, for a script\n  exitscope lab --run 'exitscope-workload mix 60 & exitscope top --plain --duration 20'`),
+  ).action(async (o: LiveCli & { once?: boolean; plain?: boolean; output?: string; window: string; duration?: number }) => {
+    const common = { ...live(o), ...(o.output ? { output: o.output } : {}), ...(o.duration ? { duration: o.duration } : {}) };
+    if (process.stdout.isTTY && process.stdin.isTTY && !o.plain && !o.once) {
+      const { topDashboard } = await import('../ui/dashboard.js');
+      process.exitCode = await topDashboard({ ...common, windowSeconds: Number(o.window) as 1 | 10 | 60 });
+    } else process.exitCode = await topPlainCommand({ ...common, once: o.once === true, windowSeconds: Number(o.window) });
   });
 
   liveOptions(
@@ -131,12 +145,17 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
 
   program
     .command('replay')
-    .description('Play a recording back as the live table would have shown it.')
-    .argument('<file>', 'a recording from exitscope record or run')
-    .option('--realtime', 'at the recorded pace')
+    .description('Play a recording back in the dashboard (on a terminal; q quits) or as text tables, interval by interval.')
+    .argument('<file>', 'a recording from exitscope record, top -o or run')
+    .option('--plain', 'text tables (the default without a TTY)')
+    .option('--realtime', 'text tables at the recorded pace (the dashboard always plays at --speed)')
+    .option('--speed <factor>', 'dashboard: play this many times faster than recorded (0: all at once)', numIn('--speed', 0, 1000), 1)
     .addOption(new Option('-w, --window <seconds>', 'rolling window').choices(['1', '10', '60']).default('10'))
-    .action(async (file: string, o: { realtime?: boolean; window: string }) => {
-      process.exitCode = await replayCommand(file, { realtime: o.realtime === true, windowSeconds: Number(o.window) });
+    .action(async (file: string, o: { plain?: boolean; realtime?: boolean; speed: number; window: string }) => {
+      if (process.stdout.isTTY && process.stdin.isTTY && !o.plain) {
+        const { replayDashboard } = await import('../ui/dashboard.js');
+        process.exitCode = await replayDashboard(file, { windowSeconds: Number(o.window) as 1 | 10 | 60, speed: o.speed });
+      } else process.exitCode = await replayCommand(file, { realtime: o.realtime === true, windowSeconds: Number(o.window) });
     });
 
   program

@@ -123,7 +123,7 @@ export function App({ store, theme, onQuit, onFlame, size, initialUi }: AppProps
   });
 
   const width = Math.max(40, columns - 1);
-  const side = width >= 100;
+  const side = width >= 96;
   const panelWidth = side ? Math.floor((width - 2) / 2) : width;
   // rows left for the reasons table once the other panels are drawn
   const reasonRows = Math.max(3, rows - (side ? 26 : 34));
@@ -147,7 +147,7 @@ export function App({ store, theme, onQuit, onFlame, size, initialUi }: AppProps
       </Box>
       <Hints hints={view.hints.filter((h) => h.id !== 'shadow-paging' || !view.tdp.shadowPaging)} theme={theme} width={width} />
       {view.header.ended && view.header.source === 'live' ? <Text color={theme.danger}>collection stopped: the stream ended</Text> : null}
-      <Footer theme={theme} message={message} filterInput={filterInput} />
+      <Footer theme={theme} message={message} filterInput={filterInput} width={width} />
     </Box>
   );
 }

@@ -24,7 +24,7 @@ export class DashboardStore {
   private version = 0;
   private snapshot: StoreSnapshot;
   private readonly listeners = new Set<() => void>();
-  private lastNotify = 0;
+  private lastNotify = Number.NEGATIVE_INFINITY;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(

@@ -160,7 +160,7 @@ export function buildView(agg: Aggregate, ui: UiState, o: { paused: boolean; sel
     .filter((v) => !v.gone || v.rate > 0 || v.selected)
     .sort((a, b) => b.rate - a.rate || a.pid - b.pid);
   const vcpus = report.vms
-    .flatMap((v) => v.vcpus.map((c) => ({ label: `${vmPid === undefined ? `${v.name} ` : ''}${c.vcpu !== null ? `vCPU ${c.vcpu}` : `tid ${c.tid}`}`, rate: rate(c.count) })))
+    .flatMap((v) => v.vcpus.map((c) => ({ label: `${c.vcpu !== null ? `vCPU ${c.vcpu}` : `tid ${c.tid}`}${vmPid === undefined ? ` ${v.name}` : ''}`, rate: rate(c.count) })))
     .sort((a, b) => b.rate - a.rate)
     .slice(0, 16);
 

@@ -5,7 +5,7 @@ import type { DashboardView } from '../view-model.js';
 
 export function FaultsPanel({ f, theme, width }: { f: DashboardView['faults']; theme: Theme; width: number }) {
   const max = Math.max(0, ...f.byKind.map((k) => k.count));
-  const barWidth = Math.max(4, width - 28);
+  const barWidth = Math.max(4, Math.min(30, width - 28));
   return (
     <Box flexDirection="column" width={width}>
       <Text wrap="truncate-end">

@@ -13,7 +13,8 @@ export const KEYS: readonly [string, string][] = [
   ['q / Ctrl-C', 'quit (the terminal is restored, the recording flushed)'],
 ];
 
-export function Footer({ theme, message, filterInput }: { theme: Theme; message: string | undefined; filterInput: string | undefined }) {
+export function Footer({ theme, message, filterInput, width }: { theme: Theme; message: string | undefined; filterInput: string | undefined; width: number }) {
+  const keys = 'p pause  f flame  s/S sort  / filter  v VM  1/2/3 window  r reset  ? help  q quit';
   return (
     <Box flexDirection="column">
       {filterInput !== undefined ? (
@@ -25,7 +26,7 @@ export function Footer({ theme, message, filterInput }: { theme: Theme; message:
         <Text color={theme.warn}>{message}</Text>
       ) : null}
       <Text color={theme.muted} wrap="truncate-end">
-        p pause  f flame  s/S sort  / filter  v VM  1/2/3 window  r reset  ? help  q quit
+        {keys.length <= width ? keys : keys.replaceAll('  ', ' ')}
       </Text>
     </Box>
   );

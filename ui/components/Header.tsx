@@ -12,7 +12,9 @@ export function Header({ h, theme, width }: { h: DashboardView['header']; theme:
         <Text wrap="truncate-end">
           <Text bold={theme.emphasis} color={theme.accent}>exitscope</Text> {h.host} · kernel {h.kernel} · bpftrace {h.bpftrace} · up {uptime(h.uptimeMs)}
         </Text>
-        <Text bold={theme.emphasis} color={state.color}> {state.label}</Text>
+        <Box flexShrink={0}>
+          <Text bold={theme.emphasis} color={state.color}> {state.label}</Text>
+        </Box>
       </Box>
       <Text wrap="truncate-end">
         exits/s <Text bold={theme.emphasis}>{compact(h.exitsPerSecond)}</Text>

@@ -5,7 +5,9 @@ import type { DashboardView } from '../view-model.js';
 
 export function TdpPanel({ t, theme, width }: { t: DashboardView['tdp']; theme: Theme; width: number }) {
   const max = Math.max(0, ...t.buckets.map(([, n]) => n));
-  const barWidth = Math.max(4, width - 16);
+  const barWidth = Math.max(4, Math.min(30, width - 18));
+  // at most 8 rows: the buckets holding the most, in order of time
+  const shown = [...t.buckets].sort((a, b) => b[1] - a[1]).slice(0, 8).sort((a, b) => a[0] - b[0]);
   return (
     <Box flexDirection="column" width={width}>
       <Text wrap="truncate-end">
@@ -13,7 +15,7 @@ export function TdpPanel({ t, theme, width }: { t: DashboardView['tdp']; theme: 
         {t.latency ? ` · p50<=${duration(t.latency.p50Ns)} p99<=${duration(t.latency.p99Ns)}` : ''}
       </Text>
       {t.buckets.length === 0 ? <Text color={theme.muted}>{t.handler ? 'no TDP faults in this window' : 'no TDP handler probe (see exitscope doctor)'}</Text> : null}
-      {t.buckets.slice(-6).map(([low, n]) => (
+      {shown.map(([low, n]) => (
         <Text key={low} wrap="truncate-end">
           {fit(`>=${duration(low)}`, 8, 'right')} {fit(compact(n), 6, 'right')} <Text color={theme.bar}>{bar(n, max, barWidth)}</Text>
         </Text>

@@ -1,0 +1,74 @@
+/**
+ * The dashboard commands: `exitscope top` on a TTY (the collector feeds the
+ * store) and `exitscope replay FILE` on a TTY (a recording feeds it at its
+ * recorded pace). This file owns the I/O; the views only read the store.
+ */
+import { render } from 'ink';
+import { type LiveOptions, onInterrupt, startLive } from '../src/commands/live.js';
+import { describeProblems, readRecording } from '../src/recording/recording.js';
+import { App } from './App.js';
+import { DashboardStore } from './store.js';
+import { themeFor } from './theme.js';
+import type { UiState, WindowSeconds } from './view-model.js';
+
+const RENDER = { exitOnCtrlC: false, patchConsole: false, maxFps: 10 } as const;
+
+/** The collector's own CPU (% of one core) and memory, once a second. */
+function watchSelf(store: DashboardStore): () => void {
+  let last = process.cpuUsage();
+  let lastAt = process.hrtime.bigint();
+  const timer = setInterval(() => {
+    const now = process.hrtime.bigint();
+    const cpu = process.cpuUsage(last);
+    const us = Number(now - lastAt) / 1000;
+    store.setSelf({ cpuPercent: us > 0 ? ((cpu.user + cpu.system) / us) * 100 : 0, rssMiB: process.memoryUsage().rss / 2 ** 20 });
+    last = process.cpuUsage();
+    lastAt = now;
+  }, 1000);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+export async function topDashboard(o: LiveOptions & { windowSeconds: WindowSeconds; duration?: number }): Promise<number> {
+  const store = new DashboardStore('live');
+  // trouble shows in the header (lost events, gaps); nothing may write over the dashboard
+  const live = await startLive({ ...o, notify: () => undefined }, (m) => store.apply(m));
+  const stopSelf = watchSelf(store);
+  const ui: Partial<UiState> = { windowSeconds: o.windowSeconds };
+  const app = render(<App store={store} theme={themeFor(process.env)} initialUi={ui} onQuit={() => void live.stop()} />, RENDER);
+  const off = onInterrupt(() => app.unmount());
+  const timer = o.duration ? setTimeout(() => app.unmount(), o.duration * 1000) : undefined;
+  await app.waitUntilExit();
+  if (timer) clearTimeout(timer);
+  off();
+  stopSelf();
+  await live.stop(); // final totals read, recording flushed and closed
+  if (live.recording) process.stderr.write(`exitscope: recording written to ${live.recording.path} (${live.recording.lines} messages)\n`);
+  return 0;
+}
+
+export async function replayDashboard(path: string, o: { windowSeconds: WindowSeconds; speed: number }): Promise<number> {
+  const { messages, problems } = readRecording(path);
+  const store = new DashboardStore('replay');
+  const app = render(<App store={store} theme={themeFor(process.env)} initialUi={{ windowSeconds: o.windowSeconds }} />, RENDER);
+  const off = onInterrupt(() => app.unmount());
+  let stopped = false;
+  void app.waitUntilExit().then(() => {
+    stopped = true;
+  });
+  // feed the recording at its own pace (divided by --speed); long pauses are cut to 2 s
+  let lastT = 0;
+  for (const m of messages) {
+    if (stopped) break;
+    const t = m.type === 'hello' ? 0 : m.t;
+    if (m.type === 'snapshot' && t > lastT && o.speed > 0) {
+      await new Promise((r) => setTimeout(r, Math.min(2000, (t - lastT) / o.speed)));
+      lastT = t;
+    }
+    store.apply(m);
+  }
+  await app.waitUntilExit(); // the last state stays on screen until q
+  off();
+  if (problems.length) process.stderr.write(`${describeProblems(path, problems)}\n`);
+  return 0;
+}
