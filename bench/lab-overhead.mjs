@@ -27,7 +27,7 @@ const REPEATS = arg('repeats', 5);
 const SECONDS = arg('seconds', 10);
 
 if (!process.env.EXITSCOPE_LAB) {
-  const r = spawnSync(join(repo, 'bin/exitscope.js'), ['lab', '-q', '--cpus', '2', '--memory', '2048', '--run', `node bench/lab-overhead.mjs ${process.argv.slice(2).join(' ')}`], { cwd: repo, stdio: 'inherit' });
+  const r = spawnSync(join(repo, 'bin/exitscope.js'), ['lab', '-q', '--tcg', 'multi', '--cpus', '2', '--memory', '2048', '--run', `node bench/lab-overhead.mjs ${process.argv.slice(2).join(' ')}`], { cwd: repo, stdio: 'inherit' });
   process.exit(r.status ?? 1);
 }
 
@@ -65,7 +65,9 @@ function startTracer(cmd, args, readyTest) {
     },
     async stop() {
       child.kill('SIGINT');
+      const kill = setTimeout(() => child.kill('SIGKILL'), 15_000); // a tracer that ignores SIGINT
       await exited;
+      clearTimeout(kill);
       return { out, err };
     },
   };

@@ -63,6 +63,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--npt <on|off>', 'nested paging in kvm_amd; off reproduces shadow paging (the seed article)').choices(['on', 'off']).default('on'))
     .option('--cpu <model>', `QEMU CPU model for the lab guest; it must have svm (default ${LAB_CPU})`)
     .option('--cpus <n>', 'vCPUs of the lab guest (KVM guests inside get their own)', intIn('--cpus', 1, 64), 2)
+    .addOption(new Option('--tcg <threads>', 'single: one host thread runs every vCPU (robust; the default); multi: one per vCPU (parallel, as benchmarks need, but QEMU 7.2 sometimes deadlocks the guest)').choices(['single', 'multi']).default('single'))
     .option('--memory <size>', 'memory of the lab guest, e.g. 2048M or 2G', wrap(parseMemory), 2048)
     .option('--kernel <path>', 'guest kernel: a linux-image .deb or an unpacked tree (default: Debian linux-image-amd64, downloaded once)')
     .option('--writable <dir>', 'host directory the guest may write to, at the same path (repeatable; default: the current directory)', collect((d: string) => d), [] as string[])
@@ -83,7 +84,7 @@ Examples:
 Needs root, qemu-system-x86, busybox-static and kmod (apt-get install qemu-system-x86 busybox-static kmod).
 The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope. See docs/lab.md.`,
     )
-    .action(async (opts: { run?: string; npt: 'on' | 'off'; cpu?: string; cpus: number; memory: number; kernel?: string; writable: string[] | false; forward: Forward[]; timeout?: number; quiet?: boolean }) => {
+    .action(async (opts: { run?: string; npt: 'on' | 'off'; cpu?: string; tcg: 'single' | 'multi'; cpus: number; memory: number; kernel?: string; writable: string[] | false; forward: Forward[]; timeout?: number; quiet?: boolean }) => {
       const cwd = process.cwd();
       const writable = opts.writable === false ? [] : opts.writable.length > 0 ? opts.writable : cwd === '/' ? [] : [cwd];
       const status = await runInLab(
@@ -92,6 +93,7 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
           ...(opts.run !== undefined ? { command: opts.run } : {}),
           npt: opts.npt === 'on',
           ...(opts.cpu ? { cpuModel: opts.cpu } : {}),
+          tcgThreads: opts.tcg,
           cpus: opts.cpus,
           memoryMiB: opts.memory,
           ...(opts.kernel ? { kernel: opts.kernel } : {}),

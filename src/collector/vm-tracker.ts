@@ -28,10 +28,16 @@ export class VmTracker {
     }
   }
 
-  /** Looks for new VMs and new vCPU threads. */
+  private polls = 0;
+
+  /**
+   * Looks for new VMs (often: one directory read, so short-lived VMs are named while they live)
+   * and, every tenth call, for new vCPU threads of the known ones (rare; the exit counts also
+   * bring new threads to light through saw()).
+   */
   poll(): void {
-    for (const pid of this.vmPidsFromDebugfs()) this.look(pid, undefined);
-    for (const pid of this.known.keys()) this.look(pid, undefined);
+    for (const pid of this.vmPidsFromDebugfs()) if (!this.known.has(pid)) this.look(pid, undefined);
+    if (this.polls++ % 10 === 0) for (const pid of this.known.keys()) this.look(pid, undefined);
   }
 
   /** Exit counts name (pid, tid) pairs: make sure each is known. */

@@ -27,6 +27,8 @@ export interface LabOptions {
   npt: boolean;
   /** QEMU CPU model (default LAB_CPU). */
   cpuModel?: string;
+  /** TCG threads: one for all vCPUs (default) or one per vCPU. */
+  tcgThreads?: 'single' | 'multi';
   cpus: number;
   memoryMiB: number;
   kernel?: string;
@@ -149,6 +151,7 @@ export async function bootLab(o: LabOptions): Promise<Lab> {
 
   const args = qemuArgs({
     cpuModel: o.cpuModel ?? LAB_CPU,
+    tcgThreads: o.tcgThreads ?? 'single',
     cpus: o.cpus,
     memoryMiB: o.memoryMiB,
     vmlinuz: kernel.vmlinuz,

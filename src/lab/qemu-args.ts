@@ -11,6 +11,8 @@ export interface Forward {
 export interface QemuConfig {
   /** QEMU -cpu model; LAB_CPU unless the user picks another. */
   cpuModel: string;
+  /** 'single' (default): one TCG thread for all vCPUs; 'multi': one per vCPU. */
+  tcgThreads?: 'single' | 'multi';
   cpus: number;
   memoryMiB: number;
   vmlinuz: string;
@@ -59,7 +61,8 @@ export function qemuArgs(c: QemuConfig): string[] {
     '-machine', 'q35',
     // One TCG thread for all vCPUs: with multi-threaded TCG the guest kernel's live code patching
     // (static keys flipped when KVM creates a VM) deadlocked now and then: both vCPUs in soft lockup.
-    '-accel', 'tcg,thread=single',
+    // (--tcg multi brings it back for benchmarks, where vCPUs must run in parallel.)
+    '-accel', `tcg,thread=${c.tcgThreads ?? 'single'}`,
     '-cpu', c.cpuModel,
     '-smp', String(c.cpus),
     '-m', `${c.memoryMiB}M`,

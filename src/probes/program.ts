@@ -83,10 +83,8 @@ export function buildProgram(o: ProgramOptions): Program {
   if (countExits || o.latency) {
     lines.push(`tracepoint:kvm:kvm_exit${predicate(pidFilter, reasonFilter)}`, '{');
     if (countExits) lines.push(`  ${MAPS.exits}[pid, tid, args->isa, args->exit_reason] = count();`);
-    if (o.latency) {
-      lines.push('  @exit_start[tid] = nsecs;');
-      lines.push('  @exit_why[tid] = ((uint64)args->isa << 32) | args->exit_reason;');
-    }
+    // one map update per exit: the start time and the reason together (a tuple value)
+    if (o.latency) lines.push('  @exit_start[tid] = (nsecs, ((uint64)args->isa << 32) | args->exit_reason);');
     lines.push('}', '');
   }
 
@@ -99,9 +97,10 @@ export function buildProgram(o: ProgramOptions): Program {
   }
 
   if (o.latency) {
-    lines.push('tracepoint:kvm:kvm_entry /@exit_start[tid]/', '{');
-    lines.push(`  ${MAPS.exitNs}[pid, @exit_why[tid]] = hist(nsecs - @exit_start[tid]);`);
-    lines.push('  delete(@exit_start[tid]);', '  delete(@exit_why[tid]);', '}', '');
+    // a missing key reads as (0, 0): an entry with no exit seen before it (the first after attach)
+    lines.push('tracepoint:kvm:kvm_entry', '{', '  $s = @exit_start[tid];', '  if ($s.0 != 0) {');
+    lines.push(`    ${MAPS.exitNs}[pid, $s.1] = hist(nsecs - $s.0);`);
+    lines.push('    delete(@exit_start[tid]);', '  }', '}', '');
   }
 
   if (o.pageFaults) {
@@ -128,7 +127,7 @@ export function buildProgram(o: ProgramOptions): Program {
 
   // The final dump: everything counted until bpftrace was stopped. Then clear every map,
   // so that bpftrace's own dump at exit prints nothing we would have to skip.
-  const temporaries = [...(o.latency ? ['@exit_start', '@exit_why'] : []), ...handlers.map((_, i) => `@h${i}_start`), ...(o.detailPerInterval !== undefined ? [MAPS.detailSent] : [])];
+  const temporaries = [...(o.latency ? ['@exit_start'] : []), ...handlers.map((_, i) => `@h${i}_start`), ...(o.detailPerInterval !== undefined ? [MAPS.detailSent] : [])];
   lines.push('END', '{', ...dump(MARK.final), ...[...printed, ...temporaries].map((m) => `  clear(${m});`), '}');
   return { text: `${lines.join('\n')}\n`, handlers };
 }

@@ -26,6 +26,7 @@ describe('qemuArgs', () => {
     expect(after(args, '-machine')).toEqual(['q35']);
     // one TCG thread: multi-threaded TCG deadlocked the guest's live code patching now and then
     expect(after(args, '-accel')).toEqual(['tcg,thread=single']);
+    expect(after(qemuArgs({ ...base, tcgThreads: 'multi' }), '-accel')).toEqual(['tcg,thread=multi']);
     expect(after(args, '-cpu')).toEqual(['EPYC,+svm,+npt']);
     expect(after(args, '-smp')).toEqual(['2']);
     expect(after(args, '-m')).toEqual(['2048M']);

@@ -73,10 +73,11 @@ describe('VmTracker', () => {
     t.poll();
     t.saw([{ pid: 4242, tid: 4250 }]);
     expect(out).toEqual([{ type: 'vm', event: 'appeared', t: 5, pid: 4242, name: 'ci-7', source: 'qemu', vcpus: { '4250': 0, '4251': 1 } }]);
-    // a third vCPU appears (hotplug)
+    // a third vCPU appears (hotplug): known VMs are re-read every tenth poll
     mkdirSync(join(proc, '4242/task/4253'));
     writeFileSync(join(proc, '4242/task/4253/comm'), 'CPU 2/KVM\n');
-    t.poll();
+    for (let i = 0; i < 10; i++) t.poll();
+    expect(out.filter((m) => m.event === 'updated')).toHaveLength(1);
     expect(out.at(-1)).toMatchObject({ event: 'updated', vcpus: { '4253': 2 } });
     // the process ends
     writeFileSync(join(proc, '4242/cmdline'), '');
