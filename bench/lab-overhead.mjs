@@ -23,11 +23,18 @@ const arg = (name, dflt) => {
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
 };
 const N = arg('n', 20000);
-const REPEATS = arg('repeats', 5);
+const REPEATS = arg('repeats', 9);
 const SECONDS = arg('seconds', 10);
 
 if (!process.env.EXITSCOPE_LAB) {
-  const r = spawnSync(join(repo, 'bin/exitscope.js'), ['lab', '-q', '--tcg', 'multi', '--cpus', '2', '--memory', '2048', '--run', `node bench/lab-overhead.mjs ${process.argv.slice(2).join(' ')}`], { cwd: repo, stdio: 'inherit' });
+  // --tcg multi: the vCPUs must run in parallel for timings to mean anything; QEMU 7.2's
+  // multi-threaded TCG sometimes deadlocks the guest, so the lab gets a deadline and one retry.
+  const once = () => spawnSync(join(repo, 'bin/exitscope.js'), ['lab', '-q', '--tcg', 'multi', '--cpus', '2', '--memory', '2048', '--timeout', '900', '--run', `node bench/lab-overhead.mjs ${process.argv.slice(2).join(' ')}`], { cwd: repo, stdio: 'inherit' });
+  let r = once();
+  if (r.status !== 0) {
+    process.stderr.write('bench: the lab run failed; once more\n');
+    r = once();
+  }
   process.exit(r.status ?? 1);
 }
 
@@ -53,7 +60,7 @@ function startTracer(cmd, args, readyTest) {
   const exited = new Promise((res) => child.on('exit', res));
   return {
     child,
-    output: () => out,
+    output: () => ({ out, err }),
     async ready() {
       const t0 = Date.now();
       while (!readyTest(out, err)) {
@@ -110,6 +117,13 @@ const TRACERS = {
       return n;
     },
   },
+  'exitscope --no-latency': {
+    start: () => {
+      rmSync('/tmp/bench.jsonl', { force: true });
+      return startTracer('node', [EXITSCOPE, 'record', '-q', '--no-latency', '-o', '/tmp/bench.jsonl'], () => existsSync('/tmp/bench.jsonl') && readFileSync('/tmp/bench.jsonl', 'utf8').includes('"type":"snapshot"'));
+    },
+    ioio: () => TRACERS.exitscope.ioio(),
+  },
   'perf kvm stat live': {
     // it prints its per-interval tables on stderr
     start: () => startTracer('perf', ['kvm', '--host', 'stat', 'live', '-d', '1'], (_o, e) => e.includes('Analyze events')),
@@ -128,12 +142,13 @@ for (const [name, t] of Object.entries(TRACERS)) {
   for (let i = 0; i < REPEATS; i++) seconds.push(workload(['io', String(N)]).seconds);
   await sleep(1500); // let a last interval pass
   const res = tracer ? await tracer.stop() : undefined;
-  partA.push({ tracer: name, medianSeconds: median(seconds), seconds, ioio: t ? t.ioio(res) : null, expected: REPEATS * N });
+  partA.push({ tracer: name, bestSeconds: Math.min(...seconds), medianSeconds: median(seconds), seconds, ioio: t ? t.ioio(res) : null, expected: REPEATS * N });
 }
-const base = partA[0].medianSeconds;
+// The best of N runs: emulated CPUs are noisy (other guest and host work), and noise only adds time.
+const base = partA[0].bestSeconds;
 for (const r of partA) {
-  r.overheadPercent = +(((r.medianSeconds - base) / base) * 100).toFixed(1);
-  r.addedUsPerExit = +(((r.medianSeconds - base) / N) * 1e6).toFixed(2);
+  r.overheadPercent = +(((r.bestSeconds - base) / base) * 100).toFixed(1);
+  r.addedUsPerExit = +(((r.bestSeconds - base) / N) * 1e6).toFixed(2);
 }
 const pkvm = partA.find((r) => r.tracer === 'perf kvm stat live');
 for (const r of partA) r.vsPerfKvmStatLive = pkvm.addedUsPerExit > 0 ? +(r.addedUsPerExit / pkvm.addedUsPerExit).toFixed(2) : null;
@@ -142,25 +157,31 @@ log(`A: ${JSON.stringify(partA)}`);
 
 // ---- B. collector CPU and memory against the exit rate ----
 const RATES = [0, 100, 1000, 5000, 'max'];
-async function cpuAtRates(name, tracer, pidsOf) {
+async function cpuAtRates(name, tracer, pidsOf, counted) {
   await tracer.ready();
   const rows = [];
   for (const rate of RATES) {
     const pids = pidsOf();
     const before = pids.map(procStat);
+    const countedBefore = counted();
     const t0 = process.hrtime.bigint();
     let exitsPerSecond = 0;
+    let made = 0;
     if (rate === 0) await sleep(SECONDS * 1000);
     else {
       const tally = rate === 'max' ? workload(['io', String(N * 5)]) : workload(['io', String(rate * SECONDS), '--rate', String(rate)]);
       exitsPerSecond = Math.round(tally.n / tally.seconds);
+      made = tally.n;
     }
     const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-    const after = pids.map(procStat);
+    const after = pids.map((p) => (existsSync(`/proc/${p}/stat`) ? procStat(p) : NaN));
+    await sleep(2500); // the tool's next interval reports the last of this step's exits
     rows.push({
       tool: name,
       rate: rate === 'max' ? 'max' : rate,
       exitsPerSecond,
+      made,
+      counted: counted() - countedBefore,
       cpuPercent: after.map((a, i) => +(((a - before[i]) / wall) * 100).toFixed(1)),
       rssMiB: +(procKiB(pids[0], 'VmRSS') / 1024).toFixed(1),
     });
@@ -171,9 +192,9 @@ async function cpuAtRates(name, tracer, pidsOf) {
   return rows.map((r) => ({ ...r, peakRssMiB: peakMiB }));
 }
 const ex = TRACERS.exitscope.start();
-const partB = await cpuAtRates('exitscope (collector, bpftrace)', ex, () => [ex.child.pid, childPid(ex.child.pid, 'bpftrace')]);
+const partB = await cpuAtRates('exitscope (collector, bpftrace)', ex, () => [ex.child.pid, childPid(ex.child.pid, 'bpftrace')], () => TRACERS.exitscope.ioio());
 const pk = TRACERS['perf kvm stat live'].start();
-partB.push(...(await cpuAtRates('perf kvm stat live', pk, () => [pk.child.pid])));
+partB.push(...(await cpuAtRates('perf kvm stat live', pk, () => [pk.child.pid], () => TRACERS['perf kvm stat live'].ioio({ err: pk.output().err }))));
 
 // ---- results ----
 const kernel = spawnSync('uname', ['-r'], { encoding: 'utf8' }).stdout.trim();
@@ -182,11 +203,11 @@ const perf = spawnSync('perf', ['--version'], { encoding: 'utf8' }).stdout.trim(
 const result = { date: new Date().toISOString(), lab: { kernel, bpftrace, perf, node: process.version, cpu: 'QEMU TCG EPYC+svm+npt, 2 vCPUs' }, n: N, repeats: REPEATS, secondsPerRate: SECONDS, overhead: partA, cpuByRate: partB };
 writeFileSync(join(repo, 'bench/results/lab-overhead.json'), `${JSON.stringify(result, null, 2)}\n`);
 
-console.log(`\nA. io ${N}, ${REPEATS} runs per tracer (median of the workload's own time), ${kernel}, ${bpftrace}, ${perf}\n`);
-console.log('| tracer | median s | overhead | added us/exit | vs perf kvm stat live | IOIO counted / made |');
-console.log('|---|---|---|---|---|---|');
-for (const r of partA) console.log(`| ${r.tracer} | ${r.medianSeconds.toFixed(3)} | ${r.overheadPercent}% | ${r.addedUsPerExit} | ${r.vsPerfKvmStatLive ?? '-'} | ${r.ioio === null ? '-' : `${r.ioio} / ${r.expected}${r.ioio === r.expected ? ' (exact)' : ` (${r.ioio - r.expected})`}`} |`);
+console.log(`\nA. io ${N}, ${REPEATS} runs per tracer (best and median of the workload's own time), ${kernel}, ${bpftrace}, ${perf}\n`);
+console.log('| tracer | best s | median s | overhead (best) | added us/exit | vs perf kvm stat live | IOIO counted / made |');
+console.log('|---|---|---|---|---|---|---|');
+for (const r of partA) console.log(`| ${r.tracer} | ${r.bestSeconds.toFixed(3)} | ${r.medianSeconds.toFixed(3)} | ${r.overheadPercent}% | ${r.addedUsPerExit} | ${r.vsPerfKvmStatLive ?? '-'} | ${r.ioio === null ? '-' : `${r.ioio} / ${r.expected}${r.ioio === r.expected ? ' (exact)' : ` (${r.ioio - r.expected})`}`} |`);
 console.log(`\nB. CPU (% of one core, over ${SECONDS} s a step) and memory as the exit rate grows\n`);
-console.log('| tool | asked rate/s | measured exits/s | CPU % | RSS MiB |');
-console.log('|---|---|---|---|---|');
-for (const r of partB) console.log(`| ${r.tool} | ${r.rate} | ${r.exitsPerSecond} | ${r.cpuPercent.join(' + ')} | ${r.rssMiB} |`);
+console.log('| tool | asked rate/s | measured exits/s | IOIO counted / made | CPU % | RSS MiB |');
+console.log('|---|---|---|---|---|---|');
+for (const r of partB) console.log(`| ${r.tool} | ${r.rate} | ${r.exitsPerSecond} | ${r.counted} / ${r.made} | ${r.cpuPercent.join(' + ')} | ${r.rssMiB} |`);

@@ -188,6 +188,7 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
 
 interface LiveCli {
   interval: number;
+  latency?: boolean;
   pid: number[];
   vm?: string;
   reason: string[];
@@ -202,11 +203,12 @@ function liveOptions(c: Command): Command {
     .option('--vm <name>', 'trace only the VM with this name (QEMU -name / Proxmox)')
     .option('-r, --reason <reason>', 'count only this exit reason, by name (HLT) or number (0x78) (repeatable)', collect((v: string) => v), [] as string[])
     .option('--detail <n>', 'also stream up to N individual exits per interval (rate-limited in the kernel)', intIn('--detail', 1, 100_000))
+    .option('--no-latency', 'do not time exits (kvm_entry not traced): the cheapest mode, counts stay exact')
     .option('-v, --verbose', "show bpftrace's own warnings");
 }
 
 function live(o: LiveCli): LiveOptions {
-  return { interval: o.interval, pid: o.pid, ...(o.vm ? { vm: o.vm } : {}), reason: o.reason, ...(o.detail ? { detail: o.detail } : {}), ...(o.verbose ? { verbose: true } : {}) };
+  return { interval: o.interval, pid: o.pid, ...(o.vm ? { vm: o.vm } : {}), reason: o.reason, ...(o.detail ? { detail: o.detail } : {}), ...(o.latency === false ? { latency: false } : {}), ...(o.verbose ? { verbose: true } : {}) };
 }
 
 export async function main(argv: string[]): Promise<void> {

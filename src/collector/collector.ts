@@ -21,6 +21,8 @@ export interface CollectorOptions {
   pids?: number[];
   reasons?: number[];
   detailPerInterval?: number;
+  /** Time exits when kvm:kvm_entry exists (default); false for the cheapest program. */
+  latency?: boolean;
   /** Restarts allowed after bpftrace dies; then the stream ends with an error. */
   maxRestarts?: number;
   /** Where messages go, in order. Called synchronously. */
@@ -59,7 +61,7 @@ export class Collector {
       intervalMs: o.intervalMs,
       pids: o.pids ?? [],
       reasons: o.reasons ?? [],
-      latency: c.tracepoints.kvm_entry !== undefined,
+      latency: c.tracepoints.kvm_entry !== undefined && o.latency !== false,
       pageFaults: c.tracepoints.kvm_page_fault !== undefined,
       handlers: c.handlers,
       ...(o.detailPerInterval !== undefined ? { detailPerInterval: o.detailPerInterval } : {}),
@@ -79,7 +81,7 @@ export class Collector {
       intervalMs: o.intervalMs,
       probes: [
         { probe: 'tracepoint:kvm:kvm_exit', attached: true, detail: 'exit counts per VM, vCPU and reason' },
-        { probe: 'tracepoint:kvm:kvm_entry', attached: c.tracepoints.kvm_entry !== undefined, detail: c.tracepoints.kvm_entry ? 'exit-handling latency' : 'tracepoint missing: no latency' },
+        { probe: 'tracepoint:kvm:kvm_entry', attached: c.tracepoints.kvm_entry !== undefined && o.latency !== false, detail: !c.tracepoints.kvm_entry ? 'tracepoint missing: no latency' : o.latency === false ? 'not asked for (--no-latency)' : 'exit-handling latency' },
         { probe: 'tracepoint:kvm:kvm_page_fault', attached: c.tracepoints.kvm_page_fault !== undefined, detail: c.tracepoints.kvm_page_fault ? 'page faults by error code and region' : 'tracepoint missing: no page faults' },
         ...(c.handlers.length
           ? c.handlers.map((h) => ({ probe: `kprobe:${h}`, attached: true, detail: 'handler calls and latency' }))

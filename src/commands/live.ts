@@ -17,6 +17,8 @@ export interface LiveOptions {
   vm?: string;
   reason: string[];
   detail?: number;
+  /** Time exits (kvm_exit → kvm_entry); default true. */
+  latency?: boolean;
   output?: string;
   verbose?: boolean;
   /** Where notices of trouble during collection go (bpftrace died, events lost); stderr by default. */
@@ -78,6 +80,7 @@ export async function startLive(o: LiveOptions, onMessage: (m: Message) => void 
     pids,
     reasons,
     ...(o.detail !== undefined ? { detailPerInterval: o.detail } : {}),
+    ...(o.latency === false ? { latency: false } : {}),
     onMessage: (m) => {
       const notice = noticeOf(m);
       if (notice) (o.notify ?? ((l: string) => process.stderr.write(`${l}\n`)))(notice);

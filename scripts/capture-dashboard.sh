@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs `exitscope top` in a real terminal (tmux) inside the lab while the workload's mix runs,
+# and captures the screen: live, after `p` (paused), after `p` again, after `v`, and after `q`.
+#   bash scripts/capture-dashboard.sh OUTDIR      (from the checkout on the host; root, QEMU)
+# Used by test/e2e/dashboard-live.test.ts and to make docs/dashboard.md's capture.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=$(realpath "${1:?usage: capture-dashboard.sh OUTDIR}")
+mkdir -p "$out"
+if [ -z "${EXITSCOPE_LAB:-}" ]; then
+  exec ./bin/exitscope.js lab -q --writable "$out" --run "bash scripts/capture-dashboard.sh $out"
+fi
+T="tmux -L exitscope-lab"
+cap() { $T capture-pane -p -t top > "$out/$1.txt"; }
+until_screen() { # pattern seconds
+  for _ in $(seq 1 $(( $2 * 5 ))); do
+    $T capture-pane -p -t top | grep -q -E "$1" && return 0
+    sleep 0.2
+  done
+  echo "capture-dashboard: no '$1' on screen after $2 s" >&2; cap timeout; return 1
+}
+export TERM=xterm-256color
+# Ink writes only its last frame when CI=true: the dashboard runs without it
+$T new-session -d -s top -x 100 -y 40 "env -u CI NO_COLOR=1 exitscope top -w 10 -o $out/top.jsonl; echo exitscope-exit=\$?; sleep 600"
+until_screen 'waiting for the first exits|EXIT REASON' 120
+exitscope-workload mix 40 --vcpus 2 > "$out/tally.json" &
+W=$!
+until_screen '^(IOIO|CPUID|NPF|MSR|HLT) ' 60
+sleep 12 # a few phases of the mix
+cap live
+$T send-keys -t top p; sleep 2; cap paused
+sleep 3; cap paused-later
+$T send-keys -t top p; sleep 2; cap resumed
+$T send-keys -t top v; sleep 2; cap vm
+$T send-keys -t top q
+until_screen 'exitscope-exit=' 60
+cap quit
+wait $W
+$T kill-server
+echo "captured in $out"
