@@ -28,10 +28,11 @@ W=$!
 until_screen '^(IOIO|CPUID|NPF|MSR|HLT) ' 60
 sleep 12 # a few phases of the mix
 cap live
-$T send-keys -t top p; sleep 2; cap paused
+# the emulated CPU is slow: wait for each key's effect on screen rather than a fixed time
+$T send-keys -t top p; until_screen 'PAUSED' 30; sleep 1; cap paused
 sleep 3; cap paused-later
-$T send-keys -t top p; sleep 2; cap resumed
-$T send-keys -t top v; sleep 2; cap vm
+$T send-keys -t top p; until_screen '● LIVE' 30; cap resumed
+$T send-keys -t top v; until_screen 'VM exitscope-workload \(pid' 30; cap vm
 $T send-keys -t top q
 until_screen 'exitscope-exit=' 60
 cap quit

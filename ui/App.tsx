@@ -9,7 +9,7 @@ import { FaultsPanel } from './components/FaultsPanel.js';
 import { Footer, Help } from './components/Footer.js';
 import { Header } from './components/Header.js';
 import { Hints } from './components/Hints.js';
-import { ReasonsTable } from './components/ReasonsTable.js';
+import { columnsFor, ReasonsTable } from './components/ReasonsTable.js';
 import { TdpPanel } from './components/TdpPanel.js';
 import { VmsPanel } from './components/VmsPanel.js';
 import type { DashboardStore } from './store.js';
@@ -93,9 +93,12 @@ export function App({ store, theme, onQuit, onFlame, size, initialUi }: AppProps
       case 'f':
         setMessage(onFlame ? onFlame() : 'flame snapshots are not available yet (see the flame-snapshots issue)');
         return;
-      case 's':
-        setUi((u) => ({ ...u, sort: SORT_KEYS[(SORT_KEYS.indexOf(u.sort) + 1) % SORT_KEYS.length] ?? 'count' }));
+      case 's': {
+        // only the columns on screen (80 columns hide p50)
+        const keys = SORT_KEYS.filter((k) => k !== 'p50' || columnsFor(width).cols.some((c) => c.sort === 'p50'));
+        setUi((u) => ({ ...u, sort: keys[(keys.indexOf(u.sort) + 1) % keys.length] ?? 'count' }));
         return;
+      }
       case 'S':
         setUi((u) => ({ ...u, sortDesc: !u.sortDesc }));
         return;
@@ -125,29 +128,43 @@ export function App({ store, theme, onQuit, onFlame, size, initialUi }: AppProps
   const width = Math.max(40, columns - 1);
   const side = width >= 96;
   const panelWidth = side ? Math.floor((width - 2) / 2) : width;
-  // rows left for the reasons table once the other panels are drawn
-  const reasonRows = Math.max(3, rows - (side ? 26 : 34));
+  // Short terminals get shorter panels; the reasons table gets the rows that are left.
+  const short = rows < 40;
+  const panelRows = short ? 4 : 8;
+  const fixedRows = 3 + 1 + 2 + 1 + (side ? 1 + panelRows + 2 : 2 * (1 + 4) + 1 + 2) + 1 + 1 + (short ? 3 : 6) + 2;
+  const reasonRows = Math.max(3, rows - 1 - fixedRows);
   if (help) return <Help theme={theme} />;
+  // Never taller than the terminal (Ink would clear and redraw the whole screen every frame):
+  // panels keep their size (no shrinking, which would overlap their lines) and what does not
+  // fit is cut at the bottom, above the footer.
   return (
-    <Box flexDirection="column" width={width}>
-      <Header h={view.header} theme={theme} width={width} />
-      <Box marginTop={1}>
-        <ReasonsTable r={view.reasons} state={view.state} theme={theme} width={width} maxRows={reasonRows} />
-      </Box>
-      <Box marginTop={1} flexDirection={side ? 'row' : 'column'}>
-        <Box marginRight={side ? 2 : 0}>
-          <FaultsPanel f={view.faults} theme={theme} width={panelWidth} />
+    <Box flexDirection="column" width={width} height={Math.max(10, rows - 1)}>
+      <Box flexDirection="column" flexGrow={1} flexShrink={1} overflow="hidden">
+        <Box flexShrink={0}>
+          <Header h={view.header} theme={theme} width={width} />
         </Box>
-        <Box marginTop={side ? 0 : 1}>
-          <TdpPanel t={view.tdp} theme={theme} width={panelWidth} />
+        <Box marginTop={1} flexShrink={0}>
+          <ReasonsTable r={view.reasons} state={view.state} theme={theme} width={width} maxRows={reasonRows} />
         </Box>
+        <Box marginTop={1} flexShrink={0} flexDirection={side ? 'row' : 'column'}>
+          <Box marginRight={side ? 2 : 0} flexShrink={0}>
+            <FaultsPanel f={view.faults} theme={theme} width={panelWidth} maxRows={short ? 3 : 5} />
+          </Box>
+          <Box marginTop={side ? 0 : 1} flexShrink={0}>
+            <TdpPanel t={view.tdp} theme={theme} width={panelWidth} maxRows={panelRows} />
+          </Box>
+        </Box>
+        <Box marginTop={1} flexShrink={0}>
+          <VmsPanel vms={view.vms} vcpus={view.vcpus} theme={theme} width={width} maxRows={short ? 3 : 6} />
+        </Box>
+        <Box flexShrink={0}>
+          <Hints hints={view.hints.filter((h) => h.id !== 'shadow-paging' || !view.tdp.shadowPaging)} theme={theme} width={width} />
+        </Box>
+        {view.header.ended && view.header.source === 'live' ? <Text color={theme.danger}>collection stopped: the stream ended</Text> : null}
       </Box>
-      <Box marginTop={1}>
-        <VmsPanel vms={view.vms} vcpus={view.vcpus} theme={theme} width={width} />
+      <Box flexShrink={0}>
+        <Footer theme={theme} message={message} filterInput={filterInput} width={width} />
       </Box>
-      <Hints hints={view.hints.filter((h) => h.id !== 'shadow-paging' || !view.tdp.shadowPaging)} theme={theme} width={width} />
-      {view.header.ended && view.header.source === 'live' ? <Text color={theme.danger}>collection stopped: the stream ended</Text> : null}
-      <Footer theme={theme} message={message} filterInput={filterInput} width={width} />
     </Box>
   );
 }

@@ -32,7 +32,8 @@ function watchSelf(store: DashboardStore): () => void {
 export async function topDashboard(o: LiveOptions & { windowSeconds: WindowSeconds; duration?: number }): Promise<number> {
   const store = new DashboardStore('live');
   // trouble shows in the header (lost events, gaps); nothing may write over the dashboard
-  const live = await startLive({ ...o, notify: () => undefined }, (m) => store.apply(m));
+  // bpftrace's own warnings (--verbose) would be written over the dashboard too: not here
+  const live = await startLive({ ...o, verbose: false, notify: () => undefined }, (m) => store.apply(m));
   const stopSelf = watchSelf(store);
   const ui: Partial<UiState> = { windowSeconds: o.windowSeconds };
   const app = render(<App store={store} theme={themeFor(process.env)} initialUi={ui} onQuit={() => void live.stop()} />, RENDER);

@@ -39,9 +39,18 @@ export function fit(text: string, width: number, align: 'left' | 'right' = 'left
 
 const SPARKS = '▁▂▃▄▅▆▇█';
 
-/** A sparkline of `values` in exactly `width` cells (the newest at the right); all zero is a flat line. */
+/**
+ * A sparkline of `values` in exactly `width` cells (the newest at the right); all zero is blank.
+ * More values than cells are averaged in groups, so the whole history is shown, not its tail.
+ */
 export function sparkline(values: readonly number[], width: number): string {
-  const v = values.slice(-width);
+  const per = Math.max(1, Math.ceil(values.length / Math.max(1, width)));
+  const v: number[] = [];
+  // groups aligned on the newest value, so the rightmost cell is always the latest
+  for (let end = values.length; end > 0 && v.length < width; end -= per) {
+    const group = values.slice(Math.max(0, end - per), end);
+    v.unshift(group.reduce((a, b) => a + b, 0) / group.length);
+  }
   const max = Math.max(0, ...v);
   const cells = v.map((x) => (max <= 0 || x <= 0 ? ' ' : SPARKS[Math.min(SPARKS.length - 1, Math.floor((x / max) * (SPARKS.length - 1) + 0.5))] as string));
   return cells.join('').padStart(width, ' ');

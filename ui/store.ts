@@ -45,9 +45,9 @@ export class DashboardStore {
     if (!this.frozen) this.changed();
   }
 
+  /** Shown with the next change (a snapshot comes every interval): no redraw of its own. */
   setSelf(s: SelfStats): void {
     this.self = s;
-    if (!this.frozen) this.changed();
   }
 
   get paused(): boolean {
@@ -65,7 +65,12 @@ export class DashboardStore {
     const fresh = new Aggregate(this.live.longestWindowMs);
     if (this.live.hello) fresh.apply(this.live.hello);
     for (const [pid, vm] of this.live.vms) fresh.vms.set(pid, { ...vm });
+    // what happened to the stream stays known: lost events, gaps, errors, its end
     fresh.lastT = this.live.lastT;
+    fresh.lost = this.live.lost;
+    fresh.gaps.push(...this.live.gaps);
+    fresh.errors.push(...this.live.errors);
+    fresh.ended = this.live.ended;
     this.live = fresh;
     if (this.frozen) this.frozen = fresh.clone();
     this.changed(true);

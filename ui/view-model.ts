@@ -84,7 +84,7 @@ export interface DashboardView {
     shadowPaging: boolean;
   };
   vms: { pid: number; name: string; rate: number; selected: boolean; gone: boolean }[];
-  vcpus: { label: string; rate: number }[];
+  vcpus: { key: string; label: string; rate: number }[];
   hints: Hint[];
 }
 
@@ -160,7 +160,7 @@ export function buildView(agg: Aggregate, ui: UiState, o: { paused: boolean; sel
     .filter((v) => !v.gone || v.rate > 0 || v.selected)
     .sort((a, b) => b.rate - a.rate || a.pid - b.pid);
   const vcpus = report.vms
-    .flatMap((v) => v.vcpus.map((c) => ({ label: `${c.vcpu !== null ? `vCPU ${c.vcpu}` : `tid ${c.tid}`}${vmPid === undefined ? ` ${v.name}` : ''}`, rate: rate(c.count) })))
+    .flatMap((v) => v.vcpus.map((c) => ({ key: `${v.pid},${c.tid}`, label: `${c.vcpu !== null ? `vCPU ${c.vcpu}` : `tid ${c.tid}`}${vmPid === undefined ? ` ${v.name} (${v.pid})` : ''}`, rate: rate(c.count) })))
     .sort((a, b) => b.rate - a.rate)
     .slice(0, 16);
 
@@ -208,9 +208,9 @@ export function buildView(agg: Aggregate, ui: UiState, o: { paused: boolean; sel
   };
 }
 
-/** The next VM in the `v` cycle: all VMs, then each in the list's order, then all again. */
+/** The next VM in the `v` cycle: all VMs, then each by pid (a stable order: rates change), then all again. */
 export function nextVm(view: DashboardView, current: number | undefined): number | undefined {
-  const pids = view.vms.map((v) => v.pid);
+  const pids = view.vms.map((v) => v.pid).sort((a, b) => a - b);
   if (pids.length === 0) return undefined;
   if (current === undefined) return pids[0];
   const i = pids.indexOf(current);

@@ -15,6 +15,8 @@ export interface Bucket {
 
 export interface Frame {
   final: boolean;
+  /** The maps that were printed in this frame (a record can be lost; deltas.ts keeps the old values then). */
+  seen?: Set<'exits' | 'exitNs' | 'faults' | 'regions' | 'handlerCalls' | 'handlerNs'>;
   /** bpftrace's nsecs (CLOCK_MONOTONIC) when the maps were printed. */
   tNs: number;
   exits: Map<string, number>; // "pid,tid,isa,reason"
@@ -55,7 +57,7 @@ const COUNT_MAPS: Record<string, 'exits' | 'faults' | 'regions' | 'handlerCalls'
 const HIST_MAPS: Record<string, 'exitNs' | 'handlerNs'> = { [MAPS.exitNs]: 'exitNs', [MAPS.handlerNs]: 'handlerNs' };
 
 function emptyFrame(final: boolean, tNs: number): Frame {
-  return { final, tNs, exits: new Map(), exitNs: new Map(), faults: new Map(), regions: new Map(), handlerCalls: new Map(), handlerNs: new Map() };
+  return { final, tNs, seen: new Set(), exits: new Map(), exitNs: new Map(), faults: new Map(), regions: new Map(), handlerCalls: new Map(), handlerNs: new Map() };
 }
 
 function toBuckets(raw: unknown): Bucket[] {
@@ -181,12 +183,14 @@ export class BpftraceOutputParser {
         const field = COUNT_MAPS[name];
         if (!field) continue;
         const target = this.frame[field];
+        this.frame.seen?.add(field);
         const entries = value as Record<string, number>;
         for (const k in entries) target.set(k, entries[k] as number);
       } else {
         const field = HIST_MAPS[name];
         if (!field) continue;
         const target = this.frame[field];
+        this.frame.seen?.add(field);
         const entries = value as Record<string, unknown>;
         for (const k in entries) target.set(k, toBuckets(entries[k]));
       }

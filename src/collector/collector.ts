@@ -34,6 +34,10 @@ export interface CollectorOptions {
 
 /** bpftrace keeps at most 4096 keys per map by default and silently drops updates beyond. */
 const MAP_KEYS_MAX = '262144';
+/** After this long attached, a bpftrace that dies resets the restart count. */
+const STABLE_MS = 5 * 60_000;
+/** How long an orderly bpftrace exit waits for our own stop before it counts as a crash. */
+const INTERRUPT_GRACE_MS = 2000;
 
 export class Collector {
   private readonly parser = new BpftraceOutputParser();
@@ -96,7 +100,12 @@ export class Collector {
     return Date.now() - this.started;
   }
 
+  /** The stream ended (end emitted): nothing more may follow, whoever asks. */
+  private finished = false;
+
   private emit(m: Message): void {
+    if (this.finished) return;
+    if (m.type === 'end') this.finished = true;
     this.o.onMessage(m);
   }
 
@@ -107,7 +116,12 @@ export class Collector {
     // often enough to name a VM that lives for a fraction of a second
     this.vmPoll = setInterval(() => this.vms.poll(), 200);
     this.vmPoll.unref();
-    await this.spawn();
+    try {
+      await this.spawn();
+    } catch (e) {
+      this.cleanupAfterFailedStart(); // not on a failed restart: that one tries again
+      throw e;
+    }
   }
 
   private spawn(): Promise<void> {
@@ -128,10 +142,13 @@ export class Collector {
       attachedReject = rej;
     });
     let isAttached = false;
+    let attachedAt = 0;
+    this.childSawFinal = false;
     const onEvent = (e: OutputEvent): void => {
       if (e.kind === 'attached') {
         this.deltas.started(e.tNs);
         isAttached = true;
+        attachedAt = Date.now();
         attachedResolve();
       } else this.onEvent(e);
     };
@@ -150,7 +167,18 @@ export class Collector {
         attachedReject(this.startError(why));
         return;
       }
-      if (!this.stopping) void this.restart(why);
+      // a bpftrace that counted for a good while earns a fresh set of restarts
+      if (Date.now() - attachedAt > STABLE_MS) this.restarts = 0;
+      if (this.stopping) return;
+      if (this.childSawFinal && r.exitCode === 0) {
+        // It stopped in order (SIGINT, e.g. Ctrl-C reached the whole process group) and printed its
+        // final totals: we are probably stopping too. Restart only if nobody stops us soon.
+        setTimeout(() => {
+          if (!this.stopping) void this.restart(`${why} (interrupted)`);
+        }, INTERRUPT_GRACE_MS).unref();
+        return;
+      }
+      void this.restart(why);
     });
     return attached;
   }
@@ -165,6 +193,7 @@ export class Collector {
   }
 
   private async restart(why: string): Promise<void> {
+    if (this.stopping || this.noRestart) return;
     if (this.restarts >= (this.o.maxRestarts ?? 5)) {
       this.emit({ type: 'gap', t: this.now(), reason: why, resumed: false });
       this.emit({ type: 'error', t: this.now(), code: 'BPFTRACE_DIED', message: `${why}; gave up after ${this.restarts} restarts. ${this.stderrTail.slice(-3).join(' ')}` });
@@ -200,7 +229,11 @@ export class Collector {
         const ms = this.deltas.intervalMs(e.frame);
         const d = this.deltas.apply(e.frame);
         this.vms.saw(d.exits);
-        if (e.frame.final) this.sawFinal = true;
+        if (e.frame.final) {
+          this.sawFinal = true;
+          this.childSawFinal = true;
+        }
+        this.checkMapFill(e.frame.exits.size + e.frame.regions.size);
         this.emit({ type: 'snapshot', seq: this.seq++, t: this.now(), ms, ...(e.frame.final ? { final: true } : {}), ...d });
         if (this.seq % 5 === 0) this.vms.checkGone();
         return;
@@ -226,15 +259,40 @@ export class Collector {
     this.stopping = true;
     if (this.vmPoll) clearInterval(this.vmPoll);
     const child = this.child;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGINT');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    if (child) {
+      let timer: NodeJS.Timeout | undefined;
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGINT');
+        timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      }
+      // even if it has exited already: its last output may still be in the pipe
       await this.exitPromise;
-      clearTimeout(timer);
+      if (timer) clearTimeout(timer);
     }
     this.emit({ type: 'end', t: this.now(), complete: this.sawFinal });
     rmSync(this.dir, { recursive: true, force: true });
   }
+
+  private childSawFinal = false;
+  private warnedFull = false;
+
+  /** bpftrace stops adding keys to a full map, silently: say so before it happens. */
+  private checkMapFill(keys: number): void {
+    if (this.warnedFull || keys < 0.8 * Number(MAP_KEYS_MAX)) return;
+    this.warnedFull = true;
+    this.emit({ type: 'error', t: this.now(), code: 'MAPS_NEARLY_FULL', message: `bpftrace's maps hold ${keys} of at most ${MAP_KEYS_MAX} keys (VMs x vCPUs x reasons since it started, gone VMs included); beyond that new keys are not counted. Restart exitscope to start from empty maps.` });
+  }
+
+  private cleanupAfterFailedStart(): void {
+    if (this.vmPoll) clearInterval(this.vmPoll);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** We will stop soon (Ctrl-C reached us and bpftrace): a bpftrace that exits now is not restarted. */
+  interrupted(): void {
+    this.noRestart = true;
+  }
+  private noRestart = false;
 
   /** bpftrace's pid (for tests that kill it). */
   get bpftracePid(): number | undefined {

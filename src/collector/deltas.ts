@@ -37,6 +37,8 @@ function histDelta(cur: Map<string, Bucket[]>, prev: Map<string, Bucket[]>): [st
   return out;
 }
 
+const MAP_FIELDS = ['exits', 'exitNs', 'faults', 'regions', 'handlerCalls', 'handlerNs'] as const;
+
 const nums = (key: string): number[] => key.split(',').map(Number);
 const SHIFT32 = 2 ** 32;
 
@@ -69,6 +71,10 @@ export class DeltaTracker {
   }
 
   apply(frame: Frame): Deltas {
+    // A map whose print was lost (bpftrace dropped the record) keeps its previous totals:
+    // no delta now, and the next frame's delta covers both intervals. Without this, the
+    // next frame would count everything since bpftrace started once more.
+    if (this.prev && frame.seen) for (const f of MAP_FIELDS) if (!frame.seen.has(f)) (frame as unknown as Record<string, unknown>)[f] = this.prev[f];
     const prev: Frame = this.prev ?? { final: false, tNs: frame.tNs, exits: new Map(), exitNs: new Map(), faults: new Map(), regions: new Map(), handlerCalls: new Map(), handlerNs: new Map() };
     const out: Deltas = {
       exits: countDelta(frame.exits, prev.exits).map(([k, n]) => {

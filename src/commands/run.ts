@@ -3,6 +3,7 @@
  * report, keep the recording, and exit with COMMAND's status.
  */
 import { writeFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { execa } from 'execa';
 import { UserError } from '../errors.js';
 import { type Format, formatReport } from '../report/format.js';
@@ -18,8 +19,9 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
   if (argv.length === 0) throw new UserError('NO_COMMAND', 'exitscope run needs a command to run', 'exitscope run -- make test');
   const live = await startLive(o);
   const child = execa(argv[0] as string, argv.slice(1), { stdio: 'inherit', reject: false });
-  // Ctrl-C reaches the command (same process group); we only make sure to stop cleanly after it.
-  const off = onInterrupt(() => undefined);
+  // Ctrl-C reaches the command and bpftrace too (same process group): bpftrace prints its final
+  // totals and exits; it must not be restarted while the command winds down. We stop after it.
+  const off = onInterrupt(() => live.collector.interrupted());
   const result = await child;
   off();
   await live.stop();
@@ -29,5 +31,12 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
   if (o.reportFile) writeFileSync(o.reportFile, text);
   else process.stdout.write(text);
   if (live.recording) process.stderr.write(`exitscope: recording written to ${live.recording.path} (${live.recording.lines} messages)\n`);
-  return result.exitCode ?? (result.signal ? 128 + (result.signal === 'SIGINT' ? 2 : 15) : 1);
+  return exitStatus(result.exitCode, result.signal);
+}
+
+/** The status a shell gives: the command's own, or 128 + the number of the signal that killed it. */
+export function exitStatus(code: number | undefined, signal: NodeJS.Signals | undefined): number {
+  if (code !== undefined) return code;
+  if (signal) return 128 + (constants.signals[signal] ?? 15);
+  return 1;
 }

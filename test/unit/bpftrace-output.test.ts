@@ -113,6 +113,19 @@ describe('DeltaTracker', () => {
     expect(d.apply(f(3)).exitNs).toEqual([{ pid: 7, isa: 2, reason: 120, b: [[1024, 2]] }]);
   });
 
+  it('a lost map record (bpftrace dropped it) does not count anything twice: totals stay exact', () => {
+    // the real capture with the @exits record of one middle interval removed
+    const lines = MIX.split('\n');
+    const exitMaps = lines.map((l, i) => (l.startsWith('{"type": "map", "data": {"@exits"') ? i : -1)).filter((i) => i >= 0);
+    expect(exitMaps.length).toBeGreaterThan(3);
+    const dropped = lines.filter((_, i) => i !== exitMaps[2]).join('\n');
+    const d = new DeltaTracker();
+    const total = new Map<string, number>();
+    const fs = frames(parse(dropped));
+    for (const f of fs) for (const e of d.apply(f).exits) total.set(`${e.pid},${e.tid},${e.isa},${e.reason}`, (total.get(`${e.pid},${e.tid},${e.isa},${e.reason}`) ?? 0) + e.n);
+    expect(total).toEqual((frames(parse(MIX)).at(-1) as Frame).exits);
+  });
+
   it('treats a smaller cumulative value as a restart (all new), and reset() forgets the baseline', () => {
     const d = new DeltaTracker();
     const f = (n: number): Frame => ({ final: false, tNs: 0, exits: new Map([['1,2,2,120', n]]), exitNs: new Map(), faults: new Map(), regions: new Map(), handlerCalls: new Map(), handlerNs: new Map() });

@@ -32,6 +32,12 @@ describe('format', () => {
     expect(s.at(-1)).toBe('█');
     expect(sparkline(Array.from({ length: 100 }, (_, i) => i), 10)).toHaveLength(10);
   });
+  it('sparkline: a history longer than the cells is averaged, not cut (60 s in 12 cells)', () => {
+    const busyThenIdle = [...new Array<number>(30).fill(500), ...new Array<number>(30).fill(0)];
+    const s = sparkline(busyThenIdle, 12);
+    expect(s.slice(0, 6)).toBe('██████');
+    expect(s.slice(6)).toBe('      ');
+  });
   it('bar: proportional with eighths, never longer than width, empty for nothing', () => {
     expect(bar(0, 10, 8)).toBe('');
     expect(bar(10, 10, 8)).toBe('████████');
@@ -68,6 +74,16 @@ describe('DashboardStore', () => {
     expect(store.getSnapshot().agg.snapshots).toBe(2);
   });
 
+  it('reset keeps what happened to the stream: its end, lost events, gaps', () => {
+    const store = new DashboardStore('live', 1000);
+    for (const m of messages) store.apply(m);
+    store.apply({ type: 'lost', t: 1, events: 7 });
+    store.reset();
+    const a = store.getSnapshot().agg;
+    expect(a.ended).toMatchObject({ complete: true });
+    expect(a.lost).toBe(7);
+  });
+
   it('reset counts from zero but keeps the hello and the VM names', () => {
     const store = new DashboardStore('live', 1000);
     for (const m of messages) store.apply(m);
@@ -89,6 +105,17 @@ describe('view model', () => {
     const v = view();
     expect(nextVm(v, undefined)).toBe(208);
     expect(nextVm(v, 208)).toBeUndefined();
+  });
+  it('v goes through VMs in a stable order, however their rates change', () => {
+    const v = view();
+    const vms = (rates: number[]) => ({ ...v, vms: [300, 100, 200].map((pid, i) => ({ pid, name: `vm${pid}`, rate: rates[i] ?? 0, selected: false, gone: false })) });
+    const seen: (number | undefined)[] = [];
+    let cur: number | undefined;
+    for (const rates of [[3, 2, 1], [1, 3, 2], [2, 1, 3], [3, 2, 1]]) {
+      cur = nextVm(vms(rates), cur);
+      seen.push(cur);
+    }
+    expect(seen).toEqual([100, 200, 300, undefined]);
   });
   it('a VM that is not there (gone, or a stale selection) falls back to all VMs', () => {
     expect(view({ vm: 99999 }).header.vmLabel).toBe('all VMs');

@@ -52,6 +52,21 @@ describe('the dashboard on a real lab recording (mix, 2 vCPUs, npt on)', () => {
     unmount();
   });
 
+  it.each([
+    [80, 24],
+    [80, 30],
+    [100, 40],
+    [160, 50],
+  ])('is never taller or wider than a %i x %i terminal', (columns, rows) => {
+    const { lastFrame, stdin, unmount } = render(<App store={storeOf(messages)} theme={PLAIN} size={{ columns, rows }} />);
+    const lines = text(lastFrame()).split('\n');
+    expect(lines.length).toBeLessThanOrEqual(rows);
+    for (const l of lines) expect(l.length).toBeLessThanOrEqual(columns);
+    stdin.write('f'); // a footer message takes a line: still fits
+    expect(text(lastFrame()).split('\n').length).toBeLessThanOrEqual(rows);
+    unmount();
+  });
+
   it('shows the counts of the recording: every reason, with its total', () => {
     const { lastFrame, unmount } = render(<App store={storeOf(messages)} theme={PLAIN} size={{ columns: 120, rows: 50 }} initialUi={{ windowSeconds: 60 }} />);
     const frame = text(lastFrame());

@@ -3,7 +3,7 @@ import type { Theme } from '../theme.js';
 import { bar, compact, fit } from '../format.js';
 import type { DashboardView } from '../view-model.js';
 
-export function FaultsPanel({ f, theme, width }: { f: DashboardView['faults']; theme: Theme; width: number }) {
+export function FaultsPanel({ f, theme, width, maxRows = 5 }: { f: DashboardView['faults']; theme: Theme; width: number; maxRows?: number }) {
   const max = Math.max(0, ...f.byKind.map((k) => k.count));
   const barWidth = Math.max(4, Math.min(30, width - 28));
   return (
@@ -13,7 +13,7 @@ export function FaultsPanel({ f, theme, width }: { f: DashboardView['faults']; t
         <Text color={f.mmio > 0 ? theme.warn : undefined}>MMIO {compact(f.mmio)}</Text>
       </Text>
       {f.count === 0 ? <Text color={theme.muted}>no page faults in this window</Text> : null}
-      {f.byKind.slice(0, 5).map((k) => (
+      {f.byKind.slice(0, maxRows).map((k) => (
         <Text key={k.kind} wrap="truncate-end">
           {fit(k.kind, 19)} {fit(compact(k.count), 6, 'right')} <Text color={theme.bar}>{bar(k.count, max, barWidth)}</Text>
         </Text>

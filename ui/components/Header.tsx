@@ -5,7 +5,9 @@ import type { DashboardView } from '../view-model.js';
 
 export function Header({ h, theme, width }: { h: DashboardView['header']; theme: Theme; width: number }) {
   const state = h.paused ? { label: '❚❚ PAUSED', color: theme.warn } : h.source === 'replay' ? { label: h.ended ? '■ REPLAY (end)' : '▶ REPLAY', color: theme.accent } : h.ended ? { label: '■ STOPPED', color: theme.danger } : { label: '● LIVE', color: theme.good };
-  const window = h.windowCoveredMs > 0 && h.windowCoveredMs < h.windowSeconds * 1000 ? `${h.windowSeconds}s (${(h.windowCoveredMs / 1000).toFixed(0)}s so far)` : `${h.windowSeconds}s`;
+  // the window asked for, and what it covers when that differs (the start; an interval longer than it)
+  const covered = h.windowCoveredMs / 1000;
+  const window = h.windowCoveredMs > 0 && covered < h.windowSeconds ? `${h.windowSeconds}s (${covered.toFixed(0)}s so far)` : covered > h.windowSeconds * 1.2 ? `${h.windowSeconds}s (intervals: ${covered.toFixed(0)}s)` : `${h.windowSeconds}s`;
   return (
     <Box flexDirection="column" width={width}>
       <Box justifyContent="space-between">

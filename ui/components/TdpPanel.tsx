@@ -3,11 +3,11 @@ import type { Theme } from '../theme.js';
 import { bar, compact, duration, fit } from '../format.js';
 import type { DashboardView } from '../view-model.js';
 
-export function TdpPanel({ t, theme, width }: { t: DashboardView['tdp']; theme: Theme; width: number }) {
+export function TdpPanel({ t, theme, width, maxRows = 8 }: { t: DashboardView['tdp']; theme: Theme; width: number; maxRows?: number }) {
   const max = Math.max(0, ...t.buckets.map(([, n]) => n));
   const barWidth = Math.max(4, Math.min(30, width - 18));
-  // at most 8 rows: the buckets holding the most, in order of time
-  const shown = [...t.buckets].sort((a, b) => b[1] - a[1]).slice(0, 8).sort((a, b) => a[0] - b[0]);
+  // at most maxRows rows: the buckets holding the most, in order of time
+  const shown = [...t.buckets].sort((a, b) => b[1] - a[1]).slice(0, maxRows).sort((a, b) => a[0] - b[0]);
   return (
     <Box flexDirection="column" width={width}>
       <Text wrap="truncate-end">
