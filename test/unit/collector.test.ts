@@ -1,0 +1,111 @@
+/**
+ * The collector's handling of its bpftrace process, with a stand-in that replays a real capture
+ * (test/unit/support/fake-bpftrace.mjs). The real bpftrace in a real KVM is test/e2e's job.
+ */
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Collector } from '../../src/collector/collector.js';
+import type { Capabilities } from '../../src/probes/capabilities.js';
+import type { Message } from '../../src/protocol/messages.js';
+
+const FAKE = join(import.meta.dirname, 'support/fake-bpftrace.mjs');
+const caps: Capabilities = {
+  root: true,
+  bpftrace: { path: FAKE, version: '0.17.0', major: 0, minor: 17 },
+  tracefs: '/sys/kernel/tracing',
+  tracepoints: { kvm_exit: ['isa', 'exit_reason'], kvm_entry: ['rip'], kvm_page_fault: ['fault_address', 'error_code'] },
+  kvmLoaded: true,
+  vendor: 'amd',
+  tdp: true,
+  kprobes: true,
+  btf: true,
+  handlers: ['kvm_tdp_page_fault'],
+  kernel: 'test',
+  checks: [],
+};
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const ours = (): string[] => readdirSync(tmpdir()).filter((d) => d.startsWith('exitscope-') && !d.startsWith('exitscope-e2e') && !d.startsWith('exitscope-lab') && !d.startsWith('exitscope-dash') && !d.startsWith('exitscope-rec'));
+
+function collect(mode: string, maxRestarts = 3) {
+  process.env.FAKE_BPFTRACE_MODE = mode;
+  process.env.FAKE_BPFTRACE_STATE = join(mkdtempSync(join(tmpdir(), 'fake-state-')), 'ran');
+  const messages: Message[] = [];
+  const c = new Collector({ caps, intervalMs: 1000, maxRestarts, onMessage: (m) => messages.push(m), proc: '/nonexistent' });
+  return { c, messages, types: () => messages.map((m) => m.type) };
+}
+const exitsIn = (ms: Message[]): number => ms.reduce((a, m) => a + (m.type === 'snapshot' ? m.exits.reduce((x, e) => x + e.n, 0) : 0), 0);
+
+afterEach(() => {
+  delete process.env.FAKE_BPFTRACE_MODE;
+});
+
+describe('Collector and its bpftrace', () => {
+  it('stop: the final totals are read before the end, and the stream ends once', async () => {
+    const { c, messages, types } = collect('normal');
+    await c.start();
+    await sleep(150);
+    await c.stop();
+    await c.stop();
+    expect(types()[0]).toBe('hello');
+    expect(types().filter((t) => t === 'end')).toHaveLength(1);
+    expect(messages.at(-1)).toMatchObject({ type: 'end', complete: true });
+    const finals = messages.filter((m) => m.type === 'snapshot' && m.final);
+    expect(finals).toHaveLength(1);
+    expect(types().indexOf('end')).toBe(types().length - 1);
+  });
+
+  it('bpftrace dies: restarted, the gap marked, counting goes on', async () => {
+    const { c, messages, types } = collect('crash');
+    await c.start();
+    for (let i = 0; i < 100 && !types().includes('gap'); i++) await sleep(50);
+    expect(messages.find((m) => m.type === 'gap')).toMatchObject({ resumed: true, reason: 'bpftrace exited with status 1' });
+    const before = exitsIn(messages);
+    await sleep(200);
+    expect(exitsIn(messages)).toBeGreaterThan(before);
+    await c.stop();
+    expect(types().filter((t) => t === 'end')).toHaveLength(1);
+  });
+
+  it('gives up after maxRestarts: gap not resumed, an error, one end; stop() adds nothing', async () => {
+    const { c, messages, types } = collect('crash-always', 1);
+    await c.start();
+    for (let i = 0; i < 100 && !types().includes('end'); i++) await sleep(50);
+    expect(messages.filter((m) => m.type === 'gap').at(-1)).toMatchObject({ resumed: false });
+    expect(messages.find((m) => m.type === 'error')).toMatchObject({ code: 'BPFTRACE_DIED' });
+    const n = messages.length;
+    await c.stop();
+    expect(messages.length).toBe(n);
+    expect(types().filter((t) => t === 'end')).toHaveLength(1);
+  });
+
+  it('Ctrl-C reaching bpftrace too (interrupted): no restart, no gap', async () => {
+    const { c, types } = collect('normal');
+    await c.start();
+    await sleep(100);
+    c.interrupted();
+    process.kill(c.bpftracePid as number, 'SIGINT');
+    await sleep(800);
+    await c.stop();
+    expect(types()).not.toContain('gap');
+    expect(types().at(-1)).toBe('end');
+  });
+
+  it('an orderly bpftrace exit that nobody asked for is restarted after a grace period', async () => {
+    const { c, messages, types } = collect('normal');
+    await c.start();
+    await sleep(100);
+    process.kill(c.bpftracePid as number, 'SIGINT');
+    for (let i = 0; i < 100 && !types().includes('gap'); i++) await sleep(50);
+    expect(messages.find((m) => m.type === 'gap')).toMatchObject({ resumed: true });
+    await c.stop();
+  });
+
+  it('a failed start: a clear error, and nothing left behind in /tmp', async () => {
+    const before = ours().length;
+    const { c } = collect('eperm');
+    await expect(c.start()).rejects.toMatchObject({ code: 'BPFTRACE_PERMISSION' });
+    expect(ours().length).toBe(before);
+  });
+});

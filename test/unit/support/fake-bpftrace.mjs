@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// A stand-in for bpftrace in unit tests of the collector's process handling (the real thing is
+// tested in the lab, test/e2e). It replays a real capture's records: the attach lines, then one
+// interval frame every 30 ms; on SIGINT the next frame as the final one, then exit 0.
+// FAKE_BPFTRACE_MODE: normal | crash (exit 1 after 2 frames, the first time only) | crash-always | eperm
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const capture = readFileSync(join(import.meta.dirname, '../../fixtures/bpftrace/mix-3-vcpus-2-npt-on.bpftrace.jsonl'), 'utf8').trim().split('\n');
+const mode = process.env.FAKE_BPFTRACE_MODE ?? 'normal';
+const once = process.env.FAKE_BPFTRACE_STATE; // a file: exists after the first run
+
+if (mode === 'eperm') {
+  process.stderr.write('ERROR: Operation not permitted: could not load the program\n');
+  process.exit(1);
+}
+// frames: runs of lines from a begin/final marker to the end marker
+const frames = [];
+let cur;
+for (const l of capture) {
+  if (l.includes('exitscope:begin') || l.includes('exitscope:final')) cur = [l.replace('exitscope:final', 'exitscope:begin')];
+  else if (cur) {
+    cur.push(l);
+    if (l.includes('exitscope:end')) {
+      frames.push(cur);
+      cur = undefined;
+    }
+  }
+}
+process.stdout.write(`${capture[0]}\n${capture[1]}\n`); // attached_probes, exitscope:attached
+let i = 0;
+const crash = mode === 'crash-always' || (mode === 'crash' && !(once && existsSync(once)));
+const timer = setInterval(() => {
+  if (crash && i === 2) {
+    if (once) writeFileSync(once, 'crashed');
+    process.exit(1);
+  }
+  if (i < frames.length - 1) process.stdout.write(`${frames[i++].join('\n')}\n`);
+}, 30);
+process.on('SIGINT', () => {
+  clearInterval(timer);
+  const last = frames[Math.min(i, frames.length - 1)];
+  process.stdout.write(`${last.map((l) => l.replace('exitscope:begin', 'exitscope:final')).join('\n')}\n`);
+  process.exit(0);
+});
