@@ -8,6 +8,8 @@ import { formatUserError, isUserError } from './errors.js';
 import { type Forward, LAB_CPU, parseForward, parseMemory } from './lab/qemu-args.js';
 import { runInLab } from './lab/run-command.js';
 import { doctorCommand } from './commands/doctor.js';
+import { flameCommand } from './commands/flame.js';
+import { FLAME_FORMATS, type FlameFormat } from './flame/outputs.js';
 import type { LiveOptions } from './commands/live.js';
 import { recordCommand } from './commands/record.js';
 import { replayCommand, reportCommand } from './commands/replay.js';
@@ -40,6 +42,13 @@ function wrap<T>(parse: (v: string) => T) {
       throw new InvalidArgumentError((e as Error).message);
     }
   };
+}
+
+function parseFormats(value: string): FlameFormat[] {
+  const list = value.split(',').map((v) => v.trim()).filter(Boolean);
+  for (const f of list) if (!(FLAME_FORMATS as readonly string[]).includes(f)) throw new Error(`--format takes ${FLAME_FORMATS.join(', ')}, not '${f}'`);
+  if (list.length === 0) throw new Error('--format needs at least one format');
+  return [...new Set(list)] as FlameFormat[];
 }
 
 function collect<T>(parse: (v: string) => T) {
@@ -182,6 +191,30 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
   ).action(async (argv: string[], o: LiveCli & { output: string | false; format: Format; reportFile?: string }) => {
     process.exitCode = await runCommand(argv, { ...live(o), ...(o.output ? { output: o.output } : {}), format: o.format, ...(o.reportFile ? { reportFile: o.reportFile } : {}) });
   });
+
+  program
+    .command('flame')
+    .description(
+      'Flame snapshot: sample the threads that take KVM exits (every VM, or one) for a while, with kernel and user stacks, ' +
+        'and write folded stacks (FlameGraph, inferno, speedscope), an SVG flame graph and an interactive HTML page; ' +
+        'then print the top frames. The root frame of each stack is the exit being handled ([exit NPF]) or [guest mode].',
+    )
+    .option('--seconds <s>', 'how long to sample', numIn('--seconds', 0.1, 3600), 5)
+    .option('--hz <n>', 'samples per second per CPU (odd rates avoid lockstep with timers)', intIn('--hz', 1, 10_000), 99)
+    .option('-p, --pid <pid>', 'sample only this VM process (repeatable)', collect(intIn('--pid', 1, 4_194_304)), [] as number[])
+    .option('--vm <name>', 'sample only the VM with this name (QEMU -name / Proxmox)')
+    .option('-o, --output <path>', 'PATH.folded, PATH.svg or PATH.html writes that one file; any other PATH is the base name of every --format (default exitscope-flame-DATE-TIME)')
+    .option('--format <list>', `formats to write with a base name: ${FLAME_FORMATS.join(',')}`, wrap(parseFormats), [...FLAME_FORMATS] as FlameFormat[])
+    .option('--no-reasons', 'no [exit REASON] root frame (kvm_entry is then not traced)')
+    .option('--no-user', 'kernel stacks only (cheaper)')
+    .option('--top <n>', 'frames in each top list', intIn('--top', 1, 100), 10)
+    .option('--json', 'print the summary and file paths as JSON')
+    .option('--raw <file>', "also save bpftrace's own output (for bug reports)")
+    .option('-q, --quiet', 'no progress')
+    .addHelpText('after', `\nExamples:\n  exitscope flame                         5 s of every VM, all formats in the current directory\n  exitscope flame --vm ci-runner-3 --seconds 10 -o /tmp/ci3\n  exitscope flame -o stacks.folded && flamegraph.pl stacks.folded > out.svg\n  exitscope lab --run 'exitscope-workload npf 200000 & sleep 2; exitscope flame --seconds 3'\n\nNo samples (an idle guest sleeps in HLT) is an error, and Ctrl-C writes nothing.`)
+    .action(async (o: { seconds: number; hz: number; pid: number[]; vm?: string; output?: string; format: FlameFormat[]; reasons: boolean; user: boolean; top: number; json?: boolean; quiet?: boolean; raw?: string }) => {
+      process.exitCode = await flameCommand({ seconds: o.seconds, hz: o.hz, pid: o.pid, ...(o.vm !== undefined ? { vm: o.vm } : {}), ...(o.output !== undefined ? { output: o.output } : {}), formats: o.format, reasons: o.reasons, user: o.user, top: o.top, json: o.json === true, quiet: o.quiet === true, ...(o.raw !== undefined ? { raw: o.raw } : {}) });
+    });
 
   return program;
 }

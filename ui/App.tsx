@@ -6,6 +6,7 @@
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
 import { useEffect, useMemo, useState } from 'react';
 import { FaultsPanel } from './components/FaultsPanel.js';
+import { FlamePanel, flamePanelRows } from './components/FlamePanel.js';
 import { Footer, Help } from './components/Footer.js';
 import { Header } from './components/Header.js';
 import { Hints } from './components/Hints.js';
@@ -22,8 +23,8 @@ export interface AppProps {
   theme: Theme;
   /** Called on q / Ctrl-C, before Ink exits (the command stops collecting and flushes). */
   onQuit?: () => void;
-  /** What `f` does; until flame snapshots exist it says so. */
-  onFlame?: () => string;
+  /** Starts a flame snapshot (progress and result come through the store); returns a message when it cannot. */
+  onFlame?: () => string | undefined;
   /** Fixed size (tests); otherwise the terminal's, following resizes. */
   size?: { columns: number; rows: number };
   initialUi?: Partial<UiState>;
@@ -91,7 +92,11 @@ export function App({ store, theme, onQuit, onFlame, size, initialUi }: AppProps
         store.togglePause();
         return;
       case 'f':
-        setMessage(onFlame ? onFlame() : 'flame snapshots are not available yet (see the flame-snapshots issue)');
+        if (snap.flame.state === 'sampling') setMessage('a flame snapshot is being taken');
+        else setMessage(onFlame ? onFlame() : 'flame snapshots need live collection (exitscope top or flame)');
+        return;
+      case 'x':
+        if (snap.flame.state === 'done' || snap.flame.state === 'failed') store.setFlame({ state: 'idle' });
         return;
       case 's': {
         // only the columns on screen (80 columns hide p50)
@@ -132,7 +137,8 @@ export function App({ store, theme, onQuit, onFlame, size, initialUi }: AppProps
   const short = rows < 40;
   const panelRows = short ? 4 : 8;
   const fixedRows = 3 + 1 + 2 + 1 + (side ? 1 + panelRows + 2 : 2 * (1 + 4) + 1 + 2) + 1 + 1 + (short ? 3 : 6) + 2;
-  const reasonRows = Math.max(3, rows - 1 - fixedRows);
+  const flameTop = short ? 3 : 5;
+  const reasonRows = Math.max(3, rows - 1 - fixedRows - flamePanelRows(snap.flame, flameTop));
   if (help) return <Help theme={theme} />;
   // Never taller than the terminal (Ink would clear and redraw the whole screen every frame):
   // panels keep their size (no shrinking, which would overlap their lines) and what does not
@@ -143,6 +149,11 @@ export function App({ store, theme, onQuit, onFlame, size, initialUi }: AppProps
         <Box flexShrink={0}>
           <Header h={view.header} theme={theme} width={width} />
         </Box>
+        {snap.flame.state !== 'idle' ? (
+          <Box flexShrink={0}>
+            <FlamePanel f={snap.flame} theme={theme} width={width} top={flameTop} />
+          </Box>
+        ) : null}
         <Box marginTop={1} flexShrink={0}>
           <ReasonsTable r={view.reasons} state={view.state} theme={theme} width={width} maxRows={reasonRows} />
         </Box>

@@ -4,7 +4,10 @@
  * recorded pace). This file owns the I/O; the views only read the store.
  */
 import { render } from 'ink';
-import { type LiveOptions, onInterrupt, startLive } from '../src/commands/live.js';
+import { type Live, type LiveOptions, onInterrupt, startLive } from '../src/commands/live.js';
+import { captureFlame } from '../src/flame/capture.js';
+import { defaultFlameBase, outputPaths, writeFlameFiles } from '../src/flame/outputs.js';
+import { summarize } from '../src/flame/summary.js';
 import { describeProblems, readRecording } from '../src/recording/recording.js';
 import { App } from './App.js';
 import { DashboardStore } from './store.js';
@@ -29,20 +32,58 @@ function watchSelf(store: DashboardStore): () => void {
   return () => clearInterval(timer);
 }
 
-export async function topDashboard(o: LiveOptions & { windowSeconds: WindowSeconds; duration?: number }): Promise<number> {
+/**
+ * The dashboard's `f`: one flame snapshot of the traced VMs, progress and result
+ * through the store, files in the current directory. Never throws: failures are shown.
+ */
+async function takeFlame(live: Live, store: DashboardStore, o: { seconds: number; scope: string; signal: AbortSignal }): Promise<void> {
+  store.setFlame({ state: 'sampling', phase: 'attaching', elapsed: 0, seconds: o.seconds });
+  try {
+    const profile = await captureFlame({
+      seconds: o.seconds,
+      hz: 99,
+      pids: live.pids,
+      scope: o.scope,
+      reasons: live.caps.tracepoints.kvm_entry !== undefined,
+      userStacks: true,
+      ...(live.caps.bpftrace ? { bpftrace: live.caps.bpftrace.path } : {}),
+      kernel: live.caps.kernel,
+      signal: o.signal,
+      onProgress: (p) => store.setFlame({ state: 'sampling', ...p }),
+    });
+    if (!profile) return store.setFlame({ state: 'idle' });
+    if (profile.samples === 0) return store.setFlame({ state: 'failed', message: `no samples: no vCPU thread was on a CPU for ${o.seconds} s (idle guests sleep in HLT); nothing written` });
+    const files = writeFlameFiles(profile, outputPaths(defaultFlameBase(new Date()), ['folded', 'svg', 'html']));
+    store.setFlame({ state: 'done', summary: summarize(profile, 10), files: Object.values(files) });
+  } catch (e) {
+    store.setFlame({ state: 'failed', message: (e as Error).message.split('\n')[0] ?? 'flame snapshot failed' });
+  }
+}
+
+export async function topDashboard(o: LiveOptions & { windowSeconds: WindowSeconds; duration?: number; flameSeconds?: number }): Promise<number> {
   const store = new DashboardStore('live');
   // trouble shows in the header (lost events, gaps); nothing may write over the dashboard
   // bpftrace's own warnings (--verbose) would be written over the dashboard too: not here
   const live = await startLive({ ...o, verbose: false, notify: () => undefined }, (m) => store.apply(m));
   const stopSelf = watchSelf(store);
   const ui: Partial<UiState> = { windowSeconds: o.windowSeconds };
-  const app = render(<App store={store} theme={themeFor(process.env)} initialUi={ui} onQuit={() => void live.stop()} />, RENDER);
+  const flameAbort = new AbortController();
+  const onFlame = (): string | undefined => {
+    void takeFlame(live, store, { seconds: o.flameSeconds ?? 5, scope: o.vm !== undefined ? `VM ${o.vm}` : live.pids.length ? `pid ${live.pids.join(', ')}` : 'all VMs', signal: flameAbort.signal });
+    return undefined;
+  };
+  const quit = (): void => {
+    flameAbort.abort();
+    void live.stop();
+  };
+  const app = render(<App store={store} theme={themeFor(process.env)} initialUi={ui} onQuit={quit} onFlame={onFlame} />, RENDER);
   const off = onInterrupt(() => app.unmount());
   const timer = o.duration ? setTimeout(() => app.unmount(), o.duration * 1000) : undefined;
   await app.waitUntilExit();
   if (timer) clearTimeout(timer);
   off();
   stopSelf();
+  flameAbort.abort();
   await live.stop(); // final totals read, recording flushed and closed
   if (live.recording) process.stderr.write(`exitscope: recording written to ${live.recording.path} (${live.recording.lines} messages)\n`);
   return 0;

@@ -6,7 +6,15 @@
  */
 import { Aggregate } from '../src/model/aggregate.js';
 import type { Message } from '../src/protocol/messages.js';
+import type { FlameSummary } from '../src/flame/summary.js';
 import type { SelfStats } from './view-model.js';
+
+/** The flame snapshot the dashboard shows: none, one being taken, its result, or why it failed. */
+export type FlameState =
+  | { state: 'idle' }
+  | { state: 'sampling'; phase: 'attaching' | 'sampling' | 'resolving'; elapsed: number; seconds: number }
+  | { state: 'done'; summary: FlameSummary; files: string[] }
+  | { state: 'failed'; message: string };
 
 export interface StoreSnapshot {
   /** What to show: the live model, or the copy frozen at pause. */
@@ -15,12 +23,14 @@ export interface StoreSnapshot {
   paused: boolean;
   self: SelfStats | undefined;
   source: 'live' | 'replay';
+  flame: FlameState;
 }
 
 export class DashboardStore {
   private live = new Aggregate();
   private frozen: Aggregate | undefined;
   private self: SelfStats | undefined;
+  private flame: FlameState = { state: 'idle' };
   private version = 0;
   private snapshot: StoreSnapshot;
   private readonly listeners = new Set<() => void>();
@@ -48,6 +58,16 @@ export class DashboardStore {
   /** Shown with the next change (a snapshot comes every interval): no redraw of its own. */
   setSelf(s: SelfStats): void {
     this.self = s;
+  }
+
+  /** The flame snapshot's progress or result (shown at once: it changes a few times a second at most). */
+  setFlame(f: FlameState): void {
+    this.flame = f;
+    this.changed(true);
+  }
+
+  get flameState(): FlameState {
+    return this.flame;
   }
 
   get paused(): boolean {
@@ -84,7 +104,7 @@ export class DashboardStore {
   readonly getSnapshot = (): StoreSnapshot => this.snapshot;
 
   private make(): StoreSnapshot {
-    return { agg: this.frozen ?? this.live, version: this.version, paused: this.frozen !== undefined, self: this.self, source: this.source };
+    return { agg: this.frozen ?? this.live, version: this.version, paused: this.frozen !== undefined, self: this.self, source: this.source, flame: this.flame };
   }
 
   /** Notifies now if the frame budget allows (or `urgent`: a key press), else once at the next slot. */

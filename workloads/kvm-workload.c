@@ -339,6 +339,7 @@ static int run_batch(struct vcpu *v, enum op op, uint64_t count) {
 static const enum op MIX_PHASES[] = {OP_IO, OP_CPUID, OP_NPF, OP_HLT, OP_MSR, OP_MMIO};
 #define NPHASES (sizeof(MIX_PHASES) / sizeof(MIX_PHASES[0]))
 static double mix_seconds, mix_t0;
+static int loop_forever;
 static enum op mix_op;
 static int mix_stop, mix_dirty, tdp_on, nvcpus;
 static struct vcpu *all_vcpus;
@@ -351,14 +352,14 @@ static uint64_t mix_batch(enum op op) {
   }
 }
 
+static void drop_data_pages(struct vcpu *v, uint64_t pages) {
+  madvise(mem + v->base + REGION_CTL, pages * PAGE, MADV_DONTNEED);
+  if (!tdp_on) // the guest's PTEs got Accessed/Dirty set: clear them so no prefetch happens
+    for (uint64_t p = 0; p < pages; p++) table(v->base + OFF_DATA_PT)[p] = pte(v->base + REGION_CTL + p * PAGE, 0);
+}
+
 static void mix_drop_data_pages(void) {
-  for (int i = 0; i < nvcpus; i++) {
-    struct vcpu *v = &all_vcpus[i];
-    madvise(mem + v->base + REGION_CTL, MIX_PAGES * PAGE, MADV_DONTNEED);
-    if (!tdp_on) // the guest's PTEs got Accessed/Dirty set: clear them so no prefetch happens
-      for (uint64_t p = 0; p < MIX_PAGES; p++)
-        table(v->base + OFF_DATA_PT)[p] = pte(v->base + REGION_CTL + p * PAGE, 0);
-  }
+  for (int i = 0; i < nvcpus; i++) drop_data_pages(&all_vcpus[i], MIX_PAGES);
 }
 
 static void *run_vcpu(void *arg) {
@@ -379,7 +380,14 @@ static void *run_vcpu(void *arg) {
   pthread_barrier_wait(&start_line);
   if (scenario_op != OP_MIX) {
     // npf: the setup faults are part of N, so the guest writes only the data pages
-    if (ok) run_batch(v, scenario_op, scenario_op == OP_NPF ? v->data_pages : v->count);
+    uint64_t n = scenario_op == OP_NPF ? v->data_pages : v->count;
+    if (ok) run_batch(v, scenario_op, n);
+    // --loop (a steady load for profiling, not counted): again until killed; npf drops its
+    // data pages each round so that they fault again (only this vCPU's region is touched)
+    while (loop_forever && ok && !v->error) {
+      if (scenario_op == OP_NPF) drop_data_pages(v, n);
+      run_batch(v, scenario_op, n);
+    }
     return NULL;
   }
   for (;;) {
@@ -401,7 +409,7 @@ static void *run_vcpu(void *arg) {
 
 static void usage(FILE *to) {
   fprintf(to,
-          "usage: exitscope-workload SCENARIO N [--vcpus K] [--rate R]\n"
+          "usage: exitscope-workload SCENARIO N [--vcpus K] [--rate R] [--loop]\n"
           "       exitscope-workload mix [SECONDS] [--vcpus K]\n"
           "\n"
           "Creates a KVM VM and makes an exact number of exits, then prints a JSON tally.\n"
@@ -419,6 +427,8 @@ static void usage(FILE *to) {
           "Options:\n"
           "  --vcpus K  spread N over K vCPUs (threads named \"CPU i/KVM\"), default 1\n"
           "  --rate R   io only: at most R port-I/O exits per second per vCPU (default: as fast as possible)\n"
+          "  --loop     repeat the scenario until killed (a steady load to profile; npf faults its\n"
+          "             pages again each round; no tally is printed)\n"
           "Needs /dev/kvm; in a machine without it, run inside `exitscope lab --run`.\n");
 }
 
@@ -455,6 +465,8 @@ int main(int argc, char **argv) {
       double r = strtod(argv[i], &end);
       if (*end || !(r >= 1 && r <= 10000000)) die("--rate takes 1..10000000 exits per second, not '%s'", argv[i]);
       pace_interval = 1 / r;
+    } else if (!strcmp(argv[i], "--loop")) {
+      loop_forever = 1;
     } else if (!scenario) {
       scenario = argv[i];
     } else if (n < 0) {

@@ -9,6 +9,15 @@ import { readdirSync } from 'node:fs';
 import type { VmMessage } from '../protocol/messages.js';
 import { readProcess } from './vm-names.js';
 
+/** Pids with a VM in KVM's debugfs ("1234-11" directories, one per VM, as kvm_stat reads them). */
+export function vmPidsFromDebugfs(debugfsKvm = '/sys/kernel/debug/kvm'): number[] {
+  try {
+    return [...new Set(readdirSync(debugfsKvm).map((e) => /^(\d+)-\d+$/.exec(e)?.[1]).filter((x): x is string => x !== undefined).map(Number))];
+  } catch {
+    return [];
+  }
+}
+
 export class VmTracker {
   private readonly known = new Map<number, { name: string; threads: Set<number> }>();
 
@@ -21,11 +30,7 @@ export class VmTracker {
 
   /** Pids with a VM in KVM's debugfs ("1234-11" directories). */
   vmPidsFromDebugfs(): number[] {
-    try {
-      return [...new Set(readdirSync(this.debugfsKvm).map((e) => /^(\d+)-\d+$/.exec(e)?.[1]).filter((x): x is string => x !== undefined).map(Number))];
-    } catch {
-      return [];
-    }
+    return vmPidsFromDebugfs(this.debugfsKvm);
   }
 
   private polls = 0;

@@ -7,7 +7,7 @@ import { Collector } from '../collector/collector.js';
 import { pidsOfVm } from '../collector/vm-names.js';
 import { Aggregate } from '../model/aggregate.js';
 import { SVM_EXIT_REASONS, VMX_EXIT_REASONS } from '../model/exit-reasons.js';
-import { blocking, blockingError, detectCapabilities } from '../probes/capabilities.js';
+import { type Capabilities, blocking, blockingError, detectCapabilities } from '../probes/capabilities.js';
 import type { Message } from '../protocol/messages.js';
 import { RecordingWriter } from '../recording/recording.js';
 
@@ -54,23 +54,37 @@ export function parseReason(spec: string, vendor: 'amd' | 'intel' | undefined): 
 
 export interface Live {
   collector: Collector;
+  caps: Capabilities;
+  /** The VM processes traced (from --pid and --vm); empty for all. */
+  pids: number[];
   agg: Aggregate;
   recording: RecordingWriter | undefined;
   /** Stops collecting, waits for the final totals, closes the recording. */
   stop(): Promise<void>;
 }
 
-export async function startLive(o: LiveOptions, onMessage: (m: Message) => void = () => undefined): Promise<Live> {
+/** Checks the machine can trace (what stops tracing is said before any file is touched). */
+export async function tracingCapabilities(): Promise<Capabilities> {
   const caps = await detectCapabilities();
-  // what stops tracing is said first, before any file is touched
   const stop = blocking(caps);
   if (stop) throw blockingError(stop);
-  const pids = [...o.pid];
-  if (o.vm !== undefined) {
-    const found = pidsOfVm(o.vm);
-    if (found.length === 0) throw new UserError('VM_NOT_FOUND', `no running VM is named '${o.vm}'`, 'list the VMs with `exitscope top --once`, or filter by --pid');
+  return caps;
+}
+
+/** --pid and --vm NAME together: the VM processes to trace. */
+export function targetPids(pid: readonly number[], vm: string | undefined): number[] {
+  const pids = [...pid];
+  if (vm !== undefined) {
+    const found = pidsOfVm(vm);
+    if (found.length === 0) throw new UserError('VM_NOT_FOUND', `no running VM is named '${vm}'`, 'list the VMs with `exitscope top --once`, or filter by --pid');
     pids.push(...found);
   }
+  return pids;
+}
+
+export async function startLive(o: LiveOptions, onMessage: (m: Message) => void = () => undefined): Promise<Live> {
+  const caps = await tracingCapabilities();
+  const pids = targetPids(o.pid, o.vm);
   const reasons = o.reason.map((r) => parseReason(r, caps.vendor));
   const agg = new Aggregate();
   const recording = o.output ? new RecordingWriter(o.output) : undefined;
@@ -99,6 +113,8 @@ export async function startLive(o: LiveOptions, onMessage: (m: Message) => void 
   let stopped: Promise<void> | undefined;
   return {
     collector,
+    caps,
+    pids,
     agg,
     recording,
     stop() {

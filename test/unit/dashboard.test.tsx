@@ -4,6 +4,7 @@ import { render } from 'ink-testing-library';
 import { describe, expect, it } from 'vitest';
 import type { Message, SnapshotMessage } from '../../src/protocol/messages.js';
 import { parseRecording } from '../../src/recording/recording.js';
+import { summarize } from '../../src/flame/summary.js';
 import { App } from '../../ui/App.js';
 import { FaultsPanel } from '../../ui/components/FaultsPanel.js';
 import { Header } from '../../ui/components/Header.js';
@@ -13,6 +14,7 @@ import { VmsPanel } from '../../ui/components/VmsPanel.js';
 import { DashboardStore } from '../../ui/store.js';
 import { themeFor } from '../../ui/theme.js';
 import { buildView, type DashboardView, INITIAL_UI } from '../../ui/view-model.js';
+import { profileOf } from './support/flame-fixtures.js';
 
 const FIX = join(import.meta.dirname, '../fixtures');
 const PLAIN = themeFor({ NO_COLOR: '1' });
@@ -159,7 +161,7 @@ describe('keys', () => {
     unmount();
   });
 
-  it('1/2/3 change the window; r resets the counts; f says flames are not there yet; ? shows help', async () => {
+  it('1/2/3 change the window; r resets the counts; f without live collection says so; ? shows help', async () => {
     const { stdin, lastFrame, unmount } = setup();
     stdin.write('1');
     await tick();
@@ -169,7 +171,7 @@ describe('keys', () => {
     expect(text(lastFrame())).toContain('window 60s');
     stdin.write('f');
     await tick();
-    expect(text(lastFrame())).toMatch(/flame snapshots are not available yet/);
+    expect(text(lastFrame())).toMatch(/flame snapshots need live collection/);
     stdin.write('?');
     await tick();
     expect(text(lastFrame())).toMatch(/pause \/ resume the display/);
@@ -238,5 +240,48 @@ describe('colours', () => {
     plain.unmount();
     expect(themeFor({}).accent).toBeDefined();
     expect(themeFor({ NO_COLOR: '' }).accent).toBeDefined(); // set but empty does not count (no-color.org)
+  });
+});
+
+describe('flame snapshots in the dashboard', () => {
+  const messages = recording('run-mix-3-vcpus-2-npt-on');
+
+  it('f asks for a snapshot; progress shows while sampling; then the top frames and the files; x closes it', async () => {
+    const store = storeOf(messages, 'live');
+    let asked = 0;
+    const { stdin, lastFrame, unmount } = render(
+      <App store={store} theme={PLAIN} size={{ columns: 100, rows: 40 }} onFlame={() => {
+        asked++;
+        return undefined;
+      }} />,
+    );
+    stdin.write('f');
+    await tick();
+    expect(asked).toBe(1);
+    store.setFlame({ state: 'sampling', phase: 'sampling', elapsed: 1.5, seconds: 3 });
+    await tick();
+    expect(text(lastFrame())).toMatch(/flame snapshot .*sampling 1\.5\/3 s/);
+    stdin.write('f');
+    await tick();
+    expect(asked).toBe(1);
+    expect(text(lastFrame())).toContain('a flame snapshot is being taken');
+    const summary = summarize(profileOf('npf-npt-on'), 10);
+    store.setFlame({ state: 'done', summary, files: ['/tmp/exitscope-flame-1.svg', '/tmp/exitscope-flame-1.html'] });
+    await tick();
+    const frame = text(lastFrame());
+    expect(frame).toContain(`${summary.samples} samples`);
+    expect(frame).toMatch(/top total +top self/);
+    expect(frame).toContain(summary.topTotal[0]?.name);
+    expect(frame).toContain(summary.topSelf[0]?.name);
+    expect(frame).toContain('/tmp/exitscope-flame-1.svg');
+    for (const line of frame.split('\n')) expect(line.length, line).toBeLessThanOrEqual(100);
+    expect(frame.split('\n').length).toBeLessThanOrEqual(40);
+    stdin.write('x');
+    await tick();
+    expect(text(lastFrame())).not.toMatch(/top total|exitscope-flame-1/);
+    store.setFlame({ state: 'failed', message: 'no samples: nothing written' });
+    await tick();
+    expect(text(lastFrame())).toContain('no samples: nothing written');
+    unmount();
   });
 });

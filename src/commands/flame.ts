@@ -1,0 +1,77 @@
+/**
+ * `exitscope flame`: sample the threads that take KVM exits for a while and
+ * write the snapshot as folded stacks, an SVG flame graph and an HTML page,
+ * then print where the time went. Ctrl-C cancels: nothing is written.
+ */
+import { resolve } from 'node:path';
+import { UserError } from '../errors.js';
+import { captureFlame } from '../flame/capture.js';
+import { type FlameFormat, checkWritable, defaultFlameBase, outputPaths, writeAtomic, writeFlameFiles } from '../flame/outputs.js';
+import { formatSummary, summarize } from '../flame/summary.js';
+import { onInterrupt, targetPids, tracingCapabilities } from './live.js';
+
+export interface FlameCommandOptions {
+  seconds: number;
+  hz: number;
+  pid: number[];
+  vm?: string;
+  output?: string;
+  formats: FlameFormat[];
+  reasons: boolean;
+  user: boolean;
+  json: boolean;
+  quiet: boolean;
+  top: number;
+  /** Also save bpftrace's own output here. */
+  raw?: string;
+}
+
+export async function flameCommand(o: FlameCommandOptions): Promise<number> {
+  const paths = outputPaths(o.output ?? defaultFlameBase(new Date()), o.formats);
+  checkWritable(o.raw !== undefined ? { ...paths, raw: resolve(o.raw) } : paths);
+  const caps = await tracingCapabilities();
+  const pids = targetPids(o.pid, o.vm);
+  const scope = o.vm !== undefined ? `VM ${o.vm}` : pids.length ? `pid ${pids.join(', ')}` : 'all VMs';
+  const abort = new AbortController();
+  const off = onInterrupt(() => abort.abort());
+  const tty = process.stderr.isTTY === true && !o.quiet;
+  let lastLine = '';
+  const profile = await captureFlame({
+    seconds: o.seconds,
+    hz: o.hz,
+    pids,
+    scope,
+    reasons: o.reasons && caps.tracepoints.kvm_entry !== undefined,
+    userStacks: o.user,
+    ...(caps.bpftrace ? { bpftrace: caps.bpftrace.path } : {}),
+    kernel: caps.kernel,
+    signal: abort.signal,
+    ...(o.raw !== undefined ? { onRawOutput: (lines: readonly string[]) => writeAtomic(o.raw as string, `${lines.join('\n')}\n`) } : {}),
+    onProgress: (p) => {
+      if (o.quiet) return;
+      const line = p.phase === 'attaching' ? 'flame: attaching probes...' : p.phase === 'sampling' ? `flame: sampling ${scope} at ${o.hz} Hz: ${p.elapsed.toFixed(1)}/${p.seconds} s` : 'flame: resolving symbols...';
+      if (tty) process.stderr.write(`\r\x1b[K${line}`);
+      else if (line.split(':')[1] !== lastLine.split(':')[1]) process.stderr.write(`${line}\n`);
+      lastLine = line;
+    },
+  }).finally(off);
+  if (tty) process.stderr.write('\r\x1b[K');
+  if (!profile) {
+    process.stderr.write('exitscope: flame capture interrupted: nothing written\n');
+    return 130;
+  }
+  if (profile.samples === 0)
+    throw new UserError(
+      'NO_SAMPLES',
+      `no vCPU thread of ${scope} was on a CPU during the ${o.seconds} s capture: there is nothing to draw (no file written)`,
+      'capture while the guest is busy (an idle guest sleeps in HLT and is never sampled), for longer (--seconds), or check --vm/--pid with `exitscope top --once`',
+    );
+  const written = writeFlameFiles(profile, paths);
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify({ files: written, meta: profile.meta, ...summarize(profile, o.top) }, null, 2)}\n`);
+  } else {
+    process.stdout.write(formatSummary(profile, o.top));
+    process.stdout.write(`\nwritten:\n${Object.entries(written).map(([f, p]) => `  ${f.padEnd(6)} ${p}`).join('\n')}\n`);
+  }
+  return 0;
+}

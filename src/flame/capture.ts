@@ -1,0 +1,165 @@
+/**
+ * Takes one flame snapshot: runs the sampling program for the chosen time,
+ * reads the stacks it printed and turns them into a FlameProfile (context
+ * frames named, symbols classified as user, kernel or KVM). Cancellable: an
+ * aborted capture stops bpftrace and resolves to nothing, so no file is written.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { UserError } from '../errors.js';
+import { readProcess } from '../collector/vm-names.js';
+import { vmPidsFromDebugfs } from '../collector/vm-tracker.js';
+import { decodeExitReason } from '../model/exit-reasons.js';
+import { type RawSample, parseStacksOutput } from './bpftrace-stacks.js';
+import { type FlameProfile, type Frame, type Stack, isKvmSymbol, kvmSymbolsFromKallsyms, makeProfile } from './profile.js';
+import { FLAME_MARK, IN_GUEST, buildFlameProgram } from './program.js';
+
+export interface CaptureOptions {
+  seconds: number;
+  hz: number;
+  /** VM processes to sample; empty: every thread that takes KVM exits. */
+  pids: number[];
+  /** How the scope reads in titles ("all VMs", "VM ci-3"). */
+  scope: string;
+  /** Root frame with the exit being handled (needs kvm:kvm_entry). */
+  reasons: boolean;
+  userStacks: boolean;
+  bpftrace?: string;
+  kernel?: string;
+  signal?: AbortSignal;
+  /** Called when sampling starts and about every 250 ms while it runs, then once when resolving. */
+  onProgress?: (p: { phase: 'attaching' | 'sampling' | 'resolving'; elapsed: number; seconds: number }) => void;
+  onDiagnostic?: (line: string) => void;
+  /** Receives bpftrace's own output lines of a complete capture (--raw: bug reports, fixtures). */
+  onRawOutput?: (lines: readonly string[]) => void;
+  /** For tests: where kallsyms and /proc are. */
+  kallsyms?: string;
+  proc?: string;
+}
+
+/** The root frame for a sample's exit state. */
+export function stateFrame(state: bigint): string {
+  if (state === BigInt(IN_GUEST)) return '[guest mode]';
+  const isa = Number(state >> 32n);
+  const raw = Number(state & 0xffffffffn);
+  return `[exit ${decodeExitReason(isa, raw).name}]`;
+}
+
+export interface ToStacksOptions {
+  reasons: boolean;
+  vmName: (pid: number) => string;
+  kvmSymbols?: ReadonlySet<string>;
+}
+
+/** Raw samples to stacks, root first: [exit X], [vm NAME], [THREAD], user frames, kernel frames. */
+export function toStacks(samples: readonly RawSample[], o: ToStacksOptions): Stack[] {
+  return samples.map((s) => {
+    const frames: Frame[] = [];
+    if (o.reasons) frames.push({ name: stateFrame(s.state), kind: 'context' });
+    frames.push({ name: `[vm ${o.vmName(s.pid)}]`, kind: 'context' });
+    frames.push({ name: `[${s.comm || `tid of ${s.pid}`}]`, kind: 'context' });
+    for (const u of [...s.user].reverse()) frames.push({ name: u, kind: 'user' });
+    for (const k of [...s.kernel].reverse()) frames.push({ name: k, kind: isKvmSymbol(k, o.kvmSymbols) ? 'kvm' : 'kernel' });
+    return { frames, count: s.count };
+  });
+}
+
+function readKvmSymbols(path: string): Set<string> | undefined {
+  try {
+    return kvmSymbolsFromKallsyms(readFileSync(path, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resolves to the profile, or to undefined if aborted. Throws UserError when bpftrace cannot run. */
+export async function captureFlame(o: CaptureOptions): Promise<FlameProfile | undefined> {
+  if (o.signal?.aborted) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'exitscope-flame-'));
+  const programFile = join(dir, 'flame.bt');
+  writeFileSync(programFile, buildFlameProgram({ hz: o.hz, pids: o.pids, reasons: o.reasons, userStacks: o.userStacks }));
+  const names = new Map<number, string>();
+  const nameOf = (pid: number): string => {
+    let n = names.get(pid);
+    if (n === undefined) {
+      const p = readProcess(pid, o.proc);
+      n = p ? `${p.name} (pid ${pid})` : `pid ${pid}`;
+      names.set(pid, n);
+    }
+    return n;
+  };
+  // name the VMs now, while they run: one may be gone when the capture ends
+  for (const pid of [...o.pids, ...vmPidsFromDebugfs()]) nameOf(pid);
+  const startedAt = new Date().toISOString();
+  const lines: string[] = [];
+  const stderr: string[] = [];
+  let rest = '';
+  let attachedAt: number | undefined;
+  let ticker: NodeJS.Timeout | undefined;
+  let stopTimer: NodeJS.Timeout | undefined;
+  o.onProgress?.({ phase: 'attaching', elapsed: 0, seconds: o.seconds });
+  const child = execa(o.bpftrace ?? 'bpftrace', ['-f', 'json', programFile], {
+    // a big map: every distinct stack is a key
+    env: { BPFTRACE_MAP_KEYS_MAX: '65536', BPFTRACE_MAX_MAP_KEYS: '65536' },
+    stdin: 'ignore',
+    buffer: false,
+    reject: false,
+    cleanup: true,
+    ...(o.signal ? { cancelSignal: o.signal, forceKillAfterDelay: 2000 } : {}),
+  });
+  child.stdout?.on('data', (d: Buffer) => {
+    const parts = (rest + d.toString('utf8')).split('\n');
+    rest = parts.pop() ?? '';
+    for (const l of parts) {
+      if (attachedAt === undefined && l.includes(FLAME_MARK.attached)) {
+        attachedAt = Date.now();
+        // bpftrace's output reaches us once every probe is attached: the capture's time starts now,
+        // and SIGINT ends it (bpftrace then runs END, which prints the stacks)
+        stopTimer = setTimeout(() => {
+          if (ticker) clearInterval(ticker);
+          o.onProgress?.({ phase: 'resolving', elapsed: o.seconds, seconds: o.seconds });
+          child.kill('SIGINT');
+        }, o.seconds * 1000);
+        ticker = setInterval(() => {
+          const elapsed = Math.min(o.seconds, (Date.now() - (attachedAt ?? Date.now())) / 1000);
+          o.onProgress?.({ phase: 'sampling', elapsed, seconds: o.seconds });
+        }, 250);
+        o.onProgress?.({ phase: 'sampling', elapsed: 0, seconds: o.seconds });
+      }
+      lines.push(l);
+    }
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    for (const l of d.toString('utf8').split('\n')) {
+      if (!l.trim()) continue;
+      stderr.push(l);
+      if (stderr.length > 40) stderr.shift();
+      o.onDiagnostic?.(l);
+    }
+  });
+  try {
+    const r = await child;
+    if (rest) lines.push(rest);
+    if (o.signal?.aborted) return undefined;
+    const done = lines.some((l) => l.includes(FLAME_MARK.done));
+    if (!done) {
+      const text = [...stderr, ...lines.filter((l) => !l.startsWith('{"type": "map"'))].slice(-8).join('\n');
+      const why = r.signal ? `bpftrace was killed by ${r.signal}` : `bpftrace exited with status ${r.exitCode}`;
+      if (r.failed && /ENOENT/.test(String(r.message)))
+        throw new UserError('NO_BPFTRACE', 'bpftrace is not installed', 'apt-get install bpftrace');
+      if (/permission|EPERM|Operation not permitted/i.test(text)) throw new UserError('BPFTRACE_PERMISSION', `bpftrace may not load programs: ${text.split('\n')[0]}`, 'run exitscope as root');
+      throw new UserError('FLAME_FAILED', `${why} before the snapshot was complete:\n${text.replace(/^/gm, '    ')}`, 'run `exitscope doctor`; profile:hz needs perf events (CONFIG_PERF_EVENTS) in the kernel');
+    }
+    o.onRawOutput?.(lines);
+    const { samples } = parseStacksOutput(lines, o.userStacks);
+    const kvmSymbols = readKvmSymbols(o.kallsyms ?? '/proc/kallsyms');
+    const stacks = toStacks(samples, { reasons: o.reasons, vmName: nameOf, ...(kvmSymbols ? { kvmSymbols } : {}) });
+    return makeProfile({ host: hostname(), kernel: o.kernel ?? 'unknown', startedAt, seconds: o.seconds, hz: o.hz, scope: o.scope }, stacks);
+  } finally {
+    if (ticker) clearInterval(ticker);
+    if (stopTimer) clearTimeout(stopTimer);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Where a snapshot's files go and how they are written: each file is written
+ * beside its final name and renamed into place, so an interrupted run never
+ * leaves a half-written file behind.
+ */
+import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { UserError } from '../errors.js';
+import { toFolded } from './folded.js';
+import { renderHtml } from './html.js';
+import type { FlameProfile } from './profile.js';
+import { renderSvg } from './svg.js';
+
+export const FLAME_FORMATS = ['folded', 'svg', 'html'] as const;
+export type FlameFormat = (typeof FLAME_FORMATS)[number];
+
+/** "exitscope-flame-20261125-121530" for a date. */
+export function defaultFlameBase(d: Date): string {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `exitscope-flame-${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+/**
+ * -o PATH: a name ending in .folded, .svg or .html writes that one format;
+ * any other PATH is a base name for every format asked for.
+ */
+export function outputPaths(output: string, formats: readonly FlameFormat[]): Partial<Record<FlameFormat, string>> {
+  const ext = /\.(folded|svg|html)$/.exec(output)?.[1] as FlameFormat | undefined;
+  if (ext) return { [ext]: resolve(output) };
+  return Object.fromEntries(formats.map((f) => [f, resolve(`${output}.${f}`)]));
+}
+
+/** Fails before any capture if a file could not be written (missing directory, a directory in the way). */
+export function checkWritable(paths: Partial<Record<string, string>>): void {
+  for (const p of Object.values(paths)) {
+    if (p === undefined) continue;
+    const dir = dirname(p);
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError('BAD_OUTPUT', `cannot write ${p}: ${dir} is not a directory`, 'create the directory first, or choose another -o');
+    if (existsSync(p) && statSync(p).isDirectory()) throw new UserError('BAD_OUTPUT', `cannot write ${p}: it is a directory`, 'choose another -o');
+  }
+}
+
+export function writeAtomic(path: string, text: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+export function renderFormat(p: FlameProfile, f: FlameFormat): string {
+  return f === 'folded' ? toFolded(p) : f === 'svg' ? renderSvg(p) : renderHtml(p);
+}
+
+/** Renders every format first, then writes them: a rendering failure writes nothing. */
+export function writeFlameFiles(p: FlameProfile, paths: Partial<Record<FlameFormat, string>>): Partial<Record<FlameFormat, string>> {
+  const rendered = (Object.entries(paths) as [FlameFormat, string][]).map(([f, path]) => [path, renderFormat(p, f)] as const);
+  for (const [path, text] of rendered) writeAtomic(path, text);
+  return paths;
+}
