@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs `exitscope top` in a real terminal (tmux) inside the lab while the workload's mix runs,
-# and captures the screen: live, after `p` (paused), after `p` again, after `v`, and after `q`.
+# and captures the screen: live, after `p` (paused), after `p` again, after `v`, after `f` (a flame
+# snapshot: progress, then its top frames; its files land in OUTDIR), and after `q`.
 #   bash scripts/capture-dashboard.sh OUTDIR      (from the checkout on the host; root, QEMU)
 # Used by test/e2e/dashboard-live.test.ts and to make docs/dashboard.md's capture.
 set -euo pipefail
@@ -21,9 +22,9 @@ until_screen() { # pattern seconds
 }
 export TERM=xterm-256color
 # Ink writes only its last frame when CI=true: the dashboard runs without it
-$T new-session -d -s top -x 100 -y 40 "env -u CI NO_COLOR=1 exitscope top -w 10 -o $out/top.jsonl; echo exitscope-exit=\$?; sleep 600"
+$T new-session -d -s top -x 100 -y 40 -c "$out" "env -u CI NO_COLOR=1 exitscope top -w 10 -o $out/top.jsonl; echo exitscope-exit=\$?; sleep 600"
 until_screen 'waiting for the first exits|EXIT REASON' 120
-exitscope-workload mix 40 --vcpus 2 > "$out/tally.json" &
+exitscope-workload mix 120 --vcpus 2 > "$out/tally.json" &
 W=$!
 until_screen '^(IOIO|CPUID|NPF|MSR|HLT) ' 60
 sleep 12 # a few phases of the mix
@@ -33,9 +34,12 @@ $T send-keys -t top p; until_screen 'PAUSED' 30; sleep 1; cap paused
 sleep 3; cap paused-later
 $T send-keys -t top p; until_screen '● LIVE' 30; cap resumed
 $T send-keys -t top v; until_screen 'VM exitscope-workload \(pid' 30; cap vm
+$T send-keys -t top f; until_screen 'flame snapshot' 30; cap flame-progress
+until_screen 'top total' 150; cap flame
 $T send-keys -t top q
 until_screen 'exitscope-exit=' 60
 cap quit
-wait $W
+kill $W 2>/dev/null || true
+wait $W 2>/dev/null || true
 $T kill-server
 echo "captured in $out"

@@ -1,11 +1,12 @@
 /**
  * `exitscope top` live, in a real terminal (tmux) inside the lab, against a
  * running workload: the dashboard shows the exits, p freezes it while
- * collection goes on, v selects the VM, q quits, restores the terminal and
+ * collection goes on, v selects the VM, f takes a flame snapshot (progress,
+ * top frames, files), q quits, restores the terminal and
  * flushes the recording it was asked to write.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -32,6 +33,16 @@ describe('exitscope top in tmux, in the lab, against the mix workload', () => {
     expect(screen('resumed')).toContain('● LIVE');
 
     expect(screen('vm')).toMatch(/VM exitscope-workload \(pid \d+\)/);
+
+    // f: a flame snapshot of the vCPU threads, with progress, then its top frames and files
+    expect(screen('flame-progress')).toMatch(/flame snapshot .*(attaching probes|sampling \d+\.\d\/5 s|resolving symbols)/);
+    const flame = screen('flame');
+    expect(flame).toMatch(/top total +top self/);
+    expect(flame).toMatch(/\d+\.\d% kvm_arch_vcpu_ioctl_run \[kvm\]/);
+    const files = readdirSync(out).filter((f) => /^exitscope-flame-\d{8}-\d{6}\.(folded|svg|html)$/.test(f));
+    expect(files.map((f) => f.split('.').pop()).sort()).toEqual(['folded', 'html', 'svg']);
+    const folded = readFileSync(join(out, files.find((f) => f.endsWith('.folded')) as string), 'utf8');
+    expect(folded).toMatch(/^\[exit \w+\];\[vm exitscope-workload \(pid \d+\)\];\[CPU \d\/KVM\];/m);
 
     const quit = screen('quit');
     expect(quit).toContain('exitscope-exit=0');
