@@ -59,6 +59,32 @@ describe('flame snapshots in the lab, npt on', { timeout: 300_000 }, () => {
     expect(share(s, '[exit IOIO]')).toBeGreaterThan(0.1);
   });
 
+  it('-p PID: only that VM is sampled while another runs', async () => {
+    const base = join(lab.outDir, 'one-vm');
+    const script = join(lab.outDir, 'one-vm.sh');
+    const W = join(REPO, 'build/exitscope-workload');
+    writeFileSync(
+      script,
+      [
+        `${W} npf 20000 --loop > /dev/null & A=$!`,
+        `${W} io 100000 --loop > /dev/null & B=$!`,
+        `node ${join(REPO, 'bin/exitscope.js')} flame --seconds 3 -p $B --json -o ${base} --format folded`,
+        'status=$?; echo "io-pid=$B" >&2',
+        'kill $A $B; wait 2>/dev/null',
+        'exit $status',
+      ].join('\n'),
+    );
+    const r = await lab.session.exec(`bash ${script}`);
+    expect(r.status, r.stderr).toBe(0);
+    const ioPid = /io-pid=(\d+)/.exec(r.stderr)?.[1];
+    const stacks = parseFolded(readFileSync(`${base}.folded`, 'utf8'));
+    const vms = new Set(stacks.map((st) => st.frames[1]?.name));
+    expect([...vms]).toEqual([`[vm exitscope-workload (pid ${ioPid})]`]);
+    const states = new Set(stacks.map((st) => st.frames[0]?.name));
+    expect(states.has('[exit NPF]')).toBe(false);
+    expect(states.has('[exit IOIO]')).toBe(true);
+  });
+
   it('no VM running: a clear NO_SAMPLES error and no file', async () => {
     const base = join(lab.outDir, 'idle');
     const r = await lab.session.exec(`node ${join(REPO, 'bin/exitscope.js')} flame --seconds 1 -o ${base}`);

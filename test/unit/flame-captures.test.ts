@@ -51,6 +51,13 @@ describe.each(FLAME_CAPTURES)('capture %s', (name) => {
     }
   });
 
+  it('renders the SVG the capture wrote (golden, compared frame by frame: name, kind, samples, position)', () => {
+    const golden = svgFrames(readFileSync(join(FLAME_FIX, `${name}.svg`), 'utf8'));
+    const now = svgFrames(renderSvg(p));
+    const key = (f: ReturnType<typeof svgFrames>[number]) => `${f.y}|${f.x.toFixed(1)}|${f.w.toFixed(1)}|${f.kind}|${f.samples}|${f.name}`;
+    expect(now.map(key).sort()).toEqual(golden.map(key).sort());
+  });
+
   it('the SVG has one titled frame per tree node, sample counts as in the raw output, children inside parents', () => {
     const f = svgFrames(renderSvg(p, { minWidth: 0 }));
     const root = f.find((x) => x.name === 'all');
