@@ -25,6 +25,8 @@ export interface AppProps {
   onQuit?: () => void;
   /** Starts a flame snapshot (progress and result come through the store); returns a message when it cannot. */
   onFlame?: () => string | undefined;
+  /** Cancels the snapshot being taken (x while sampling). */
+  onFlameCancel?: () => void;
   /** Fixed size (tests); otherwise the terminal's, following resizes. */
   size?: { columns: number; rows: number };
   initialUi?: Partial<UiState>;
@@ -45,7 +47,7 @@ function useTerminalSize(fixed: AppProps['size']): { columns: number; rows: numb
   return size;
 }
 
-export function App({ store, theme, onQuit, onFlame, size, initialUi }: AppProps) {
+export function App({ store, theme, onQuit, onFlame, onFlameCancel, size, initialUi }: AppProps) {
   const snap = useDashboard(store);
   const { exit } = useApp();
   const { columns, rows } = useTerminalSize(size);
@@ -96,7 +98,10 @@ export function App({ store, theme, onQuit, onFlame, size, initialUi }: AppProps
         else setMessage(onFlame ? onFlame() : 'flame snapshots need live collection (exitscope top or flame)');
         return;
       case 'x':
-        if (snap.flame.state === 'done' || snap.flame.state === 'failed') store.setFlame({ state: 'idle' });
+        if (snap.flame.state === 'sampling') {
+          onFlameCancel?.();
+          setMessage('flame snapshot cancelled: nothing written');
+        } else if (snap.flame.state !== 'idle') store.setFlame({ state: 'idle' });
         return;
       case 's': {
         // only the columns on screen (80 columns hide p50)

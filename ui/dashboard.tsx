@@ -6,6 +6,7 @@
 import { render } from 'ink';
 import { type Live, type LiveOptions, onInterrupt, startLive } from '../src/commands/live.js';
 import { captureFlame } from '../src/flame/capture.js';
+import { readPageBundle } from '../src/flame/html.js';
 import { defaultFlameBase, outputPaths, writeFlameFiles } from '../src/flame/outputs.js';
 import { summarize } from '../src/flame/summary.js';
 import { describeProblems, readRecording } from '../src/recording/recording.js';
@@ -39,7 +40,8 @@ function watchSelf(store: DashboardStore): () => void {
 async function takeFlame(live: Live, store: DashboardStore, o: { seconds: number; scope: string; signal: AbortSignal }): Promise<void> {
   store.setFlame({ state: 'sampling', phase: 'attaching', elapsed: 0, seconds: o.seconds });
   try {
-    const profile = await captureFlame({
+    readPageBundle('flame-page'); // BUILD_MISSING before sampling, not after
+    const capture = await captureFlame({
       seconds: o.seconds,
       hz: 99,
       pids: live.pids,
@@ -51,7 +53,8 @@ async function takeFlame(live: Live, store: DashboardStore, o: { seconds: number
       signal: o.signal,
       onProgress: (p) => store.setFlame({ state: 'sampling', ...p }),
     });
-    if (!profile) return store.setFlame({ state: 'idle' });
+    if (!capture) return store.setFlame({ state: 'idle' });
+    const profile = capture.profile;
     if (profile.samples === 0) return store.setFlame({ state: 'failed', message: `no samples: no vCPU thread was on a CPU for ${o.seconds} s (idle guests sleep in HLT); nothing written` });
     const files = writeFlameFiles(profile, outputPaths(defaultFlameBase(new Date()), ['folded', 'svg', 'html']));
     store.setFlame({ state: 'done', summary: summarize(profile, 10), files: Object.values(files) });
@@ -67,23 +70,27 @@ export async function topDashboard(o: LiveOptions & { windowSeconds: WindowSecon
   const live = await startLive({ ...o, verbose: false, notify: () => undefined }, (m) => store.apply(m));
   const stopSelf = watchSelf(store);
   const ui: Partial<UiState> = { windowSeconds: o.windowSeconds };
-  const flameAbort = new AbortController();
+  // one snapshot at a time; x (cancel) and q abort the one running
+  let flameAbort: AbortController | undefined;
   const onFlame = (): string | undefined => {
+    if (store.flameState.state === 'sampling') return 'a flame snapshot is being taken';
+    flameAbort = new AbortController();
     void takeFlame(live, store, { seconds: o.flameSeconds ?? 5, scope: o.vm !== undefined ? `VM ${o.vm}` : live.pids.length ? `pid ${live.pids.join(', ')}` : 'all VMs', signal: flameAbort.signal });
     return undefined;
   };
+  const onFlameCancel = (): void => flameAbort?.abort();
   const quit = (): void => {
-    flameAbort.abort();
+    flameAbort?.abort();
     void live.stop();
   };
-  const app = render(<App store={store} theme={themeFor(process.env)} initialUi={ui} onQuit={quit} onFlame={onFlame} />, RENDER);
+  const app = render(<App store={store} theme={themeFor(process.env)} initialUi={ui} onQuit={quit} onFlame={onFlame} onFlameCancel={onFlameCancel} />, RENDER);
   const off = onInterrupt(() => app.unmount());
   const timer = o.duration ? setTimeout(() => app.unmount(), o.duration * 1000) : undefined;
   await app.waitUntilExit();
   if (timer) clearTimeout(timer);
   off();
   stopSelf();
-  flameAbort.abort();
+  flameAbort?.abort();
   await live.stop(); // final totals read, recording flushed and closed
   if (live.recording) process.stderr.write(`exitscope: recording written to ${live.recording.path} (${live.recording.lines} messages)\n`);
   return 0;

@@ -9,7 +9,7 @@ declare module 'd3-flame-graph' {
     sort(s: boolean): FlameGraph;
     title(t: string): FlameGraph;
     inverted(i: boolean): FlameGraph;
-    setColorMapper(f: (d: { data: { kind?: string; name: string } }, original: string) => string): FlameGraph;
+    setColorMapper(f: (d: { data: { kind?: string; name: string }; highlight?: boolean }, original: string) => string): FlameGraph;
     setSearchHandler(f: (results: unknown[], sum: number, total: number) => void): FlameGraph;
     search(term: string): void;
     clear(): void;

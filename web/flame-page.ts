@@ -25,7 +25,8 @@ const chart = flamegraph()
   .transitionDuration(250)
   .sort(true)
   .title('')
-  .setColorMapper((d, original) => data.colours[d.data.kind ?? ''] ?? original)
+  // d3-flame-graph's own colour for a search match (original) wins over the kind's
+  .setColorMapper((d, original) => (d.highlight ? original : (data.colours[d.data.kind ?? ''] ?? original)))
   .setSearchHandler((_results, sum, total) => {
     document.getElementById('matched')!.textContent = total ? `Matched: ${((100 * sum) / total).toFixed(1)}%` : '';
   });

@@ -6,7 +6,8 @@
 import { resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { captureFlame } from '../flame/capture.js';
-import { type FlameFormat, checkWritable, defaultFlameBase, outputPaths, writeAtomic, writeFlameFiles } from '../flame/outputs.js';
+import { readPageBundle } from '../flame/html.js';
+import { type FlameFormat, checkWritable, defaultFlameBase, outputPaths, writeFlameFiles } from '../flame/outputs.js';
 import { formatSummary, summarize } from '../flame/summary.js';
 import { onInterrupt, targetPids, tracingCapabilities } from './live.js';
 
@@ -36,7 +37,8 @@ export async function flameCommand(o: FlameCommandOptions): Promise<number> {
   const off = onInterrupt(() => abort.abort());
   const tty = process.stderr.isTTY === true && !o.quiet;
   let lastLine = '';
-  const profile = await captureFlame({
+  if (paths.html) readPageBundle('flame-page'); // BUILD_MISSING now, not after sampling
+  const capture = await captureFlame({
     seconds: o.seconds,
     hz: o.hz,
     pids,
@@ -46,7 +48,6 @@ export async function flameCommand(o: FlameCommandOptions): Promise<number> {
     ...(caps.bpftrace ? { bpftrace: caps.bpftrace.path } : {}),
     kernel: caps.kernel,
     signal: abort.signal,
-    ...(o.raw !== undefined ? { onRawOutput: (lines: readonly string[]) => writeAtomic(o.raw as string, `${lines.join('\n')}\n`) } : {}),
     onProgress: (p) => {
       if (o.quiet) return;
       const line = p.phase === 'attaching' ? 'flame: attaching probes...' : p.phase === 'sampling' ? `flame: sampling ${scope} at ${o.hz} Hz: ${p.elapsed.toFixed(1)}/${p.seconds} s` : 'flame: resolving symbols...';
@@ -54,19 +55,26 @@ export async function flameCommand(o: FlameCommandOptions): Promise<number> {
       else if (line.split(':')[1] !== lastLine.split(':')[1]) process.stderr.write(`${line}\n`);
       lastLine = line;
     },
-  }).finally(off);
+  });
   if (tty) process.stderr.write('\r\x1b[K');
-  if (!profile) {
+  // Ctrl-C stays ours until the files are in place: it is handled after the (synchronous) writes
+  // below, and a capture that is complete is written whole
+  if (!capture) {
+    off();
     process.stderr.write('exitscope: flame capture interrupted: nothing written\n');
     return 130;
   }
-  if (profile.samples === 0)
+  const profile = capture.profile;
+  if (profile.samples === 0) {
+    off();
     throw new UserError(
       'NO_SAMPLES',
       `no vCPU thread of ${scope} was on a CPU during the ${o.seconds} s capture: there is nothing to draw (no file written)`,
       'capture while the guest is busy (an idle guest sleeps in HLT and is never sampled), for longer (--seconds), or check --vm/--pid with `exitscope top --once`',
     );
-  const written = writeFlameFiles(profile, paths);
+  }
+  const written = writeFlameFiles(profile, paths, o.raw !== undefined ? [[resolve(o.raw), `${capture.raw.join('\n')}\n`]] : []);
+  off();
   if (o.json) {
     process.stdout.write(`${JSON.stringify({ files: written, meta: profile.meta, ...summarize(profile, o.top) }, null, 2)}\n`);
   } else {

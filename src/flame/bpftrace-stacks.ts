@@ -22,7 +22,8 @@ export const UNKNOWN = '[unknown]';
 
 /** "kvm_mmu_page_fault+130" -> "kvm_mmu_page_fault"; "0x7f12ab" -> "[unknown]". */
 export function symbolOf(frame: string): string {
-  const f = frame.trim().replace(/\s+\(.*\)$/, '');
+  // perf mode ends a frame with its module: " (/usr/lib/.../libc.so.6)" or " ([unknown])"
+  const f = frame.trim().replace(/\s+\((\/|\[)[^()]*\)$/, '');
   if (/^(0x)?[0-9a-f]{6,16}$/i.test(f) || f === '') return UNKNOWN;
   return f.replace(/\+\d+$/, '').replace(/\+0x[0-9a-f]+$/i, '');
 }

@@ -32,8 +32,9 @@ export interface CaptureOptions {
   /** Called when sampling starts and about every 250 ms while it runs, then once when resolving. */
   onProgress?: (p: { phase: 'attaching' | 'sampling' | 'resolving'; elapsed: number; seconds: number }) => void;
   onDiagnostic?: (line: string) => void;
-  /** Receives bpftrace's own output lines of a complete capture (--raw: bug reports, fixtures). */
-  onRawOutput?: (lines: readonly string[]) => void;
+  /** Override ATTACH_TIMEOUT_MS / RESOLVE_TIMEOUT_MS (tests). */
+  attachTimeoutMs?: number;
+  resolveTimeoutMs?: number;
   /** For tests: where kallsyms and /proc are. */
   kallsyms?: string;
   proc?: string;
@@ -74,12 +75,20 @@ function readKvmSymbols(path: string): Set<string> | undefined {
   }
 }
 
-/** Resolves to the profile, or to undefined if aborted. Throws UserError when bpftrace cannot run. */
-export async function captureFlame(o: CaptureOptions): Promise<FlameProfile | undefined> {
+export interface Capture {
+  profile: FlameProfile;
+  /** bpftrace's own output lines (--raw: bug reports, fixtures). */
+  raw: readonly string[];
+}
+
+/** How long bpftrace may take to attach, and to print the stacks after SIGINT, before it counts as stuck. */
+export const ATTACH_TIMEOUT_MS = 180_000;
+export const RESOLVE_TIMEOUT_MS = 120_000;
+
+/** Resolves to the capture, or to undefined if aborted. Throws UserError when bpftrace cannot run or gets stuck. */
+export async function captureFlame(o: CaptureOptions): Promise<Capture | undefined> {
   if (o.signal?.aborted) return undefined;
-  const dir = mkdtempSync(join(tmpdir(), 'exitscope-flame-'));
-  const programFile = join(dir, 'flame.bt');
-  writeFileSync(programFile, buildFlameProgram({ hz: o.hz, pids: o.pids, reasons: o.reasons, userStacks: o.userStacks }));
+  const program = buildFlameProgram({ hz: o.hz, pids: o.pids, reasons: o.reasons, userStacks: o.userStacks });
   const names = new Map<number, string>();
   const nameOf = (pid: number): string => {
     let n = names.get(pid);
@@ -99,64 +108,77 @@ export async function captureFlame(o: CaptureOptions): Promise<FlameProfile | un
   let attachedAt: number | undefined;
   let ticker: NodeJS.Timeout | undefined;
   let stopTimer: NodeJS.Timeout | undefined;
-  o.onProgress?.({ phase: 'attaching', elapsed: 0, seconds: o.seconds });
-  const child = execa(o.bpftrace ?? 'bpftrace', ['-f', 'json', programFile], {
-    // a big map: every distinct stack is a key
-    env: { BPFTRACE_MAP_KEYS_MAX: '65536', BPFTRACE_MAX_MAP_KEYS: '65536' },
-    stdin: 'ignore',
-    buffer: false,
-    reject: false,
-    cleanup: true,
-    ...(o.signal ? { cancelSignal: o.signal, forceKillAfterDelay: 2000 } : {}),
-  });
-  child.stdout?.on('data', (d: Buffer) => {
-    const parts = (rest + d.toString('utf8')).split('\n');
-    rest = parts.pop() ?? '';
-    for (const l of parts) {
-      if (attachedAt === undefined && l.includes(FLAME_MARK.attached)) {
-        attachedAt = Date.now();
-        // bpftrace's output reaches us once every probe is attached: the capture's time starts now,
-        // and SIGINT ends it (bpftrace then runs END, which prints the stacks)
-        stopTimer = setTimeout(() => {
-          if (ticker) clearInterval(ticker);
-          o.onProgress?.({ phase: 'resolving', elapsed: o.seconds, seconds: o.seconds });
-          child.kill('SIGINT');
-        }, o.seconds * 1000);
-        ticker = setInterval(() => {
-          const elapsed = Math.min(o.seconds, (Date.now() - (attachedAt ?? Date.now())) / 1000);
-          o.onProgress?.({ phase: 'sampling', elapsed, seconds: o.seconds });
-        }, 250);
-        o.onProgress?.({ phase: 'sampling', elapsed: 0, seconds: o.seconds });
-      }
-      lines.push(l);
-    }
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    for (const l of d.toString('utf8').split('\n')) {
-      if (!l.trim()) continue;
-      stderr.push(l);
-      if (stderr.length > 40) stderr.shift();
-      o.onDiagnostic?.(l);
-    }
-  });
+  let stuck: string | undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'exitscope-flame-'));
   try {
+    const programFile = join(dir, 'flame.bt');
+    writeFileSync(programFile, program);
+    o.onProgress?.({ phase: 'attaching', elapsed: 0, seconds: o.seconds });
+    const child = execa(o.bpftrace ?? 'bpftrace', ['-f', 'json', programFile], {
+      // a big map: every distinct stack is a key
+      env: { BPFTRACE_MAP_KEYS_MAX: '65536', BPFTRACE_MAX_MAP_KEYS: '65536' },
+      stdin: 'ignore',
+      buffer: false,
+      reject: false,
+      cleanup: true,
+      ...(o.signal ? { cancelSignal: o.signal, forceKillAfterDelay: 2000 } : {}),
+    });
+    const giveUp = (why: string): void => {
+      stuck = why;
+      child.kill('SIGKILL');
+    };
+    const attachMs = o.attachTimeoutMs ?? ATTACH_TIMEOUT_MS;
+    const resolveMs = o.resolveTimeoutMs ?? RESOLVE_TIMEOUT_MS;
+    let deadline = setTimeout(() => giveUp(`bpftrace did not start sampling within ${attachMs / 1000} s`), attachMs);
+    child.stdout?.on('data', (d: Buffer) => {
+      const parts = (rest + d.toString('utf8')).split('\n');
+      rest = parts.pop() ?? '';
+      for (const l of parts) {
+        if (attachedAt === undefined && l.includes(FLAME_MARK.attached)) {
+          attachedAt = Date.now();
+          clearTimeout(deadline);
+          // bpftrace's output reaches us once every probe is attached: the capture's time starts now,
+          // and SIGINT ends it (bpftrace then runs END, which prints the stacks)
+          stopTimer = setTimeout(() => {
+            if (ticker) clearInterval(ticker);
+            o.onProgress?.({ phase: 'resolving', elapsed: o.seconds, seconds: o.seconds });
+            child.kill('SIGINT');
+            deadline = setTimeout(() => giveUp(`bpftrace did not print the stacks within ${resolveMs / 1000} s of being stopped`), resolveMs);
+          }, o.seconds * 1000);
+          ticker = setInterval(() => {
+            const elapsed = Math.min(o.seconds, (Date.now() - (attachedAt ?? Date.now())) / 1000);
+            o.onProgress?.({ phase: 'sampling', elapsed, seconds: o.seconds });
+          }, 250);
+          o.onProgress?.({ phase: 'sampling', elapsed: 0, seconds: o.seconds });
+        }
+        lines.push(l);
+      }
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      for (const l of d.toString('utf8').split('\n')) {
+        if (!l.trim()) continue;
+        stderr.push(l);
+        if (stderr.length > 40) stderr.shift();
+        o.onDiagnostic?.(l);
+      }
+    });
     const r = await child;
+    clearTimeout(deadline);
     if (rest) lines.push(rest);
     if (o.signal?.aborted) return undefined;
     const done = lines.some((l) => l.includes(FLAME_MARK.done));
     if (!done) {
       const text = [...stderr, ...lines.filter((l) => !l.startsWith('{"type": "map"'))].slice(-8).join('\n');
-      const why = r.signal ? `bpftrace was killed by ${r.signal}` : `bpftrace exited with status ${r.exitCode}`;
+      const why = stuck ?? (r.signal ? `bpftrace was killed by ${r.signal}` : `bpftrace exited with status ${r.exitCode}`);
       if (r.failed && /ENOENT/.test(String(r.message)))
         throw new UserError('NO_BPFTRACE', 'bpftrace is not installed', 'apt-get install bpftrace');
       if (/permission|EPERM|Operation not permitted/i.test(text)) throw new UserError('BPFTRACE_PERMISSION', `bpftrace may not load programs: ${text.split('\n')[0]}`, 'run exitscope as root');
       throw new UserError('FLAME_FAILED', `${why} before the snapshot was complete:\n${text.replace(/^/gm, '    ')}`, 'run `exitscope doctor`; profile:hz needs perf events (CONFIG_PERF_EVENTS) in the kernel');
     }
-    o.onRawOutput?.(lines);
     const { samples } = parseStacksOutput(lines, o.userStacks);
     const kvmSymbols = readKvmSymbols(o.kallsyms ?? '/proc/kallsyms');
     const stacks = toStacks(samples, { reasons: o.reasons, vmName: nameOf, ...(kvmSymbols ? { kvmSymbols } : {}) });
-    return makeProfile({ host: hostname(), kernel: o.kernel ?? 'unknown', startedAt, seconds: o.seconds, hz: o.hz, scope: o.scope }, stacks);
+    return { profile: makeProfile({ host: hostname(), kernel: o.kernel ?? 'unknown', startedAt, seconds: o.seconds, hz: o.hz, scope: o.scope }, stacks), raw: lines };
   } finally {
     if (ticker) clearInterval(ticker);
     if (stopTimer) clearTimeout(stopTimer);

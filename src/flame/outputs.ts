@@ -3,7 +3,7 @@
  * beside its final name and renamed into place, so an interrupted run never
  * leaves a half-written file behind.
  */
-import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { toFolded } from './folded.js';
@@ -37,6 +37,11 @@ export function checkWritable(paths: Partial<Record<string, string>>): void {
     const dir = dirname(p);
     if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError('BAD_OUTPUT', `cannot write ${p}: ${dir} is not a directory`, 'create the directory first, or choose another -o');
     if (existsSync(p) && statSync(p).isDirectory()) throw new UserError('BAD_OUTPUT', `cannot write ${p}: it is a directory`, 'choose another -o');
+    try {
+      accessSync(dir, constants.W_OK);
+    } catch {
+      throw new UserError('BAD_OUTPUT', `cannot write ${p}: ${dir} is not writable`, 'choose a writable directory with -o');
+    }
   }
 }
 
@@ -55,9 +60,28 @@ export function renderFormat(p: FlameProfile, f: FlameFormat): string {
   return f === 'folded' ? toFolded(p) : f === 'svg' ? renderSvg(p) : renderHtml(p);
 }
 
-/** Renders every format first, then writes them: a rendering failure writes nothing. */
-export function writeFlameFiles(p: FlameProfile, paths: Partial<Record<FlameFormat, string>>): Partial<Record<FlameFormat, string>> {
+/**
+ * All or nothing: every file is written to a temporary name first; only when all of them are
+ * complete are they renamed into place. A failure (disk full, ...) removes the temporaries.
+ */
+export function writeAllAtomic(files: readonly (readonly [string, string])[]): void {
+  const tmps: string[] = [];
+  try {
+    for (const [path, text] of files) {
+      const tmp = `${path}.${process.pid}.tmp`;
+      tmps.push(tmp);
+      writeFileSync(tmp, text);
+    }
+  } catch (e) {
+    for (const t of tmps) rmSync(t, { force: true });
+    throw new UserError('BAD_OUTPUT', `could not write the snapshot: ${(e as Error).message}`, 'free some space or choose another -o; nothing was written');
+  }
+  files.forEach(([path], i) => renameSync(tmps[i] as string, path));
+}
+
+/** Renders every format first, then writes them all or none; `extra` files (--raw) go with them. */
+export function writeFlameFiles(p: FlameProfile, paths: Partial<Record<FlameFormat, string>>, extra: readonly (readonly [string, string])[] = []): Partial<Record<FlameFormat, string>> {
   const rendered = (Object.entries(paths) as [FlameFormat, string][]).map(([f, path]) => [path, renderFormat(p, f)] as const);
-  for (const [path, text] of rendered) writeAtomic(path, text);
+  writeAllAtomic([...rendered, ...extra]);
   return paths;
 }

@@ -63,15 +63,25 @@ export function kvmSymbolsFromKallsyms(text: string): Set<string> {
   return out;
 }
 
+/**
+ * A frame name safe in every view: thread names are set by any process and symbols come from
+ * binaries, so control characters (escape codes on a terminal) and characters XML forbids even
+ * escaped become '?'.
+ */
+export function cleanName(name: string): string {
+  return name.replace(/[\x00-\x1f\x7f-\x9f\ufffe\uffff]/g, '?');
+}
+
 /** Merges equal stacks and sorts them (by frame names) so that every view is stable. */
 export function normalizeStacks(stacks: readonly Stack[]): Stack[] {
   const merged = new Map<string, Stack>();
   for (const s of stacks) {
     if (s.count <= 0) continue;
-    const key = s.frames.map((f) => `${f.kind}:${f.name}`).join('\n');
+    const frames = s.frames.map((f) => ({ name: cleanName(f.name), kind: f.kind }));
+    const key = frames.map((f) => `${f.kind}:${f.name}`).join('\n');
     const have = merged.get(key);
     if (have) have.count += s.count;
-    else merged.set(key, { frames: s.frames.map((f) => ({ ...f })), count: s.count });
+    else merged.set(key, { frames, count: s.count });
   }
   // in the order of the folded lines (as stackcollapse writes them), kinds breaking ties
   const order = (s: Stack): string => s.frames.map((f) => f.name).join(';');

@@ -84,6 +84,9 @@ describe('the HTML page (d3-flame-graph, bundled) in Chromium', () => {
     expect(titles.reduce((n, t) => n + Number(/, (\d+) samples\)/.exec(t)?.[1] ?? 0), 0)).toBe(want);
     await page.locator('#search').fill('paging64_page_fault');
     await expect.poll(() => page.locator('#matched').textContent(), { timeout: 5_000 }).toMatch(/^Matched: \d+\.\d%$/);
+    // matches are highlighted in d3-flame-graph's colour, the rest keep their kind's
+    await expect.poll(() => page.locator('g.frame[name="paging64_page_fault"] rect').first().getAttribute('fill'), { timeout: 5_000 }).toMatch(/^(#E600E6|rgb\(230, ?0, ?230\))$/i);
+    expect(await page.locator('g.frame[name="kvm_vcpu_ioctl"] rect').first().getAttribute('fill')).not.toMatch(/E600E6/i);
     expect(await page.locator('#title').textContent()).toBe('exitscope flame: all VMs');
     expect(errors).toEqual([]);
     expect(requests.every((u) => u.startsWith('file:') || u.startsWith('data:'))).toBe(true);

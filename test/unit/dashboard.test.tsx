@@ -11,7 +11,7 @@ import { Header } from '../../ui/components/Header.js';
 import { ReasonsTable } from '../../ui/components/ReasonsTable.js';
 import { TdpPanel } from '../../ui/components/TdpPanel.js';
 import { VmsPanel } from '../../ui/components/VmsPanel.js';
-import { DashboardStore } from '../../ui/store.js';
+import { DashboardStore, type FlameState } from '../../ui/store.js';
 import { themeFor } from '../../ui/theme.js';
 import { buildView, type DashboardView, INITIAL_UI } from '../../ui/view-model.js';
 import { profileOf } from './support/flame-fixtures.js';
@@ -249,8 +249,9 @@ describe('flame snapshots in the dashboard', () => {
   it('f asks for a snapshot; progress shows while sampling; then the top frames and the files; x closes it', async () => {
     const store = storeOf(messages, 'live');
     let asked = 0;
+    let cancelled = 0;
     const { stdin, lastFrame, unmount } = render(
-      <App store={store} theme={PLAIN} size={{ columns: 100, rows: 40 }} onFlame={() => {
+      <App store={store} theme={PLAIN} size={{ columns: 100, rows: 40 }} onFlameCancel={() => cancelled++} onFlame={() => {
         asked++;
         return undefined;
       }} />,
@@ -265,6 +266,10 @@ describe('flame snapshots in the dashboard', () => {
     await tick();
     expect(asked).toBe(1);
     expect(text(lastFrame())).toContain('a flame snapshot is being taken');
+    stdin.write('x');
+    await tick();
+    expect(cancelled).toBe(1);
+    expect(text(lastFrame())).toContain('flame snapshot cancelled: nothing written');
     const summary = summarize(profileOf('npf-npt-on'), 10);
     store.setFlame({ state: 'done', summary, files: ['/tmp/exitscope-flame-1.svg', '/tmp/exitscope-flame-1.html'] });
     await tick();
@@ -282,6 +287,31 @@ describe('flame snapshots in the dashboard', () => {
     store.setFlame({ state: 'failed', message: 'no samples: nothing written' });
     await tick();
     expect(text(lastFrame())).toContain('no samples: nothing written');
+    unmount();
+  });
+});
+
+describe('the flame panel fits', () => {
+  it.each([
+    [80, 24],
+    [60, 30],
+    [100, 40],
+  ])('at %i x %i: never wider, never taller, in every state', (columns, rows) => {
+    const store = storeOf(recording('run-mix-3-vcpus-2-npt-on'), 'live');
+    const { lastFrame, rerender, unmount } = render(<App store={store} theme={PLAIN} size={{ columns, rows }} />);
+    const states = [
+      { state: 'sampling', phase: 'attaching', elapsed: 0, seconds: 5 },
+      { state: 'sampling', phase: 'sampling', elapsed: 2.25, seconds: 5 },
+      { state: 'done', summary: summarize(profileOf('npf-npt-off'), 10), files: ['/a/very/long/path/to/exitscope-flame-20261125-124649.html'] },
+      { state: 'failed', message: 'no samples: no vCPU thread was on a CPU for 5 s (idle guests sleep in HLT); nothing written' },
+    ] as FlameState[];
+    for (const f of states) {
+      store.setFlame(f);
+      rerender(<App store={store} theme={PLAIN} size={{ columns, rows }} />);
+      const frame = text(lastFrame());
+      expect(frame.split('\n').length, f.state).toBeLessThanOrEqual(rows - 1);
+      for (const line of frame.split('\n')) expect(line.length, line).toBeLessThanOrEqual(columns);
+    }
     unmount();
   });
 });

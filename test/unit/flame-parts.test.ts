@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { frameOf, parseStackKey, parseStacksOutput, symbolOf } from '../../src/flame/bpftrace-stacks.js';
 import { stateFrame, toStacks } from '../../src/flame/capture.js';
 import { FoldedParseError, parseFolded, toFolded } from '../../src/flame/folded.js';
-import { checkWritable, defaultFlameBase, outputPaths, writeAtomic, writeFlameFiles } from '../../src/flame/outputs.js';
+import { checkWritable, defaultFlameBase, outputPaths, writeAllAtomic, writeAtomic, writeFlameFiles } from '../../src/flame/outputs.js';
 import { type FlameProfile, KVM_FRAME_PATTERNS, isKvmSymbol, kvmSymbolsFromKallsyms, makeProfile } from '../../src/flame/profile.js';
 import { buildFlameProgram, IN_GUEST } from '../../src/flame/program.js';
 import { summarize } from '../../src/flame/summary.js';
@@ -55,6 +55,8 @@ describe('stack keys', () => {
     ['7f3a2b1c0d9e', '[unknown]'],
     ['ioctl+11 (/usr/lib/x86_64-linux-gnu/libc.so.6)', 'ioctl'],
     ['main', 'main'],
+    ['std::function<void ()>::operator()+12', 'std::function<void ()>::operator()'],
+    ['run_batch+40 (/work/build/exitscope-workload)', 'run_batch'],
   ])('symbolOf(%j) = %j', (raw, want) => expect(symbolOf(raw)).toBe(want));
 
   it.each([
@@ -157,13 +159,24 @@ describe('folded', () => {
       { frames: [{ name: 'a;b', kind: 'user' }], count: 2 },
       { frames: [{ name: 'x\ny', kind: 'kernel' }], count: 1 },
     ]);
-    expect(toFolded(p)).toBe('a:b 3\nx y_[k] 1\n');
+    expect(toFolded(p)).toBe('a:b 3\nx?y_[k] 1\n');
     expect(p.samples).toBe(4);
   });
   it('a malformed line is an error with its line number', () => {
     expect(() => parseFolded('a;b 1\na;b\n')).toThrow(FoldedParseError);
     expect(() => parseFolded('a;b 1\na;b\n')).toThrow(/line 2/);
     expect(parseFolded('# comment\n\na 1\n')).toHaveLength(1);
+  });
+});
+
+describe('names from the machine', () => {
+  it('control characters and characters XML forbids become "?" in every view (a thread can name itself anything)', () => {
+    const p = makeProfile(META, [{ frames: [{ name: '[ev\x01il\x1b[31m]', kind: 'context' }, { name: 'vcpu\uffff', kind: 'user' }, { name: '</script><script>x()</script>]]>', kind: 'user' }], count: 1 }]);
+    expect(p.stacks[0]?.frames.map((f) => f.name)).toEqual(['[ev?il?[31m]', 'vcpu?', '</script><script>x()</script>]]>']);
+    const svg = renderSvg(p);
+    expect(svg).not.toMatch(/[\x00-\x08\x0b\x0c\x0e-\x1f\uffff]/);
+    expect(svg).not.toContain('<script><script>');
+    expect(svg).toContain('&lt;/script&gt;&lt;script&gt;x()&lt;/script&gt;]]&gt;');
   });
 });
 
@@ -233,6 +246,14 @@ describe('outputs', () => {
     expect(() => writeAtomic(join(dir, 'missing', 'b.folded'), 'x')).toThrow();
     expect(readdirSync(dir)).toEqual(['a.folded']);
   });
+  it('all or nothing: when one file cannot be written, none is, and no temporary is left', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flame-out-'));
+    expect(() => writeAllAtomic([[join(dir, 'a.folded'), 'x 1\n'], [join(dir, 'missing', 'b.svg'), '<svg/>']])).toThrow(UserError);
+    expect(readdirSync(dir)).toEqual([]);
+    writeAllAtomic([[join(dir, 'a.folded'), 'x 1\n'], [join(dir, 'b.svg'), '<svg/>']]);
+    expect(readdirSync(dir).sort()).toEqual(['a.folded', 'b.svg']);
+  });
+
   it('writes folded and SVG that read back to the same profile', () => {
     const dir = mkdtempSync(join(tmpdir(), 'flame-out-'));
     const p = profileOf('[exit IOIO];main;io_interception_[k] 4\n');

@@ -37,9 +37,9 @@ export function FlamePanel({ f, theme, width, top }: { f: FlameState; theme: The
     const what = f.phase === 'attaching' ? 'attaching probes' : f.phase === 'resolving' ? 'resolving symbols' : `sampling ${f.elapsed.toFixed(1)}/${f.seconds} s`;
     return (
       <Box flexDirection="column" width={width} borderStyle="single" borderColor={theme.muted} paddingX={1}>
-        <Text>
+        <Text wrap="truncate-end">
           {title} <Text color={theme.bar}>{'█'.repeat(done)}</Text>
-          <Text color={theme.muted}>{'░'.repeat(barWidth - done)}</Text> {what}
+          <Text color={theme.muted}>{'░'.repeat(barWidth - done)}</Text> {what} <Text color={theme.muted}>(x cancels)</Text>
         </Text>
       </Box>
     );
@@ -56,10 +56,10 @@ export function FlamePanel({ f, theme, width, top }: { f: FlameState; theme: The
   const rows = Math.min(top, Math.max(f.summary.topTotal.length, f.summary.topSelf.length));
   return (
     <Box flexDirection="column" width={width} borderStyle="single" borderColor={theme.accent} paddingX={1}>
-      <Text>
+      <Text wrap="truncate-end">
         {title} <Text color={theme.muted}>{f.summary.samples} samples; {f.summary.byState.slice(0, 3).map((s) => `${s.name.slice(1, -1)} ${(s.share * 100).toFixed(0)}%`).join(', ')} (x closes)</Text>
       </Text>
-      <Text bold={theme.emphasis}>
+      <Text bold={theme.emphasis} wrap="truncate-end">
         {'top total'.padEnd(col)} {'top self'}
       </Text>
       {Array.from({ length: rows }, (_, i) => (

@@ -4,7 +4,7 @@ import type { Theme } from '../theme.js';
 export const KEYS: readonly [string, string][] = [
   ['p', 'pause / resume the display (collection continues; resume catches up)'],
   ['f', 'flame snapshot of the vCPU threads (top frames here, files in the current directory)'],
-  ['x', 'close the flame snapshot'],
+  ['x', 'close the flame snapshot (or cancel the one being taken)'],
   ['s / S', 'sort column / direction'],
   ['/', 'filter exit reasons by text (Enter keeps, Esc clears)'],
   ['v', 'cycle the VM every panel is filtered to (all VMs, then each)'],

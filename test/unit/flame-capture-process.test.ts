@@ -1,0 +1,66 @@
+/**
+ * The flame capture's process handling, with a bpftrace stand-in that replays a real lab capture:
+ * the stacks arrive after SIGINT, an abort gives nothing, a stuck bpftrace is given up on with a
+ * clear error, a dying one is reported, and no temporary directory is left behind.
+ */
+import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { captureFlame, type CaptureOptions } from '../../src/flame/capture.js';
+import { UserError } from '../../src/errors.js';
+
+const FAKE = join(import.meta.dirname, 'support/fake-bpftrace-flame.mjs');
+const tempDirs = (): string[] => readdirSync(tmpdir()).filter((d) => d.startsWith('exitscope-flame-'));
+
+function opts(mode: string, more: Partial<CaptureOptions> = {}): CaptureOptions {
+  process.env.FAKE_FLAME_MODE = mode;
+  return { seconds: 0.3, hz: 99, pids: [], scope: 'all VMs', reasons: true, userStacks: true, bpftrace: FAKE, kernel: 'test', kallsyms: '/nonexistent', ...more };
+}
+
+describe('captureFlame with a bpftrace stand-in', () => {
+  it('samples for the time asked, then SIGINT: the stacks of the real capture, progress in order', async () => {
+    const before = tempDirs();
+    const phases: string[] = [];
+    const c = await captureFlame(opts('normal', { onProgress: (p) => phases.push(p.phase) }));
+    expect(c?.profile.samples).toBe(249);
+    expect(c?.raw.some((l) => l.includes('"@stacks"'))).toBe(true);
+    expect(phases[0]).toBe('attaching');
+    expect(phases.at(-1)).toBe('resolving');
+    expect(phases).toContain('sampling');
+    expect(tempDirs()).toEqual(before);
+  });
+
+  it('aborted while sampling: resolves to nothing', async () => {
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 100);
+    expect(await captureFlame(opts('normal', { seconds: 5, signal: abort.signal }))).toBeUndefined();
+  });
+
+  it('a bpftrace that never attaches is given up on: FLAME_FAILED saying so', async () => {
+    const e = await captureFlame(opts('never-attaches', { attachTimeoutMs: 300 })).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(UserError);
+    expect((e as UserError).code).toBe('FLAME_FAILED');
+    expect((e as UserError).message).toMatch(/did not start sampling within/);
+  });
+
+  it('a bpftrace that never prints after SIGINT is given up on too', async () => {
+    const e = await captureFlame(opts('never-prints', { resolveTimeoutMs: 300 })).catch((x: unknown) => x);
+    expect((e as UserError).code).toBe('FLAME_FAILED');
+    expect((e as UserError).message).toMatch(/did not print the stacks within/);
+  });
+
+  it('a bpftrace that dies: FLAME_FAILED with its last lines; no temporary directory left', async () => {
+    const before = tempDirs();
+    const e = await captureFlame(opts('dies')).catch((x: unknown) => x);
+    expect((e as UserError).code).toBe('FLAME_FAILED');
+    expect((e as UserError).message).toMatch(/exited with status 1[\s\S]*something broke/);
+    expect(tempDirs()).toEqual(before);
+  });
+
+  it('a bad option throws before anything is created', async () => {
+    const before = tempDirs();
+    await expect(captureFlame(opts('normal', { hz: 0 }))).rejects.toThrow(RangeError);
+    expect(tempDirs()).toEqual(before);
+  });
+});
