@@ -4,7 +4,7 @@
  * anything else is a bug and prints its stack.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { formatUserError, isUserError } from './errors.js';
+import { formatUserError, isUserError, UserError } from './errors.js';
 import { type Forward, LAB_CPU, parseForward, parseMemory } from './lab/qemu-args.js';
 import { runInLab } from './lab/run-command.js';
 import { doctorCommand } from './commands/doctor.js';
@@ -14,6 +14,10 @@ import type { LiveOptions } from './commands/live.js';
 import { recordCommand } from './commands/record.js';
 import { replayCommand, reportCommand } from './commands/replay.js';
 import { runCommand } from './commands/run.js';
+import { recordFromCommand } from './commands/record-from.js';
+import { serveCommand } from './commands/serve.js';
+import type { ServeOptions } from './server/start.js';
+import { parseListen } from './server/listen-spec.js';
 import { topPlainCommand } from './commands/top-plain.js';
 import { FORMATS, type Format } from './report/format.js';
 
@@ -134,9 +138,14 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
       .option('-o, --output <file>', 'also record the stream to this file (flushed on q / Ctrl-C)')
       .addOption(new Option('-w, --window <seconds>', 'rolling window').choices(['1', '10', '60']).default('10'))
       .option('--duration <seconds>', 'stop after this many seconds', intIn('--duration', 1, 31_536_000))
-      .addHelpText('after', `\nExamples:\n  exitscope top                      the dashboard\n  exitscope top --vm ci-runner-3     only one VM (filtered in the kernel)\n  exitscope top --once -w 1          one table, for a script\n  exitscope lab --run 'exitscope-workload mix 60 & exitscope top --plain --duration 20'`),
-  ).action(async (o: LiveCli & { once?: boolean; plain?: boolean; output?: string; window: string; duration?: number }) => {
-    const common = { ...live(o), ...(o.output ? { output: o.output } : {}), ...(o.duration ? { duration: o.duration } : {}) };
+      .option('--serve <[addr:]port>', 'also serve the stream to WebSocket clients (see exitscope serve)'),
+  )
+    .option('--token <token>', 'with --serve: the control token (generated for a non-loopback address)')
+    .option('--read-token <token>', 'with --serve: a token that may only watch')
+    .option('--allow-origin <origin>', 'with --serve: a browser Origin allowed besides the server\'s own (repeatable)', collect((v: string) => v), [] as string[])
+    .addHelpText('after', `\nExamples:\n  exitscope top                      the dashboard\n  exitscope top --vm ci-runner-3     only one VM (filtered in the kernel)\n  exitscope top --once -w 1          one table, for a script\n  exitscope lab --run 'exitscope-workload mix 60 & exitscope top --plain --duration 20'\n  exitscope top --serve 8080          the dashboard here, the stream at ws://127.0.0.1:8080/stream`)
+  .action(async (o: LiveCli & ServeCli & { once?: boolean; plain?: boolean; output?: string; window: string; duration?: number; serve?: string }) => {
+    const common = { ...live(o), ...(o.output ? { output: o.output } : {}), ...(o.duration ? { duration: o.duration } : {}), ...(o.serve !== undefined ? { serve: serveOpts(o.serve, o) } : {}) };
     if (process.stdout.isTTY && process.stdin.isTTY && !o.plain && !o.once) {
       const { topDashboard } = await import('../ui/dashboard.js');
       process.exitCode = await topDashboard({ ...common, windowSeconds: Number(o.window) as 1 | 10 | 60 });
@@ -146,12 +155,33 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
   liveOptions(
     program
       .command('record')
-      .description('Record the stream of snapshots to a file (JSON Lines) until --duration or Ctrl-C; nothing is lost on Ctrl-C.')
+      .description('Record the stream of snapshots to a file (JSON Lines) until --duration or Ctrl-C; nothing is lost on Ctrl-C. With --from, record a remote exitscope serve instead.')
       .requiredOption('-o, --output <file>', 'where to write the recording')
       .option('--duration <seconds>', 'stop after this many seconds', intIn('--duration', 1, 31_536_000))
+      .option('--from <url>', 'record the stream of a remote `exitscope serve` (ws://HOST:PORT)')
+      .option('--token <token>', 'with --from: the token the server printed')
       .option('-q, --quiet', 'no progress'),
-  ).action(async (o: LiveCli & { output: string; duration?: number; quiet?: boolean }) => {
+  ).action(async (o: LiveCli & { output: string; duration?: number; quiet?: boolean; from?: string; token?: string }) => {
+    if (o.from !== undefined) {
+      process.exitCode = await recordFromCommand({ from: o.from, ...(o.token ? { token: o.token } : {}), output: o.output, ...(o.duration ? { duration: o.duration } : {}), quiet: o.quiet === true });
+      return;
+    }
     process.exitCode = await recordCommand({ ...live(o), output: o.output, ...(o.duration ? { duration: o.duration } : {}), quiet: o.quiet === true });
+  });
+
+  liveOptions(
+    program
+      .command('serve')
+      .description('Serve the live stream to WebSocket clients (exitscope record --from, scripts; docs/protocol.md), headless. Loopback needs no token; any other address does (generated and printed if not given).')
+      .argument('<[addr:]port>', 'where to listen: 8080 is 127.0.0.1:8080; 0.0.0.0:8080 all addresses (a token is then required)')
+      .option('--token <token>', 'the control token: watch and ask for flame snapshots')
+      .option('--read-token <token>', 'a token that may only watch')
+      .option('--allow-origin <origin>', "a browser Origin allowed besides the server's own (repeatable)", collect((v: string) => v), [] as string[])
+      .option('--max-clients <n>', 'clients at once', intIn('--max-clients', 1, 10_000), 64)
+      .option('--duration <seconds>', 'stop after this many seconds', intIn('--duration', 1, 31_536_000))
+      .addHelpText('after', `\nExamples:\n  exitscope serve 8080                                  loopback, no token\n  exitscope serve 0.0.0.0:8080 --read-token \$(openssl rand -hex 16)\n  exitscope record --from ws://127.0.0.1:8080 -o remote.jsonl\n  exitscope lab --forward 8080 --run 'exitscope serve 0.0.0.0:8080 --token T'`),
+  ).action(async (listen: string, o: LiveCli & ServeCli & { maxClients: number; duration?: number }) => {
+    process.exitCode = await serveCommand({ ...live(o), ...serveOpts(listen, o), maxClients: o.maxClients, ...(o.duration ? { duration: o.duration } : {}) });
   });
 
   program
@@ -217,6 +247,21 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
     });
 
   return program;
+}
+
+interface ServeCli {
+  token?: string;
+  readToken?: string;
+  allowOrigin: string[];
+}
+
+function serveOpts(listen: string, o: ServeCli): ServeOptions {
+  try {
+    parseListen(listen); // before anything else is checked or started
+  } catch (e) {
+    throw new UserError('BAD_LISTEN', (e as Error).message, 'give a port (loopback) or ADDR:PORT, e.g. --serve 8080 or serve 0.0.0.0:8080');
+  }
+  return { listen, ...(o.token ? { token: o.token } : {}), ...(o.readToken ? { readToken: o.readToken } : {}), allowOrigin: o.allowOrigin };
 }
 
 interface LiveCli {

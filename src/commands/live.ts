@@ -10,6 +10,7 @@ import { SVM_EXIT_REASONS, VMX_EXIT_REASONS } from '../model/exit-reasons.js';
 import { type Capabilities, blocking, blockingError, detectCapabilities } from '../probes/capabilities.js';
 import type { Message } from '../protocol/messages.js';
 import { RecordingWriter } from '../recording/recording.js';
+import { type ServeOptions, startServer } from '../server/start.js';
 
 export interface LiveOptions {
   interval: number;
@@ -21,6 +22,8 @@ export interface LiveOptions {
   latency?: boolean;
   output?: string;
   verbose?: boolean;
+  /** Also serve the stream to WebSocket clients (top --serve). */
+  serve?: ServeOptions;
   /** Where notices of trouble during collection go (bpftrace died, events lost); stderr by default. */
   notify?: (line: string) => void;
 }
@@ -86,6 +89,9 @@ export async function startLive(o: LiveOptions, onMessage: (m: Message) => void 
   const caps = await tracingCapabilities();
   const pids = targetPids(o.pid, o.vm);
   const reasons = o.reason.map((r) => parseReason(r, caps.vendor));
+  // the server first: the hello must reach it
+  // where it listens and its token are said on stderr even under the dashboard (before it draws)
+  const served = o.serve ? await startServer(o.serve, (l: string) => process.stderr.write(`${l}\n`)) : undefined;
   const agg = new Aggregate();
   const recording = o.output ? new RecordingWriter(o.output) : undefined;
   const collector = new Collector({
@@ -100,6 +106,7 @@ export async function startLive(o: LiveOptions, onMessage: (m: Message) => void 
       if (notice) (o.notify ?? ((l: string) => process.stderr.write(`${l}\n`)))(notice);
       agg.apply(m);
       recording?.write(m);
+      served?.server.publish(m);
       onMessage(m);
     },
     ...(o.verbose ? { onDiagnostic: (l: string) => process.stderr.write(`bpftrace: ${l}\n`) } : {}),
@@ -108,20 +115,26 @@ export async function startLive(o: LiveOptions, onMessage: (m: Message) => void 
     await collector.start();
   } catch (e) {
     recording?.close();
+    await served?.server.close();
     throw e;
   }
   let stopped: Promise<void> | undefined;
-  return {
+  const live: Live = {
     collector,
     caps,
     pids,
     agg,
     recording,
     stop() {
-      stopped ??= collector.stop().then(() => recording?.close());
+      stopped ??= collector.stop().then(async () => {
+        recording?.close();
+        await served?.server.close();
+      });
       return stopped;
     },
   };
+  served?.attachLive(live);
+  return live;
 }
 
 /** Calls `stop` on the first SIGINT/SIGTERM; a second one exits at once. Returns an unsubscribe. */

@@ -48,6 +48,11 @@ export const Snapshot = z.object({
   ms: Count,
   /** The last snapshot, printed when bpftrace was stopped. */
   final: z.boolean().optional(),
+  /**
+   * Several intervals summed into one (WebSocket only): the totals so far for a client that
+   * joins late, or what a slow client missed while it was behind. Absent means 1.
+   */
+  merged: Count.optional(),
   exits: z.array(z.object({ pid: Int, tid: Int, isa: Int, reason: Count, n: Count })),
   exitNs: z.array(z.object({ pid: Int, isa: Int, reason: Count, b: z.array(Bucket) })),
   faults: z.array(z.object({ pid: Int, code: Count, n: Count })),

@@ -1,0 +1,298 @@
+/**
+ * The WebSocket server: the collector's stream to remote viewers (ws 8).
+ * - Security: loopback by default; any other address needs a token, checked in
+ *   the HTTP upgrade before a socket exists (read-only or control rights);
+ *   browsers' Origin checked against an allow-list; small maxPayload; every
+ *   inbound message validated; repeated bad messages or a flood close the
+ *   connection (1008); dead peers found by ping and terminated; a cap on clients.
+ * - Backpressure: a client whose send buffer is above the high-water mark gets
+ *   no new frames: snapshots are merged (exactly: they are deltas) and other
+ *   messages queued (bounded); when it drains it gets a `behind` notice and the
+ *   merged snapshot. One stuck beyond `stuckMs` is terminated. Nobody else waits.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { timingSafeEqual } from 'node:crypto';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { Message } from '../protocol/messages.js';
+import { ClientMessage, type Rights, type ServerMessage, TOPICS, type Topic } from './client-messages.js';
+import { StreamHub } from './hub.js';
+import { SnapshotMerger } from './merge.js';
+
+export interface StreamServerOptions {
+  host: string;
+  port: number;
+  /** Tokens: required (one at least) unless host is loopback. A client with neither gets 401. */
+  tokens?: { read?: string; control?: string };
+  /** Origins allowed for browsers, besides the server's own. */
+  allowOrigins?: string[];
+  maxClients?: number;
+  maxPayload?: number;
+  heartbeatMs?: number;
+  highWaterBytes?: number;
+  stuckMs?: number;
+  maxBadMessages?: number;
+  maxMessagesPerSecond?: number;
+  /** A client with control rights asked for a flame snapshot: undefined if started, else why not. */
+  onFlameRequest?: (seconds: number) => string | undefined;
+  /** The web page served at / (HTML). */
+  page?: () => string;
+}
+
+export const DEFAULTS = { maxClients: 64, maxPayload: 4096, heartbeatMs: 30_000, highWaterBytes: 1 << 20, stuckMs: 30_000, maxBadMessages: 5, maxMessagesPerSecond: 20 } as const;
+const QUEUE_MAX = 256;
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+interface Client {
+  ws: WebSocket;
+  rights: Rights;
+  topics: Set<Topic>;
+  alive: boolean;
+  merger: SnapshotMerger;
+  queue: Message[];
+  dropped: number;
+  behindSince: number | undefined;
+  bad: number;
+  windowStart: number;
+  windowCount: number;
+}
+
+export class StreamServer {
+  private readonly hub = new StreamHub();
+  private readonly clients = new Set<Client>();
+  private readonly wss: WebSocketServer;
+  private readonly http: Server;
+  private readonly o: Required<Omit<StreamServerOptions, 'tokens' | 'allowOrigins' | 'onFlameRequest' | 'page'>> & StreamServerOptions;
+  private timers: NodeJS.Timeout[] = [];
+  private origins = new Set<string>();
+
+  constructor(options: StreamServerOptions) {
+    this.o = { ...DEFAULTS, ...options };
+    if (!isLoopback(options.host) && !options.tokens?.read && !options.tokens?.control) throw new Error('a non-loopback address needs a token');
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.o.maxPayload, perMessageDeflate: false });
+    this.http = createServer((req, res) => {
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      if (path === '/' && this.o.page) {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self' ws: wss:", 'x-content-type-options': 'nosniff' });
+        res.end(this.o.page());
+        return;
+      }
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('exitscope: the stream is a WebSocket at /stream\n');
+    });
+    this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
+  }
+
+  async listen(): Promise<{ host: string; port: number }> {
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(this.o.port, this.o.host, () => resolve());
+    });
+    const port = (this.http.address() as AddressInfo).port;
+    for (const h of [this.o.host, 'localhost', '127.0.0.1', '[::1]']) this.origins.add(`http://${h}:${port}`);
+    for (const o of this.o.allowOrigins ?? []) this.origins.add(o.replace(/\/$/, ''));
+    this.timers.push(setInterval(() => this.heartbeat(), this.o.heartbeatMs));
+    this.timers.push(setInterval(() => this.drainAll(), 100));
+    for (const t of this.timers) t.unref();
+    return { host: this.o.host, port };
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  /** Per client: bytes waiting in its socket, snapshots merged and messages queued while it is behind. */
+  stats(): { buffered: number; merged: number; queued: number }[] {
+    return [...this.clients].map((c) => ({ buffered: c.ws.bufferedAmount, merged: c.merger.count, queued: c.queue.length }));
+  }
+
+  /** One message of the stream to every client (and to the catch-up state for later ones). */
+  publish(m: Message): void {
+    this.hub.apply(m);
+    for (const c of this.clients) this.deliver(c, m);
+  }
+
+  /** A server message (e.g. a flame result) to every client subscribed to it. */
+  broadcast(m: ServerMessage | { type: 'flame'; [k: string]: unknown }, topic: Topic = 'flame'): void {
+    for (const c of this.clients) if (c.topics.has(topic)) this.sendRaw(c, m);
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    for (const c of this.clients) {
+      this.drain(c, true);
+      c.ws.close(1001, 'server stopping');
+    }
+    await new Promise<void>((resolve) => {
+      const done = setTimeout(() => {
+        for (const c of this.clients) c.ws.terminate();
+        resolve();
+      }, 2000);
+      done.unref();
+      const check = setInterval(() => {
+        if (this.clients.size === 0) {
+          clearInterval(check);
+          clearTimeout(done);
+          resolve();
+        }
+      }, 20);
+    });
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+  }
+
+  private refuse(socket: Duplex, status: number, text: string): void {
+    socket.write(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length + 1}\r\n\r\n${text}\n`);
+    socket.destroy();
+  }
+
+  private rightsOf(req: IncomingMessage, url: URL): Rights | undefined {
+    const t = this.o.tokens;
+    if (!t?.read && !t?.control) return 'control'; // loopback without tokens: whoever can connect is local
+    const auth = req.headers.authorization;
+    const given = auth?.startsWith('Bearer ') ? auth.slice(7) : (url.searchParams.get('token') ?? '');
+    if (t.control && sameSecret(given, t.control)) return 'control';
+    if (t.read && sameSecret(given, t.read)) return 'read';
+    return undefined;
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => undefined);
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname !== '/stream') return this.refuse(socket, 404, 'Not Found');
+    const origin = req.headers.origin;
+    if (origin !== undefined && !this.origins.has(origin)) return this.refuse(socket, 403, 'Forbidden');
+    const rights = this.rightsOf(req, url);
+    if (!rights) return this.refuse(socket, 401, 'Unauthorized');
+    if (this.clients.size >= this.o.maxClients) return this.refuse(socket, 503, 'Service Unavailable');
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, rights));
+  }
+
+  private accept(ws: WebSocket, rights: Rights): void {
+    const c: Client = { ws, rights, topics: new Set(TOPICS), alive: true, merger: new SnapshotMerger(), queue: [], dropped: 0, behindSince: undefined, bad: 0, windowStart: Date.now(), windowCount: 0 };
+    this.clients.add(c);
+    ws.on('pong', () => {
+      c.alive = true;
+    });
+    ws.on('error', () => undefined); // e.g. maxPayload exceeded: ws closes with 1009 itself
+    ws.on('close', () => this.clients.delete(c));
+    ws.on('message', (data, isBinary) => this.onMessage(c, data as Buffer, isBinary));
+    this.sendRaw(c, { type: 'welcome', v: 1, rights, topics: [...c.topics] });
+    for (const m of this.hub.catchUp()) this.deliver(c, m);
+  }
+
+  private reject(c: Client, code: Extract<ServerMessage, { type: 'reject' }>['code'], message: string, counts = true): void {
+    this.sendRaw(c, { type: 'reject', code, message });
+    if (counts && ++c.bad >= this.o.maxBadMessages) c.ws.close(1008, 'too many bad messages');
+  }
+
+  private onMessage(c: Client, data: Buffer, isBinary: boolean): void {
+    const now = Date.now();
+    if (now - c.windowStart >= 1000) {
+      c.windowStart = now;
+      c.windowCount = 0;
+    }
+    if (++c.windowCount > this.o.maxMessagesPerSecond) {
+      c.ws.close(1008, 'too many messages');
+      return;
+    }
+    if (isBinary) return this.reject(c, 'BAD_MESSAGE', 'binary frames are not accepted');
+    let json: unknown;
+    try {
+      json = JSON.parse(data.toString('utf8'));
+    } catch {
+      return this.reject(c, 'BAD_JSON', 'not JSON');
+    }
+    const parsed = ClientMessage.safeParse(json);
+    if (!parsed.success) return this.reject(c, 'BAD_MESSAGE', `not a valid message: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    const m = parsed.data;
+    switch (m.type) {
+      case 'ping':
+        this.sendRaw(c, { type: 'pong' });
+        return;
+      case 'subscribe':
+        c.topics = new Set(m.topics);
+        return;
+      case 'flame': {
+        if (c.rights !== 'control') return this.reject(c, 'FORBIDDEN', 'a flame snapshot needs a token with control rights', false);
+        const why = this.o.onFlameRequest ? this.o.onFlameRequest(m.seconds ?? 5) : 'flame snapshots are not available from this server';
+        if (why) this.reject(c, why.includes('being taken') ? 'BUSY' : 'UNAVAILABLE', why, false);
+        return;
+      }
+    }
+  }
+
+  private behind(c: Client): boolean {
+    return c.ws.bufferedAmount > this.o.highWaterBytes;
+  }
+
+  private deliver(c: Client, m: Message): void {
+    if (m.type !== 'hello' && !c.topics.has(m.type as Topic)) return;
+    if (this.behind(c) || c.merger.count > 0 || c.queue.length > 0) {
+      c.behindSince ??= Date.now();
+      if (m.type === 'snapshot') c.merger.add(m);
+      else {
+        c.queue.push(m);
+        if (c.queue.length > QUEUE_MAX) {
+          c.queue.shift();
+          c.dropped++;
+        }
+      }
+      this.drain(c);
+      return;
+    }
+    this.sendRaw(c, m);
+  }
+
+  /** Sends what a client missed once its buffer has drained; terminates one stuck too long. */
+  private drain(c: Client, force = false): void {
+    if (c.behindSince === undefined) return;
+    if (!force && c.ws.bufferedAmount > this.o.highWaterBytes / 2) {
+      if (Date.now() - c.behindSince > this.o.stuckMs) {
+        c.ws.terminate();
+        this.clients.delete(c);
+      }
+      return;
+    }
+    const merged = c.merger.count;
+    this.sendRaw(c, { type: 'behind', merged, dropped: c.dropped });
+    for (const m of c.queue) if (m.type !== 'end') this.sendRaw(c, m);
+    const snap = c.merger.take();
+    if (snap) this.sendRaw(c, snap);
+    const end = c.queue.find((m) => m.type === 'end');
+    if (end) this.sendRaw(c, end);
+    c.queue = [];
+    c.dropped = 0;
+    c.behindSince = undefined;
+  }
+
+  private drainAll(): void {
+    for (const c of this.clients) this.drain(c);
+  }
+
+  private heartbeat(): void {
+    for (const c of this.clients) {
+      if (!c.alive) {
+        c.ws.terminate();
+        this.clients.delete(c);
+        continue;
+      }
+      c.alive = false;
+      c.ws.ping();
+    }
+  }
+
+  private sendRaw(c: Client, m: unknown): void {
+    if (c.ws.readyState !== WebSocket.OPEN) return;
+    c.ws.send(JSON.stringify(m));
+  }
+}

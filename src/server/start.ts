@@ -1,0 +1,74 @@
+/**
+ * Starts the WebSocket server for `serve` and `top --serve`: address and
+ * tokens (generated for a non-loopback address), and flame requests from
+ * control clients, whose results go to every client subscribed to `flame`.
+ */
+import { randomBytes } from 'node:crypto';
+import { UserError } from '../errors.js';
+import type { Live } from '../commands/live.js';
+import { captureFlame } from '../flame/capture.js';
+import { summarize } from '../flame/summary.js';
+import { buildTree } from '../flame/tree.js';
+import { parseListen } from './listen-spec.js';
+import { isLoopback, StreamServer } from './server.js';
+
+export interface ServeOptions {
+  listen: string;
+  token?: string;
+  readToken?: string;
+  allowOrigin: string[];
+  maxClients?: number;
+}
+
+/** Starts the server (before the collector, so that the hello reaches it); says where and with which token. */
+export async function startServer(o: ServeOptions, say: (line: string) => void): Promise<{ server: StreamServer; attachLive: (live: Live) => void }> {
+  let spec: { host: string; port: number };
+  try {
+    spec = parseListen(o.listen);
+  } catch (e) {
+    throw new UserError('BAD_LISTEN', (e as Error).message, 'give a port (loopback) or ADDR:PORT, e.g. --serve 8080 or serve 0.0.0.0:8080');
+  }
+  let control = o.token;
+  if (!isLoopback(spec.host) && !control && !o.readToken) control = randomBytes(18).toString('base64url');
+  let live: Live | undefined;
+  let flameRunning = false;
+  const server = new StreamServer({
+    host: spec.host,
+    port: spec.port,
+    ...(control || o.readToken ? { tokens: { ...(control ? { control } : {}), ...(o.readToken ? { read: o.readToken } : {}) } } : {}),
+    allowOrigins: o.allowOrigin,
+    ...(o.maxClients ? { maxClients: o.maxClients } : {}),
+    onFlameRequest: (seconds) => {
+      if (!live) return 'the collector is not running yet';
+      if (flameRunning) return 'a flame snapshot is being taken';
+      flameRunning = true;
+      const l = live;
+      void (async () => {
+        server.broadcast({ type: 'flame', state: 'sampling', seconds });
+        try {
+          const c = await captureFlame({ seconds, hz: 99, pids: l.pids, scope: l.pids.length ? `pid ${l.pids.join(', ')}` : 'all VMs', reasons: l.caps.tracepoints.kvm_entry !== undefined, userStacks: true, ...(l.caps.bpftrace ? { bpftrace: l.caps.bpftrace.path } : {}), kernel: l.caps.kernel });
+          if (!c || c.profile.samples === 0) server.broadcast({ type: 'flame', state: 'failed', code: 'NO_SAMPLES', message: `no vCPU thread was on a CPU during the ${seconds} s capture` });
+          else server.broadcast({ type: 'flame', state: 'done', meta: c.profile.meta, samples: c.profile.samples, summary: summarize(c.profile, 15), tree: buildTree(c.profile) });
+        } catch (e) {
+          server.broadcast({ type: 'flame', state: 'failed', code: (e as UserError).code ?? 'FLAME_FAILED', message: (e as Error).message.split('\n')[0] });
+        } finally {
+          flameRunning = false;
+        }
+      })();
+      return undefined;
+    },
+  });
+  try {
+    await server.listen();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new UserError('PORT_IN_USE', `${spec.host}:${spec.port} is already in use`, 'choose another port, or stop what listens there (ss -ltnp)');
+    if (code === 'EADDRNOTAVAIL') throw new UserError('BAD_LISTEN', `${spec.host} is not an address of this machine`, 'use 127.0.0.1, 0.0.0.0 or one of `ip addr`');
+    throw e;
+  }
+  const where = `ws://${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.port}/stream`;
+  say(`exitscope: serving the stream at ${where}${control ? ` (control token: ${control})` : ''}${o.readToken ? ' (read-only token given)' : ''}`);
+  if (control && !o.token) say('exitscope: the token was generated because the address is not loopback; clients pass it as ?token=... or Authorization: Bearer ...');
+  return { server, attachLive: (l) => (live = l) };
+}
+
