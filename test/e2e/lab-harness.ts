@@ -23,7 +23,7 @@ export interface LabHandle {
  * Boots well inside the hook's timeout (a normal boot takes ~10 s) and retries once: a boot that
  * hangs (seen once in CI, on a loaded machine) is reported with its console and does not fail the file.
  */
-export async function startLab(opts: { npt: boolean; cpus?: number }): Promise<LabHandle> {
+export async function startLab(opts: { npt: boolean; cpus?: number; forwards?: { hostPort: number; guestPort: number }[] }): Promise<LabHandle> {
   try {
     return await startLabOnce(opts);
   } catch (e) {
@@ -35,7 +35,7 @@ ${e.message}
   }
 }
 
-async function startLabOnce(opts: { npt: boolean; cpus?: number }): Promise<LabHandle> {
+async function startLabOnce(opts: { npt: boolean; cpus?: number; forwards?: { hostPort: number; guestPort: number }[] }): Promise<LabHandle> {
   const outDir = mkdtempSync(join(tmpdir(), 'exitscope-e2e-'));
   const session = await LabSession.start({
     bootTimeoutSeconds: 75,
@@ -43,7 +43,7 @@ async function startLabOnce(opts: { npt: boolean; cpus?: number }): Promise<LabH
     cpus: opts.cpus ?? 2,
     memoryMiB: 2048,
     writable: [outDir],
-    forwards: [],
+    forwards: opts.forwards ?? [],
     cwd: REPO,
     progress: (line) => {
       if (process.env.EXITSCOPE_E2E_VERBOSE) process.stderr.write(`${line}\n`);

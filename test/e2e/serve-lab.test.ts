@@ -1,0 +1,101 @@
+/**
+ * The stream to a remote viewer, end to end: `exitscope serve` runs inside the
+ * lab guest (listening on all addresses, so with a token), its port forwarded
+ * to the host; on the host `exitscope record --from ws://...` writes what
+ * arrives; a workload runs under `perf stat` in the guest. The remote
+ * recording's exits equal the kernel's count, reason by reason.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { oracleArgv, parseOracle } from '../../src/lab/oracle.js';
+import { parseTally } from '../../src/lab/workload.js';
+import { parseRecording } from '../../src/recording/recording.js';
+import { type LabHandle, REPO, startLab } from './lab-harness.js';
+
+const EXITSCOPE = join(REPO, 'bin/exitscope.js');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('exitscope serve in the lab, recorded from the host', { timeout: 400_000 }, () => {
+  let lab: LabHandle;
+  let hostPort: number;
+  beforeAll(async () => {
+    hostPort = await freePort();
+    lab = await startLab({ npt: true, forwards: [{ hostPort, guestPort: 8080 }] });
+  });
+  afterAll(async () => {
+    await lab?.session.stop();
+  });
+
+  it('the remote recording equals perf stat in the guest, reason by reason; a wrong token is refused', async () => {
+    const out = lab.outDir;
+    const ready = join(out, 'client-ready');
+    const script = join(out, 'serve.sh');
+    writeFileSync(
+      script,
+      [
+        `node ${EXITSCOPE} serve 0.0.0.0:8080 --token lab-secret 2> ${out}/serve.err &`,
+        'S=$!',
+        `until [ -f ${ready} ]; do kill -0 $S || exit 3; sleep 0.2; done`,
+        `${oracleArgv([join(REPO, 'build/exitscope-workload'), 'io', '1009'], join(out, 'perf.csv')).map((a) => (/^[\w/.:=,-]+$/.test(a) ? a : `'${a}'`)).join(' ')} > ${out}/tally.json`,
+        'kill -INT $S; wait $S',
+      ].join('\n'),
+    );
+    const guest = lab.session.exec(`bash ${script}`);
+    await until(() => existsSync(join(out, 'serve.err')) && readFileSync(join(out, 'serve.err'), 'utf8').includes('serving the stream'), 120_000, 'the server in the guest');
+
+    const url = `ws://127.0.0.1:${hostPort}`;
+    const refused = spawn('node', [EXITSCOPE, 'record', '--from', url, '--token', 'wrong', '-o', join(out, 'refused.jsonl')]);
+    let refusedErr = '';
+    refused.stderr.on('data', (d: Buffer) => (refusedErr += d.toString()));
+    const refusedStatus = await new Promise<number | null>((r) => refused.on('close', r));
+    expect(refusedStatus).toBe(2);
+    expect(refusedErr).toContain('error [REMOTE_UNAUTHORIZED]');
+    expect(existsSync(join(out, 'refused.jsonl'))).toBe(false);
+
+    const rec = join(out, 'remote.jsonl');
+    const recorder = spawn('node', [EXITSCOPE, 'record', '--from', url, '--token', 'lab-secret', '-o', rec]);
+    let recErr = '';
+    recorder.stderr.on('data', (d: Buffer) => (recErr += d.toString()));
+    const recorded = new Promise<number | null>((r) => recorder.on('close', r));
+    // the collector has attached once a snapshot came through: then the workload may start
+    await until(() => existsSync(rec) && readFileSync(rec, 'utf8').includes('"type":"snapshot"'), 120_000, 'the first snapshot on the host');
+    writeFileSync(ready, '');
+    const g = await guest;
+    expect(g.status, g.stderr).toBe(0);
+    expect(await recorded, recErr).toBe(0);
+
+    const { messages, problems } = parseRecording(readFileSync(rec, 'utf8'));
+    expect(problems).toEqual([]);
+    expect(messages[0]?.type).toBe('hello');
+    expect(messages.at(-1)).toMatchObject({ type: 'end', complete: true });
+    const tally = parseTally(readFileSync(join(out, 'tally.json'), 'utf8'));
+    const oracle = parseOracle(readFileSync(join(out, 'perf.csv'), 'utf8'));
+    const remote = new Map<number, number>();
+    for (const m of messages) if (m.type === 'snapshot') for (const e of m.exits) if (e.pid === tally.pid) remote.set(e.reason, (remote.get(e.reason) ?? 0) + e.n);
+    for (const e of tally.expected) {
+      expect(remote.get(e.reason), e.name).toBe(e.count);
+      expect(oracle.exitsByReason.get(e.reason) ?? 0, e.name).toBe(e.count);
+    }
+    const totalRemote = [...remote.values()].reduce((a, b) => a + b, 0);
+    expect(totalRemote).toBe(oracle.exits);
+  });
+});
