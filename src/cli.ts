@@ -14,7 +14,8 @@ import type { LiveOptions } from './commands/live.js';
 import { recordCommand } from './commands/record.js';
 import { replayCommand, reportCommand } from './commands/replay.js';
 import { runCommand } from './commands/run.js';
-import { recordFromCommand } from './commands/record-from.js';
+import { recordFromCommand, streamUrl } from './commands/record-from.js';
+import { attachPlainCommand } from './commands/attach-plain.js';
 import { serveCommand } from './commands/serve.js';
 import type { ServeOptions } from './server/start.js';
 import { parseListen } from './server/listen-spec.js';
@@ -183,6 +184,24 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
   ).action(async (listen: string, o: LiveCli & ServeCli & { maxClients: number; duration?: number }) => {
     process.exitCode = await serveCommand({ ...live(o), ...serveOpts(listen, o), maxClients: o.maxClients, ...(o.duration ? { duration: o.duration } : {}) });
   });
+
+  program
+    .command('attach')
+    .description('The dashboard on a remote stream (exitscope serve, or top --serve, elsewhere): reconnects with backoff and shows the connection; f asks the server for a flame snapshot when the token has control rights.')
+    .argument('<url>', 'the server, ws://HOST:PORT')
+    .option('--token <token>', 'the token the server printed (needed unless it listens on loopback)')
+    .option('--plain', 'a refreshing text table instead of the dashboard (the default without a TTY)')
+    .option('-o, --output <file>', 'also record what arrives (same format as exitscope record)')
+    .option('--duration <seconds>', '--plain: stop after this many seconds', intIn('--duration', 1, 31_536_000))
+    .addOption(new Option('-w, --window <seconds>', 'rolling window').choices(['1', '10', '60']).default('10'))
+    .addHelpText('after', `\nExamples:\n  exitscope attach ws://ci-host-7:8080 --token T\n  exitscope lab --forward 8080 --run 'exitscope serve 0.0.0.0:8080 --token T' &   then: exitscope attach ws://127.0.0.1:8080 --token T`)
+    .action(async (url: string, o: { token?: string; plain?: boolean; output?: string; duration?: number; window: string }) => {
+      const target = streamUrl(url);
+      if (process.stdout.isTTY && process.stdin.isTTY && !o.plain) {
+        const { attachDashboard } = await import('../ui/dashboard.js');
+        process.exitCode = await attachDashboard({ url: target, ...(o.token ? { token: o.token } : {}), windowSeconds: Number(o.window) as 1 | 10 | 60, ...(o.output ? { output: o.output } : {}) });
+      } else process.exitCode = await attachPlainCommand({ url: target, ...(o.token ? { token: o.token } : {}), windowSeconds: Number(o.window), ...(o.output ? { output: o.output } : {}), ...(o.duration ? { duration: o.duration } : {}) });
+    });
 
   program
     .command('replay')

@@ -9,6 +9,7 @@ import { FaultsPanel } from './components/FaultsPanel.js';
 import { FlamePanel, flamePanelRows } from './components/FlamePanel.js';
 import { Footer, Help } from './components/Footer.js';
 import { Header } from './components/Header.js';
+import { RemoteLine } from './components/RemoteLine.js';
 import { Hints } from './components/Hints.js';
 import { columnsFor, ReasonsTable } from './components/ReasonsTable.js';
 import { TdpPanel } from './components/TdpPanel.js';
@@ -143,7 +144,8 @@ export function App({ store, theme, onQuit, onFlame, onFlameCancel, size, initia
   const panelRows = short ? 4 : 8;
   const fixedRows = 3 + 1 + 2 + 1 + (side ? 1 + panelRows + 2 : 2 * (1 + 4) + 1 + 2) + 1 + 1 + (short ? 3 : 6) + 2;
   const flameTop = short ? 3 : 5;
-  const reasonRows = Math.max(3, rows - 1 - fixedRows - flamePanelRows(snap.flame, flameTop));
+  const remoteRows = snap.remote ? 1 : 0;
+  const reasonRows = Math.max(3, rows - 1 - fixedRows - remoteRows - flamePanelRows(snap.flame, flameTop));
   if (help) return <Help theme={theme} />;
   // Never taller than the terminal (Ink would clear and redraw the whole screen every frame):
   // panels keep their size (no shrinking, which would overlap their lines) and what does not
@@ -151,6 +153,11 @@ export function App({ store, theme, onQuit, onFlame, onFlameCancel, size, initia
   return (
     <Box flexDirection="column" width={width} height={Math.max(10, rows - 1)}>
       <Box flexDirection="column" flexGrow={1} flexShrink={1} overflow="hidden">
+        {snap.remote ? (
+          <Box flexShrink={0}>
+            <RemoteLine r={snap.remote} theme={theme} />
+          </Box>
+        ) : null}
         <Box flexShrink={0}>
           <Header h={view.header} theme={theme} width={width} />
         </Box>

@@ -9,7 +9,9 @@ import { captureFlame } from '../src/flame/capture.js';
 import { readPageBundle } from '../src/flame/html.js';
 import { defaultFlameBase, outputPaths, writeFlameFiles } from '../src/flame/outputs.js';
 import { summarize } from '../src/flame/summary.js';
-import { describeProblems, readRecording } from '../src/recording/recording.js';
+import { describeProblems, readRecording, RecordingWriter } from '../src/recording/recording.js';
+import type { FlameSummary } from '../src/flame/summary.js';
+import { RemoteStream } from '../src/remote/remote-stream.js';
 import { App } from './App.js';
 import { DashboardStore } from './store.js';
 import { themeFor } from './theme.js';
@@ -119,5 +121,51 @@ export async function replayDashboard(path: string, o: { windowSeconds: WindowSe
   await app.waitUntilExit(); // the last state stays on screen until q
   off();
   if (problems.length) process.stderr.write(`${describeProblems(path, problems)}\n`);
+  return 0;
+}
+
+/**
+ * `exitscope attach ws://HOST:PORT`: the same dashboard on a remote stream. Each (re)connection
+ * starts from a fresh model (the server's catch-up carries the totals so far); `f` asks the
+ * server for a flame snapshot when the token allows it, and its result comes to the panel.
+ */
+export async function attachDashboard(o: { url: URL; token?: string; windowSeconds: WindowSeconds; output?: string }): Promise<number> {
+  const store = new DashboardStore('live');
+  let recording: RecordingWriter | undefined;
+  let rights: 'read' | 'control' = 'read';
+  const remote = new RemoteStream({
+    url: o.url,
+    ...(o.token ? { token: o.token } : {}),
+    onState: (r) => {
+      if (r.state === 'connected') {
+        rights = r.rights;
+        store.restart();
+      }
+      store.setRemote(r);
+    },
+    onMessage: (m) => {
+      store.apply(m);
+      if (o.output) (recording ??= new RecordingWriter(o.output)).write(m);
+    },
+    onServerMessage: (m) => {
+      if (m.type !== 'flame') return;
+      const f = m as { state?: string; seconds?: number; summary?: FlameSummary; message?: string };
+      if (f.state === 'sampling') store.setFlame({ state: 'sampling', phase: 'sampling', elapsed: 0, seconds: f.seconds ?? 5 });
+      else if (f.state === 'done' && f.summary) store.setFlame({ state: 'done', summary: f.summary, files: [] });
+      else if (f.state === 'failed') store.setFlame({ state: 'failed', message: f.message ?? 'the flame snapshot failed' });
+    },
+  });
+  await remote.start(); // a wrong address or token is an error here, before the dashboard draws
+  const onFlame = (): string | undefined => {
+    if (rights !== 'control') return 'this token may only watch: a flame snapshot needs the control token';
+    return remote.send({ type: 'flame', seconds: 5 }) ? 'flame snapshot asked of the server' : 'not connected';
+  };
+  const app = render(<App store={store} theme={themeFor(process.env)} initialUi={{ windowSeconds: o.windowSeconds }} onFlame={onFlame} />, RENDER);
+  const off = onInterrupt(() => app.unmount());
+  await app.waitUntilExit();
+  off();
+  remote.stop();
+  recording?.close();
+  if (recording) process.stderr.write(`exitscope: recording written to ${recording.path} (${recording.lines} messages)\n`);
   return 0;
 }

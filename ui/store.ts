@@ -7,6 +7,7 @@
 import { Aggregate } from '../src/model/aggregate.js';
 import type { Message } from '../src/protocol/messages.js';
 import type { FlameSummary } from '../src/flame/summary.js';
+import type { RemoteState } from '../src/remote/remote-stream.js';
 import type { SelfStats } from './view-model.js';
 
 /** The flame snapshot the dashboard shows: none, one being taken, its result, or why it failed. */
@@ -24,6 +25,8 @@ export interface StoreSnapshot {
   self: SelfStats | undefined;
   source: 'live' | 'replay';
   flame: FlameState;
+  /** attach: the connection to the server. */
+  remote: RemoteState | undefined;
 }
 
 export class DashboardStore {
@@ -31,6 +34,7 @@ export class DashboardStore {
   private frozen: Aggregate | undefined;
   private self: SelfStats | undefined;
   private flame: FlameState = { state: 'idle' };
+  private remote: RemoteState | undefined;
   private version = 0;
   private snapshot: StoreSnapshot;
   private readonly listeners = new Set<() => void>();
@@ -63,6 +67,18 @@ export class DashboardStore {
   /** The flame snapshot's progress or result (shown at once: it changes a few times a second at most). */
   setFlame(f: FlameState): void {
     this.flame = f;
+    this.changed(true);
+  }
+
+  setRemote(r: RemoteState): void {
+    this.remote = r;
+    this.changed(true);
+  }
+
+  /** A new connection's catch-up follows: start from an empty model (and leave pause). */
+  restart(): void {
+    this.live = new Aggregate(this.live.longestWindowMs);
+    this.frozen = undefined;
     this.changed(true);
   }
 
@@ -104,7 +120,7 @@ export class DashboardStore {
   readonly getSnapshot = (): StoreSnapshot => this.snapshot;
 
   private make(): StoreSnapshot {
-    return { agg: this.frozen ?? this.live, version: this.version, paused: this.frozen !== undefined, self: this.self, source: this.source, flame: this.flame };
+    return { agg: this.frozen ?? this.live, version: this.version, paused: this.frozen !== undefined, self: this.self, source: this.source, flame: this.flame, remote: this.remote };
   }
 
   /** Notifies now if the frame budget allows (or `urgent`: a key press), else once at the next slot. */

@@ -1,0 +1,45 @@
+/** `exitscope attach --plain` (or without a TTY): the remote stream as refreshing text tables. */
+import { Aggregate } from '../model/aggregate.js';
+import { RecordingWriter } from '../recording/recording.js';
+import { RemoteStream } from '../remote/remote-stream.js';
+import { plainTop } from '../views/plain-top.js';
+import { onInterrupt } from './live.js';
+
+export async function attachPlainCommand(o: { url: URL; token?: string; windowSeconds: number; output?: string; duration?: number }): Promise<number> {
+  let agg = new Aggregate();
+  let recording: RecordingWriter | undefined;
+  const tty = process.stdout.isTTY === true;
+  const remote = new RemoteStream({
+    url: o.url,
+    ...(o.token ? { token: o.token } : {}),
+    onState: (r) => {
+      if (r.state === 'connected') agg = new Aggregate(); // the catch-up follows
+      process.stderr.write(r.state === 'reconnecting' ? `exitscope: disconnected (${r.why}); reconnecting in ${r.inSeconds} s\n` : r.state === 'connected' ? `exitscope: connected to ${r.url}\n` : '');
+    },
+    onMessage: (m) => {
+      agg.apply(m);
+      if (o.output) (recording ??= new RecordingWriter(o.output)).write(m);
+      if (m.type === 'snapshot' && !m.merged) {
+        const frame = plainTop(agg, o.windowSeconds * 1000);
+        process.stdout.write(tty ? `\x1b[H\x1b[2J${frame}` : `${frame}\n`);
+      }
+    },
+  });
+  await remote.start();
+  await new Promise<void>((resolve) => {
+    const off = onInterrupt(() => finish());
+    const timer = o.duration ? setTimeout(() => finish(), o.duration * 1000) : undefined;
+    const watch = setInterval(() => {
+      if (agg.ended) finish();
+    }, 200);
+    function finish(): void {
+      off();
+      if (timer) clearTimeout(timer);
+      clearInterval(watch);
+      resolve();
+    }
+  });
+  remote.stop();
+  recording?.close();
+  return 0;
+}
