@@ -3,9 +3,10 @@
  * lab guest (listening on all addresses, so with a token), its port forwarded
  * to the host; on the host `exitscope record --from ws://...` writes what
  * arrives; a workload runs under `perf stat` in the guest. The remote
- * recording's exits equal the kernel's count, reason by reason.
+ * recording's exits equal the kernel's count, reason by reason, and so do those
+ * of `exitscope attach` (the remote dashboard, in tmux on the host).
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -71,6 +72,19 @@ describe('exitscope serve in the lab, recorded from the host', { timeout: 400_00
     expect(refusedErr).toContain('error [REMOTE_UNAUTHORIZED]');
     expect(existsSync(join(out, 'refused.jsonl'))).toBe(false);
 
+    // the remote dashboard, in a real terminal on the host, recording what it shows (-o)
+    const attachRec = join(out, 'attach.jsonl');
+    const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', 'exitscope-attach', ...args], { encoding: 'utf8' });
+    const screen = (): string => tmux('capture-pane', '-p', '-t', 'attach');
+    try {
+      tmux('kill-server'); // a session left by an earlier run that failed
+    } catch {
+      // none
+    }
+    tmux('new-session', '-d', '-s', 'attach', '-x', '100', '-y', '40', `env -u CI NO_COLOR=1 TERM=xterm-256color node ${EXITSCOPE} attach ${url} --token lab-secret -w 60 -o ${attachRec}; echo attach-exit=$?; sleep 600`);
+    await until(() => screen().includes('⇄ connected'), 60_000, 'attach to connect');
+    expect(screen()).toMatch(/⇄ connected ws:\/\/127\.0\.0\.1:\d+\/stream \(control\)/);
+
     const rec = join(out, 'remote.jsonl');
     const recorder = spawn('node', [EXITSCOPE, 'record', '--from', url, '--token', 'lab-secret', '-o', rec]);
     let recErr = '';
@@ -82,6 +96,15 @@ describe('exitscope serve in the lab, recorded from the host', { timeout: 400_00
     const g = await guest;
     expect(g.status, g.stderr).toBe(0);
     expect(await recorded, recErr).toBe(0);
+
+    // the dashboard saw the end: its screen shows the workload's I/O exits; q quits and flushes
+    await until(() => screen().includes('STOPPED'), 60_000, 'the remote dashboard to see the end');
+    // (the server has stopped: attach says it is reconnecting, the counts stay on screen)
+    expect(screen()).toMatch(/^IOIO +\S+/m);
+    tmux('send-keys', '-t', 'attach', 'q');
+    await until(() => screen().includes('attach-exit='), 30_000, 'attach to quit');
+    expect(screen()).toContain('attach-exit=0');
+    tmux('kill-server');
 
     const { messages, problems } = parseRecording(readFileSync(rec, 'utf8'));
     expect(problems).toEqual([]);
@@ -97,5 +120,9 @@ describe('exitscope serve in the lab, recorded from the host', { timeout: 400_00
     }
     const totalRemote = [...remote.values()].reduce((a, b) => a + b, 0);
     expect(totalRemote).toBe(oracle.exits);
+    // what the remote dashboard received adds up to the same
+    const attached = parseRecording(readFileSync(attachRec, 'utf8')).messages;
+    const viaAttach = attached.reduce((n, m) => (m.type === 'snapshot' ? n + m.exits.filter((e) => e.pid === tally.pid).reduce((a, e) => a + e.n, 0) : n), 0);
+    expect(viaAttach).toBe(oracle.exits);
   });
 });
