@@ -3,7 +3,7 @@
 import { build } from 'esbuild';
 
 await build({
-  entryPoints: ['web/flame-page.ts'],
+  entryPoints: ['web/flame-page.ts', 'web/live-page.ts'],
   bundle: true,
   minify: true,
   format: 'iife',

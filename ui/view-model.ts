@@ -7,7 +7,7 @@
  */
 import { type Aggregate, totalsOfPid } from '../src/model/aggregate.js';
 import { decodeExitReason } from '../src/model/exit-reasons.js';
-import { HANDLERS } from '../src/probes/capabilities.js';
+import { HANDLERS } from '../src/probes/handlers.js';
 import type { Hint } from '../src/report/hints.js';
 import { type LatencySummary, summarize } from '../src/report/histogram.js';
 import { buildReport } from '../src/report/report.js';

@@ -17,3 +17,4 @@ declare module 'd3-flame-graph' {
   }
   export default function flamegraph(): FlameGraph;
 }
+declare module '*.css';

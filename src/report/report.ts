@@ -6,7 +6,7 @@
 import type { Aggregate, Totals } from '../model/aggregate.js';
 import { decodeExitReason, hex, ISA_SVM, ISA_VMX, isaName } from '../model/exit-reasons.js';
 import { decodeFault, faultKind } from '../model/page-fault-bits.js';
-import { HANDLERS } from '../probes/capabilities.js';
+import { HANDLERS } from '../probes/handlers.js';
 import { type Hint, hintsFor } from './hints.js';
 import { type LatencySummary, mergeBuckets, summarize } from './histogram.js';
 
