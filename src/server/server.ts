@@ -155,6 +155,25 @@ export class StreamServer {
     socket.destroy();
   }
 
+  /**
+   * Browsers: the allow-list, or our own page (Origin = the Host the browser connected to, which
+   * differs from our address behind a port forward or proxy) when that host is an IP address or
+   * localhost: a DNS-rebinding page uses a domain name, and is refused.
+   */
+  private originAllowed(origin: string, host: string | undefined): boolean {
+    if (this.origins.has(origin)) return true;
+    if (!host) return false;
+    let o: URL;
+    try {
+      o = new URL(origin);
+    } catch {
+      return false;
+    }
+    const hostname = o.hostname.replace(/^\[(.*)\]$/, '$1');
+    const literal = hostname === 'localhost' || /^\d+\.\d+\.\d+\.\d+$/.test(hostname) || hostname.includes(':');
+    return literal && (o.protocol === 'http:' || o.protocol === 'https:') && o.host === host;
+  }
+
   private rightsOf(req: IncomingMessage, url: URL): Rights | undefined {
     const t = this.o.tokens;
     if (!t?.read && !t?.control) return 'control'; // loopback without tokens: whoever can connect is local
@@ -170,7 +189,7 @@ export class StreamServer {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname !== '/stream') return this.refuse(socket, 404, 'Not Found');
     const origin = req.headers.origin;
-    if (origin !== undefined && !this.origins.has(origin)) return this.refuse(socket, 403, 'Forbidden');
+    if (origin !== undefined && !this.originAllowed(origin, req.headers.host)) return this.refuse(socket, 403, 'Forbidden');
     const rights = this.rightsOf(req, url);
     if (!rights) return this.refuse(socket, 401, 'Unauthorized');
     if (this.clients.size >= this.o.maxClients) return this.refuse(socket, 503, 'Service Unavailable');

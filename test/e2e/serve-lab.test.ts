@@ -4,12 +4,14 @@
  * to the host; on the host `exitscope record --from ws://...` writes what
  * arrives; a workload runs under `perf stat` in the guest. The remote
  * recording's exits equal the kernel's count, reason by reason, and so do those
- * of `exitscope attach` (the remote dashboard, in tmux on the host).
+ * of `exitscope attach` (the remote dashboard, in tmux on the host) and of the
+ * web page (Chromium on the host), which also asks for a flame snapshot.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oracleArgv, parseOracle } from '../../src/lab/oracle.js';
 import { parseTally } from '../../src/lab/workload.js';
@@ -46,7 +48,7 @@ describe('exitscope serve in the lab, recorded from the host', { timeout: 400_00
     await lab?.session.stop();
   });
 
-  it('the remote recording equals perf stat in the guest, reason by reason; a wrong token is refused', async () => {
+  it('the remote recording, the remote dashboard and the web page equal perf stat in the guest; a flame snapshot asked from the browser renders; a wrong token is refused', async () => {
     const out = lab.outDir;
     const ready = join(out, 'client-ready');
     const script = join(out, 'serve.sh');
@@ -56,7 +58,12 @@ describe('exitscope serve in the lab, recorded from the host', { timeout: 400_00
         `node ${EXITSCOPE} serve 0.0.0.0:8080 --token lab-secret 2> ${out}/serve.err &`,
         'S=$!',
         `until [ -f ${ready} ]; do kill -0 $S || exit 3; sleep 0.2; done`,
-        `${oracleArgv([join(REPO, 'build/exitscope-workload'), 'io', '1009'], join(out, 'perf.csv')).map((a) => (/^[\w/.:=,-]+$/.test(a) ? a : `'${a}'`)).join(' ')} > ${out}/tally.json`,
+        `${oracleArgv([join(REPO, 'build/exitscope-workload'), 'io', '1009'], join(out, 'perf.csv')).map((a) => (/^[\w/.:=,-]+$/.test(a) ? a : `'${a}'`)).join(' ')} > ${out}/tally.tmp && mv ${out}/tally.tmp ${out}/tally.json`,
+        // then a steady load for the flame snapshot the browser asks for (not part of the counts compared)
+        `until [ -f ${out}/flame-phase ]; do sleep 0.2; done`,
+        `${join(REPO, 'build/exitscope-workload')} npf 20000 --loop > /dev/null & W=$!`,
+        `until [ -f ${out}/flame-done ]; do kill -0 $S || break; sleep 0.2; done`,
+        'kill $W; wait $W 2>/dev/null',
         'kill -INT $S; wait $S',
       ].join('\n'),
     );
@@ -92,7 +99,28 @@ describe('exitscope serve in the lab, recorded from the host', { timeout: 400_00
     const recorded = new Promise<number | null>((r) => recorder.on('close', r));
     // the collector has attached once a snapshot came through: then the workload may start
     await until(() => existsSync(rec) && readFileSync(rec, 'utf8').includes('"type":"snapshot"'), 120_000, 'the first snapshot on the host');
+    // the web page, in Chromium on the host, through the same forwarded port (token in the fragment)
+    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'] });
+    const page = await browser.newPage({ viewport: { width: 1300, height: 1000 } });
+    await page.goto(`http://127.0.0.1:${hostPort}/#token=lab-secret`);
+    await expect.poll(() => page.locator('#conn').textContent(), { timeout: 30_000 }).toBe('connected (control)');
+
     writeFileSync(ready, '');
+    await until(() => existsSync(join(out, 'tally.json')), 120_000, 'the counted workload');
+    const counted = parseOracle(readFileSync(join(out, 'perf.csv'), 'utf8'));
+    // the page shows the same count as the kernel (once the next interval has arrived)
+    await expect.poll(() => page.locator('#total').textContent(), { timeout: 20_000 }).toBe(String(counted.exits));
+    expect(await page.locator('#reasons').textContent()).toContain('IOIO');
+
+    // a flame snapshot asked from the browser arrives and renders, with the TDP fault path in it
+    writeFileSync(join(out, 'flame-phase'), '');
+    await new Promise((r) => setTimeout(r, 2000));
+    await page.locator('#flame-button').click();
+    await page.waitForSelector('body[data-flame="done"]', { timeout: 240_000 });
+    expect(await page.locator('#flame g.frame[name="kvm_mmu_page_fault"]').count()).toBeGreaterThan(0);
+    await browser.close();
+    writeFileSync(join(out, 'flame-done'), '');
+
     const g = await guest;
     expect(g.status, g.stderr).toBe(0);
     expect(await recorded, recErr).toBe(0);

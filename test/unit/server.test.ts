@@ -170,6 +170,11 @@ describe('hostile clients', () => {
     const port = new URL(url).port;
     await connect(url, { headers: { origin: `http://127.0.0.1:${port}` } });
     await connect(url, { headers: { origin: 'https://dash.example' } });
+    // our own page behind a port forward: Origin = the Host the browser used (an IP address)
+    await connect(url, { headers: { origin: 'http://127.0.0.1:40123', host: '127.0.0.1:40123' } });
+    // DNS rebinding: a domain name that resolves here is not our page
+    await expect(connect(url, { headers: { origin: 'http://rebind.example:8080', host: 'rebind.example:8080' } })).rejects.toThrow('HTTP 403');
+    await expect(connect(url, { headers: { origin: 'http://127.0.0.1:1', host: '127.0.0.1:2' } })).rejects.toThrow('HTTP 403');
   });
 
   it('beyond maxClients: 503; a non-loopback address without a token is refused at construction', async () => {
