@@ -8,6 +8,7 @@ import { WebSocket } from 'ws';
 import { UserError } from '../errors.js';
 import { Message } from '../protocol/messages.js';
 import { RecordingWriter } from '../recording/recording.js';
+import { refusalError } from '../remote/remote-stream.js';
 import { onInterrupt } from './live.js';
 
 export function streamUrl(from: string): URL {
@@ -57,11 +58,7 @@ export async function recordFromCommand(o: { from: string; token?: string; outpu
       settled = true;
       off();
       if (timer) clearTimeout(timer);
-      const s = res.statusCode ?? 0;
-      if (s === 401) reject(new UserError('REMOTE_UNAUTHORIZED', `${url.host} refused the connection: a token is needed, or this one is wrong`, 'pass the token the server printed: --token T'));
-      else if (s === 403) reject(new UserError('REMOTE_FORBIDDEN', `${url.host} refused this client's Origin`, 'connect without an Origin header, or add it to the server with --allow-origin'));
-      else if (s === 503) reject(new UserError('REMOTE_FULL', `${url.host} has as many clients as it allows`, 'try again later, or raise the server\'s --max-clients'));
-      else reject(new UserError('REMOTE_REFUSED', `${url.host} answered HTTP ${s} instead of a WebSocket`, 'check the address: exitscope serves the stream at ws://HOST:PORT/stream'));
+      reject(refusalError(url, res.statusCode ?? 0));
     });
     ws.on('error', (e) => {
       if (settled) return;
