@@ -132,6 +132,8 @@ export async function replayDashboard(path: string, o: { windowSeconds: WindowSe
 export async function attachDashboard(o: { url: URL; token?: string; windowSeconds: WindowSeconds; output?: string }): Promise<number> {
   const store = new DashboardStore('live');
   let recording: RecordingWriter | undefined;
+  // -o records one connection: after a reconnection the catch-up would count the totals twice
+  let recordingDone = false;
   let rights: 'read' | 'control' = 'read';
   const remote = new RemoteStream({
     url: o.url,
@@ -141,11 +143,15 @@ export async function attachDashboard(o: { url: URL; token?: string; windowSecon
         rights = r.rights;
         store.restart();
       }
+      if (r.state === 'reconnecting' && recording && !recordingDone) {
+        recording.close();
+        recordingDone = true;
+      }
       store.setRemote(r);
     },
     onMessage: (m) => {
       store.apply(m);
-      if (o.output) (recording ??= new RecordingWriter(o.output)).write(m);
+      if (o.output && !recordingDone) (recording ??= new RecordingWriter(o.output)).write(m);
     },
     onServerMessage: (m) => {
       if (m.type !== 'flame') return;
@@ -165,7 +171,7 @@ export async function attachDashboard(o: { url: URL; token?: string; windowSecon
   await app.waitUntilExit();
   off();
   remote.stop();
-  recording?.close();
-  if (recording) process.stderr.write(`exitscope: recording written to ${recording.path} (${recording.lines} messages)\n`);
+  if (!recordingDone) recording?.close();
+  if (recording) process.stderr.write(`exitscope: recording written to ${recording.path} (${recording.lines} messages${recordingDone ? ', up to the first disconnection' : ''})\n`);
   return 0;
 }

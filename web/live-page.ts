@@ -25,6 +25,7 @@ let ws: WebSocket | undefined;
 let rights = 'read';
 let opened = false;
 let dirty = true;
+let prompted = false;
 
 const chart = new uPlot(
   { width: Math.min(900, window.innerWidth - 40), height: 180, series: [{}, { label: 'exits/s', stroke: '#c0392b', width: 1.5 }], axes: [{}, { size: 60 }] },
@@ -67,9 +68,10 @@ function connect(): void {
     }
   };
   sock.onclose = () => {
-    if (!opened && !token) {
-      // refused before opening: most likely a token is needed
-      token = window.prompt('This exitscope server needs a token:') ?? '';
+    if (!opened && !prompted) {
+      // refused before opening: most likely a token is needed (or this one is wrong); ask once
+      prompted = true;
+      token = window.prompt(token ? 'The server refused this token; the token:' : 'This exitscope server needs a token:') ?? token;
       if (token) return connect();
     }
     setState('disconnected: reconnecting in 2 s', false);
@@ -92,7 +94,12 @@ function render(): void {
   // VM selector
   const sel = $('vm') as HTMLSelectElement;
   const options = [['0', 'all VMs'], ...[...agg.vms.values()].map((v) => [String(v.pid), `${v.name} (pid ${v.pid})${v.gone ? ' gone' : ''}`])];
-  if (sel.options.length !== options.length) sel.innerHTML = options.map(([v, l]) => `<option value="${v}"${Number(v) === vm ? ' selected' : ''}>${esc(l ?? '')}</option>`).join('');
+  // rebuilt when a VM comes, goes or is renamed (not every frame: an open list would close)
+  const labels = options.map(([v, l]) => `${v}:${l}`).join('\n');
+  if (sel.getAttribute('data-labels') !== labels) {
+    sel.setAttribute('data-labels', labels);
+    sel.innerHTML = options.map(([v, l]) => `<option value="${v}"${Number(v) === vm ? ' selected' : ''}>${esc(l ?? '')}</option>`).join('');
+  }
   // totals since start, and the table over the window
   const all = buildReport(agg, vm ? totalsOfPid(agg.total, vm) : agg.total);
   $('total').textContent = String(all.totalExits);

@@ -8,17 +8,23 @@ import { onInterrupt } from './live.js';
 export async function attachPlainCommand(o: { url: URL; token?: string; windowSeconds: number; output?: string; duration?: number }): Promise<number> {
   let agg = new Aggregate();
   let recording: RecordingWriter | undefined;
+  let recordingDone = false; // -o records one connection (a reconnection's catch-up would count twice)
   const tty = process.stdout.isTTY === true;
   const remote = new RemoteStream({
     url: o.url,
     ...(o.token ? { token: o.token } : {}),
     onState: (r) => {
       if (r.state === 'connected') agg = new Aggregate(); // the catch-up follows
+      if (r.state === 'reconnecting' && recording && !recordingDone) {
+        recording.close();
+        recordingDone = true;
+        process.stderr.write(`exitscope: ${recording.path} ends at the disconnection\n`);
+      }
       process.stderr.write(r.state === 'reconnecting' ? `exitscope: disconnected (${r.why}); reconnecting in ${r.inSeconds} s\n` : r.state === 'connected' ? `exitscope: connected to ${r.url}\n` : '');
     },
     onMessage: (m) => {
       agg.apply(m);
-      if (o.output) (recording ??= new RecordingWriter(o.output)).write(m);
+      if (o.output && !recordingDone) (recording ??= new RecordingWriter(o.output)).write(m);
       if (m.type === 'snapshot' && !m.merged) {
         const frame = plainTop(agg, o.windowSeconds * 1000);
         process.stdout.write(tty ? `\x1b[H\x1b[2J${frame}` : `${frame}\n`);
@@ -40,6 +46,6 @@ export async function attachPlainCommand(o: { url: URL; token?: string; windowSe
     }
   });
   remote.stop();
-  recording?.close();
+  if (!recordingDone) recording?.close();
   return 0;
 }

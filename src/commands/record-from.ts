@@ -58,6 +58,7 @@ export async function recordFromCommand(o: { from: string; token?: string; outpu
       settled = true;
       off();
       if (timer) clearTimeout(timer);
+      ws.terminate();
       reject(refusalError(url, res.statusCode ?? 0));
     });
     ws.on('error', (e) => {
@@ -69,6 +70,7 @@ export async function recordFromCommand(o: { from: string; token?: string; outpu
       reject(new UserError('REMOTE_UNREACHABLE', `cannot connect to ${url.host}: ${e.message}`, 'check that `exitscope serve` runs there and the port is reachable (a lab: --forward)'));
     });
     ws.on('message', (data) => {
+      if (settled) return; // stopped (Ctrl-C, --duration): frames still arriving are not ours to write
       let json: { type?: string };
       try {
         json = JSON.parse(String(data)) as { type?: string };

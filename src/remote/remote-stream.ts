@@ -25,6 +25,8 @@ export interface RemoteStreamOptions {
   /** Backoff: first delay and cap, in ms. */
   minDelayMs?: number;
   maxDelayMs?: number;
+  /** Nothing heard (no message, no ping) for this long: the connection is dead (a half-open TCP). */
+  silenceMs?: number;
 }
 
 /** HTTP refusals of the upgrade, as user errors (fatal: reconnecting would not help). */
@@ -41,6 +43,8 @@ export class RemoteStream {
   private attempt = 0;
   private timer: NodeJS.Timeout | undefined;
   private everConnected = false;
+  private connectedAt = 0;
+  private silence: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: RemoteStreamOptions) {}
 
@@ -58,10 +62,17 @@ export class RemoteStream {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.silence) clearTimeout(this.silence);
     this.ws?.close(1000);
+    this.pendingReject?.(new Error('stopped'));
+    this.pendingReject = undefined;
   }
 
+  private pendingReject: ((e: Error) => void) | undefined;
+
   private connect(resolve?: () => void, reject?: (e: Error) => void): void {
+    if (this.stopped) return;
+    this.pendingReject = reject;
     const url = this.o.url.href;
     this.o.onState({ state: 'connecting', url });
     const ws = new WebSocket(this.o.url, { headers: this.o.token ? { authorization: `Bearer ${this.o.token}` } : {}, maxPayload: 64 << 20, handshakeTimeout: 10_000 });
@@ -74,7 +85,16 @@ export class RemoteStream {
     ws.on('error', (e) => {
       failed ??= new UserError('REMOTE_UNREACHABLE', `cannot connect to ${this.o.url.host}: ${e.message}`, 'check that `exitscope serve` runs there and the port is reachable (a lab: --forward)');
     });
+    // the server pings every 30 s: silence well beyond that means the peer is gone
+    const heard = (): void => {
+      if (this.silence) clearTimeout(this.silence);
+      this.silence = setTimeout(() => ws.terminate(), this.o.silenceMs ?? 75_000);
+      this.silence.unref?.();
+    };
+    ws.on('ping', heard);
+    ws.on('open', heard);
     ws.on('message', (data) => {
+      heard();
       let json: { type?: string; [k: string]: unknown };
       try {
         json = JSON.parse(String(data)) as typeof json;
@@ -82,8 +102,9 @@ export class RemoteStream {
         return;
       }
       if (json.type === 'welcome') {
-        this.attempt = 0;
         this.everConnected = true;
+        this.connectedAt = Date.now();
+        this.pendingReject = undefined;
         this.o.onState({ state: 'connected', url, rights: json.rights === 'control' ? 'control' : 'read' });
         resolve?.();
         resolve = undefined;
@@ -95,7 +116,11 @@ export class RemoteStream {
       else if (typeof json.type === 'string') this.o.onServerMessage?.(json as { type: string });
     });
     ws.on('close', (code, reason) => {
+      if (this.silence) clearTimeout(this.silence);
       if (this.stopped) return;
+      // backoff starts over only after a connection that lasted (not one closed straight away)
+      if (this.connectedAt && Date.now() - this.connectedAt > 10_000) this.attempt = 0;
+      this.connectedAt = 0;
       if (!this.everConnected && reject) {
         reject(failed ?? new UserError('REMOTE_UNREACHABLE', `${this.o.url.host} closed the connection (${code})`, 'check the address'));
         return;

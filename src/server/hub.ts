@@ -8,6 +8,8 @@ import type { HelloMessage, Message } from '../protocol/messages.js';
 import { SnapshotMerger } from './merge.js';
 
 const MAX_NOTICES = 50;
+/** VMs that have gone, kept for late joiners (the newest): a server up for months sees many. */
+const MAX_GONE_VMS = 256;
 
 export class StreamHub {
   private hello: HelloMessage | undefined;
@@ -21,9 +23,13 @@ export class StreamHub {
       case 'hello':
         this.hello = m;
         return;
-      case 'vm':
+      case 'vm': {
+        this.vms.delete(m.pid); // re-inserted: the map stays in order of the latest change
         this.vms.set(m.pid, m);
+        const gone = [...this.vms.values()].filter((v) => v.type === 'vm' && v.event === 'gone');
+        for (const v of gone.slice(0, Math.max(0, gone.length - MAX_GONE_VMS))) if (v.type === 'vm') this.vms.delete(v.pid);
         return;
+      }
       case 'snapshot':
         this.totals.add(m);
         return;

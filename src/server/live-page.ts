@@ -1,9 +1,12 @@
 /** The page `exitscope serve` gives at /: its HTML with the bundle (web/live-page.ts) inlined; no CDN. */
+import { createHash } from 'node:crypto';
 import { readPageBundle } from '../flame/html.js';
 
-export function livePageHtml(): string {
+/** The page and the hash of its one inline script (the server's CSP allows only that script). */
+export function livePage(): { html: string; scriptHashes: string[] } {
   const b = readPageBundle('live-page');
-  return `<!doctype html>
+  const script = b.js.replace(/<\/(script)/gi, '<\\/$1');
+  const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>exitscope</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font-family:system-ui,sans-serif;margin:16px;background:#fafafa;color:#222}h1{font-size:18px;margin:0 0 4px}
@@ -19,7 +22,8 @@ section{margin-top:14px}</style>
 <section><div class="muted">exits per second</div><div id="chart"></div></section>
 <section><div id="hist-title" class="muted"></div><div id="hist"></div></section>
 <section><button id="flame-button" disabled>Take a flame snapshot (5 s)</button> <span id="flame-status" class="muted"></span><div id="flame"></div></section>
-<script>${b.js.replace(/<\/(script)/gi, '<\\/$1')}</script>
+<script>${script}</script>
 </body></html>
 `;
+  return { html, scriptHashes: [createHash('sha256').update(script).digest('base64')] };
 }

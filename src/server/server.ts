@@ -13,7 +13,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Message } from '../protocol/messages.js';
 import { ClientMessage, type Rights, type ServerMessage, TOPICS, type Topic } from './client-messages.js';
@@ -36,8 +36,8 @@ export interface StreamServerOptions {
   maxMessagesPerSecond?: number;
   /** A client with control rights asked for a flame snapshot: undefined if started, else why not. */
   onFlameRequest?: (seconds: number) => string | undefined;
-  /** The web page served at / (HTML). */
-  page?: () => string;
+  /** The web page served at /: its HTML and the sha256 (base64) of each inline script, for the CSP. */
+  page?: () => { html: string; scriptHashes: string[] };
 }
 
 export const DEFAULTS = { maxClients: 64, maxPayload: 4096, heartbeatMs: 30_000, highWaterBytes: 1 << 20, stuckMs: 30_000, maxBadMessages: 5, maxMessagesPerSecond: 20 } as const;
@@ -47,10 +47,9 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/** Constant time whatever the lengths: both sides hashed first. */
 function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 }
 
 interface Client {
@@ -65,6 +64,8 @@ interface Client {
   bad: number;
   windowStart: number;
   windowCount: number;
+  /** The latest broadcast (flame) held while the client is behind. */
+  pendingBroadcast: unknown;
 }
 
 export class StreamServer {
@@ -74,6 +75,7 @@ export class StreamServer {
   private readonly http: Server;
   private readonly o: Required<Omit<StreamServerOptions, 'tokens' | 'allowOrigins' | 'onFlameRequest' | 'page'>> & StreamServerOptions;
   private timers: NodeJS.Timeout[] = [];
+  private closing = false;
   private origins = new Set<string>();
 
   constructor(options: StreamServerOptions) {
@@ -83,8 +85,16 @@ export class StreamServer {
     this.http = createServer((req, res) => {
       const path = new URL(req.url ?? '/', 'http://x').pathname;
       if (path === '/' && this.o.page) {
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self' ws: wss:", 'x-content-type-options': 'nosniff' });
-        res.end(this.o.page());
+        const page = this.o.page();
+        const scripts = page.scriptHashes.map((h) => `'sha256-${h}'`).join(' ');
+        res.writeHead(200, {
+          'content-type': 'text/html; charset=utf-8',
+          // only our own script runs; it talks only to us; nobody frames the page
+          'content-security-policy': `default-src 'none'; script-src ${scripts}; style-src 'unsafe-inline'; img-src data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`,
+          'x-content-type-options': 'nosniff',
+          'referrer-policy': 'no-referrer',
+        });
+        res.end(page.html);
         return;
       }
       res.writeHead(404, { 'content-type': 'text/plain' });
@@ -124,10 +134,19 @@ export class StreamServer {
 
   /** A server message (e.g. a flame result) to every client subscribed to it. */
   broadcast(m: ServerMessage | { type: 'flame'; [k: string]: unknown }, topic: Topic = 'flame'): void {
-    for (const c of this.clients) if (c.topics.has(topic)) this.sendRaw(c, m);
+    for (const c of this.clients) {
+      if (!c.topics.has(topic)) continue;
+      // a client that is behind keeps only the latest (a flame tree can be megabytes)
+      if (this.behind(c) || c.behindSince !== undefined) {
+        c.behindSince ??= Date.now();
+        c.pendingBroadcast = m;
+      } else this.sendRaw(c, m);
+    }
   }
 
   async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
     for (const t of this.timers) clearInterval(t);
     for (const c of this.clients) {
       this.drain(c, true);
@@ -135,6 +154,7 @@ export class StreamServer {
     }
     await new Promise<void>((resolve) => {
       const done = setTimeout(() => {
+        clearInterval(check);
         for (const c of this.clients) c.ws.terminate();
         resolve();
       }, 2000);
@@ -192,12 +212,12 @@ export class StreamServer {
     if (origin !== undefined && !this.originAllowed(origin, req.headers.host)) return this.refuse(socket, 403, 'Forbidden');
     const rights = this.rightsOf(req, url);
     if (!rights) return this.refuse(socket, 401, 'Unauthorized');
-    if (this.clients.size >= this.o.maxClients) return this.refuse(socket, 503, 'Service Unavailable');
+    if (this.closing || this.clients.size >= this.o.maxClients) return this.refuse(socket, 503, 'Service Unavailable');
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, rights));
   }
 
   private accept(ws: WebSocket, rights: Rights): void {
-    const c: Client = { ws, rights, topics: new Set(TOPICS), alive: true, merger: new SnapshotMerger(), queue: [], dropped: 0, behindSince: undefined, bad: 0, windowStart: Date.now(), windowCount: 0 };
+    const c: Client = { ws, rights, topics: new Set(TOPICS), alive: true, merger: new SnapshotMerger(), queue: [], dropped: 0, behindSince: undefined, bad: 0, windowStart: Date.now(), windowCount: 0, pendingBroadcast: undefined };
     this.clients.add(c);
     ws.on('pong', () => {
       c.alive = true;
@@ -215,6 +235,7 @@ export class StreamServer {
   }
 
   private onMessage(c: Client, data: Buffer, isBinary: boolean): void {
+    if (c.ws.readyState !== WebSocket.OPEN) return; // closing: nothing more is processed
     const now = Date.now();
     if (now - c.windowStart >= 1000) {
       c.windowStart = now;
@@ -222,6 +243,8 @@ export class StreamServer {
     }
     if (++c.windowCount > this.o.maxMessagesPerSecond) {
       c.ws.close(1008, 'too many messages');
+      // one that keeps sending is not waited for (ws would wait 30 s for its close frame)
+      setTimeout(() => c.ws.terminate(), 1000).unref();
       return;
     }
     if (isBinary) return this.reject(c, 'BAD_MESSAGE', 'binary frames are not accepted');
@@ -262,7 +285,9 @@ export class StreamServer {
       else {
         c.queue.push(m);
         if (c.queue.length > QUEUE_MAX) {
-          c.queue.shift();
+          // the detail stream goes first: VM names and notices are not sent again
+          const i = c.queue.findIndex((q) => q.type === 'exit');
+          c.queue.splice(i >= 0 ? i : 0, 1);
           c.dropped++;
         }
       }
@@ -289,6 +314,8 @@ export class StreamServer {
     if (snap) this.sendRaw(c, snap);
     const end = c.queue.find((m) => m.type === 'end');
     if (end) this.sendRaw(c, end);
+    if (c.pendingBroadcast) this.sendRaw(c, c.pendingBroadcast);
+    c.pendingBroadcast = undefined;
     c.queue = [];
     c.dropped = 0;
     c.behindSince = undefined;

@@ -10,7 +10,7 @@ import { captureFlame } from '../flame/capture.js';
 import { summarize } from '../flame/summary.js';
 import { buildTree } from '../flame/tree.js';
 import { parseListen } from './listen-spec.js';
-import { livePageHtml } from './live-page.js';
+import { livePage } from './live-page.js';
 import { isLoopback, StreamServer } from './server.js';
 
 export interface ServeOptions {
@@ -38,7 +38,7 @@ export async function startServer(o: ServeOptions, say: (line: string) => void):
     port: spec.port,
     ...(control || o.readToken ? { tokens: { ...(control ? { control } : {}), ...(o.readToken ? { read: o.readToken } : {}) } } : {}),
     allowOrigins: o.allowOrigin,
-    page: livePageHtml,
+    page: livePage,
     ...(o.maxClients ? { maxClients: o.maxClients } : {}),
     onFlameRequest: (seconds) => {
       if (!live) return 'the collector is not running yet';

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTree } from '../../src/flame/tree.js';
 import type { Message } from '../../src/protocol/messages.js';
 import { parseRecording } from '../../src/recording/recording.js';
-import { livePageHtml } from '../../src/server/live-page.js';
+import { livePage } from '../../src/server/live-page.js';
 import { StreamServer } from '../../src/server/server.js';
 import { profileOf } from '../unit/support/flame-fixtures.js';
 
@@ -28,7 +28,7 @@ beforeAll(async () => {
     host: '127.0.0.1',
     port: 0,
     tokens: { control: 'c-token', read: 'r-token' },
-    page: livePageHtml,
+    page: livePage,
     onFlameRequest: (seconds) => {
       flameAsked++;
       setTimeout(() => {
@@ -57,7 +57,12 @@ describe('the live page', () => {
     page.on('request', (r) => {
       if (!r.url().startsWith(`http://127.0.0.1:${port}`) && !r.url().startsWith('data:')) external.push(r.url());
     });
-    await page.goto(`http://127.0.0.1:${port}/#token=c-token`);
+    const res = await page.goto(`http://127.0.0.1:${port}/#token=c-token`);
+    // only our own script may run, talk only to us, and nobody may frame the page
+    const csp = (await res?.allHeaders())?.['content-security-policy'] ?? '';
+    expect(csp).toMatch(/script-src 'sha256-[A-Za-z0-9+/=]+'/);
+    expect(csp).toContain("connect-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
     await expect.poll(() => page.locator('#total').textContent(), { timeout: 10_000 }).toBe(String(total));
     expect(await page.locator('#conn').textContent()).toBe('connected (control)');
     expect(await page.locator('#reasons tr').count()).toBeGreaterThan(2);

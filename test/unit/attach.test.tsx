@@ -128,4 +128,18 @@ describe('attach', () => {
     await tick();
     expect(text(lastFrame())).toContain(summary.topTotal[0]?.name);
   });
+
+  it('a silent connection (a half-open peer) is given up and retried; stop() during the first attempt settles it', async () => {
+    const { port } = await serverAt(0, { heartbeatMs: 60_000 });
+    const states: string[] = [];
+    const remote = new RemoteStream({ url: new URL(`ws://127.0.0.1:${port}/stream`), silenceMs: 300, minDelayMs: 50, maxDelayMs: 100, onState: (r) => states.push(r.state), onMessage: () => undefined });
+    cleanup.push(() => remote.stop());
+    await remote.start();
+    await until(() => states.includes('reconnecting'), 3000);
+    const never = new RemoteStream({ url: new URL('ws://10.255.255.1:9/stream'), onState: () => undefined, onMessage: () => undefined });
+    const started = never.start();
+    never.stop();
+    await expect(started).rejects.toThrow();
+  });
 });
+
