@@ -5,7 +5,7 @@
  */
 import { render } from 'ink';
 import { type Live, type LiveOptions, onInterrupt, startLive } from '../src/commands/live.js';
-import { captureFlame } from '../src/flame/capture.js';
+import { captureFlame, captureTarget } from '../src/flame/capture.js';
 import { readPageBundle } from '../src/flame/html.js';
 import { defaultFlameBase, outputPaths, writeFlameFiles } from '../src/flame/outputs.js';
 import { summarize } from '../src/flame/summary.js';
@@ -39,19 +39,15 @@ function watchSelf(store: DashboardStore): () => void {
  * The dashboard's `f`: one flame snapshot of the traced VMs, progress and result
  * through the store, files in the current directory. Never throws: failures are shown.
  */
-async function takeFlame(live: Live, store: DashboardStore, o: { seconds: number; scope: string; signal: AbortSignal }): Promise<void> {
+async function takeFlame(live: Live, store: DashboardStore, o: { seconds: number; vm: string | undefined; signal: AbortSignal }): Promise<void> {
   store.setFlame({ state: 'sampling', phase: 'attaching', elapsed: 0, seconds: o.seconds });
   try {
     readPageBundle('flame-page'); // BUILD_MISSING before sampling, not after
     const capture = await captureFlame({
       seconds: o.seconds,
       hz: 99,
-      pids: live.pids,
-      scope: o.scope,
-      reasons: live.caps.tracepoints.kvm_entry !== undefined,
+      ...captureTarget(live.caps, live.pids, o.vm),
       userStacks: true,
-      ...(live.caps.bpftrace ? { bpftrace: live.caps.bpftrace.path } : {}),
-      kernel: live.caps.kernel,
       signal: o.signal,
       onProgress: (p) => store.setFlame({ state: 'sampling', ...p }),
     });
@@ -77,7 +73,7 @@ export async function topDashboard(o: LiveOptions & { windowSeconds: WindowSecon
   const onFlame = (): string | undefined => {
     if (store.flameState.state === 'sampling') return 'a flame snapshot is being taken';
     flameAbort = new AbortController();
-    void takeFlame(live, store, { seconds: o.flameSeconds ?? 5, scope: o.vm !== undefined ? `VM ${o.vm}` : live.pids.length ? `pid ${live.pids.join(', ')}` : 'all VMs', signal: flameAbort.signal });
+    void takeFlame(live, store, { seconds: o.flameSeconds ?? 5, vm: o.vm, signal: flameAbort.signal });
     return undefined;
   };
   const onFlameCancel = (): void => flameAbort?.abort();

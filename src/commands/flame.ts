@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { captureFlame } from '../flame/capture.js';
+import { captureFlame, captureTarget } from '../flame/capture.js';
 import { readPageBundle } from '../flame/html.js';
 import { type FlameFormat, checkWritable, defaultFlameBase, outputPaths, writeFlameFiles } from '../flame/outputs.js';
 import { formatSummary, summarize } from '../flame/summary.js';
@@ -32,7 +32,8 @@ export async function flameCommand(o: FlameCommandOptions): Promise<number> {
   checkWritable(o.raw !== undefined ? { ...paths, raw: resolve(o.raw) } : paths);
   const caps = await tracingCapabilities();
   const pids = targetPids(o.pid, o.vm);
-  const scope = o.vm !== undefined ? `VM ${o.vm}` : pids.length ? `pid ${pids.join(', ')}` : 'all VMs';
+  const target = captureTarget(caps, pids, o.vm);
+  const scope = target.scope;
   const abort = new AbortController();
   const off = onInterrupt(() => abort.abort());
   const tty = process.stderr.isTTY === true && !o.quiet;
@@ -41,12 +42,9 @@ export async function flameCommand(o: FlameCommandOptions): Promise<number> {
   const capture = await captureFlame({
     seconds: o.seconds,
     hz: o.hz,
-    pids,
-    scope,
-    reasons: o.reasons && caps.tracepoints.kvm_entry !== undefined,
+    ...target,
+    reasons: o.reasons && target.reasons,
     userStacks: o.user,
-    ...(caps.bpftrace ? { bpftrace: caps.bpftrace.path } : {}),
-    kernel: caps.kernel,
     signal: abort.signal,
     onProgress: (p) => {
       if (o.quiet) return;

@@ -9,6 +9,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { UserError } from '../errors.js';
+import type { Capabilities } from '../probes/capabilities.js';
 import { readProcess } from '../collector/vm-names.js';
 import { vmPidsFromDebugfs } from '../collector/vm-tracker.js';
 import { decodeExitReason } from '../model/exit-reasons.js';
@@ -38,6 +39,16 @@ export interface CaptureOptions {
   /** For tests: where kallsyms and /proc are. */
   kallsyms?: string;
   proc?: string;
+}
+
+/** How a capture's scope reads in titles: "VM ci-3", "pid 12, 34" or "all VMs". */
+export function flameScope(pids: readonly number[], vm?: string): string {
+  return vm !== undefined ? `VM ${vm}` : pids.length ? `pid ${pids.join(', ')}` : 'all VMs';
+}
+
+/** The options every caller derives the same way from the machine and the traced VMs (flame, f, serve). */
+export function captureTarget(caps: Capabilities, pids: number[], vm?: string): Pick<CaptureOptions, 'pids' | 'scope' | 'reasons' | 'bpftrace' | 'kernel'> {
+  return { pids, scope: flameScope(pids, vm), reasons: caps.tracepoints.kvm_entry !== undefined, ...(caps.bpftrace ? { bpftrace: caps.bpftrace.path } : {}), kernel: caps.kernel };
 }
 
 /** The root frame for a sample's exit state. */

@@ -45,17 +45,6 @@ export function checkWritable(paths: Partial<Record<string, string>>): void {
   }
 }
 
-export function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
 export function renderFormat(p: FlameProfile, f: FlameFormat): string {
   return f === 'folded' ? toFolded(p) : f === 'svg' ? renderSvg(p) : renderHtml(p);
 }

@@ -58,7 +58,8 @@ function pct(x: number): string {
   return `${(x * 100).toFixed(1).padStart(5)}%`;
 }
 
-const KIND_TAG: Record<FrameKind, string> = { context: '', user: '', kernel: ' [k]', kvm: ' [kvm]' };
+/** How a frame's kind is marked after its name in the terminal views. */
+export const KIND_TAG: Record<FrameKind, string> = { context: '', user: '', kernel: ' [k]', kvm: ' [kvm]' };
 
 export function formatSummary(p: FlameProfile, n = 10): string {
   const s = summarize(p, n);

@@ -62,9 +62,7 @@ export class SnapshotMerger {
   }
 
   take(): SnapshotMessage | undefined {
-    const last = this.last;
-    if (!last) return undefined;
-    const out = this.count === 1 ? last : snapshotOfTotals(this.totals, { seq: last.seq, t: last.t, merged: this.count, ...(last.final ? { final: true } : {}) });
+    const out = this.peek();
     this.totals = emptyTotals();
     this.last = undefined;
     this.count = 0;

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../errors.js';
 import type { Live } from '../commands/live.js';
-import { captureFlame } from '../flame/capture.js';
+import { captureFlame, captureTarget } from '../flame/capture.js';
 import { summarize } from '../flame/summary.js';
 import { buildTree } from '../flame/tree.js';
 import { parseListen } from './listen-spec.js';
@@ -48,7 +48,7 @@ export async function startServer(o: ServeOptions, say: (line: string) => void):
       void (async () => {
         server.broadcast({ type: 'flame', state: 'sampling', seconds });
         try {
-          const c = await captureFlame({ seconds, hz: 99, pids: l.pids, scope: l.pids.length ? `pid ${l.pids.join(', ')}` : 'all VMs', reasons: l.caps.tracepoints.kvm_entry !== undefined, userStacks: true, ...(l.caps.bpftrace ? { bpftrace: l.caps.bpftrace.path } : {}), kernel: l.caps.kernel });
+          const c = await captureFlame({ seconds, hz: 99, ...captureTarget(l.caps, l.pids), userStacks: true });
           if (!c || c.profile.samples === 0) server.broadcast({ type: 'flame', state: 'failed', code: 'NO_SAMPLES', message: `no vCPU thread was on a CPU during the ${seconds} s capture` });
           else server.broadcast({ type: 'flame', state: 'done', meta: c.profile.meta, samples: c.profile.samples, summary: summarize(c.profile, 15), tree: buildTree(c.profile) });
         } catch (e) {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { frameOf, parseStackKey, parseStacksOutput, symbolOf } from '../../src/flame/bpftrace-stacks.js';
 import { stateFrame, toStacks } from '../../src/flame/capture.js';
 import { FoldedParseError, parseFolded, toFolded } from '../../src/flame/folded.js';
-import { checkWritable, defaultFlameBase, outputPaths, writeAllAtomic, writeAtomic, writeFlameFiles } from '../../src/flame/outputs.js';
+import { checkWritable, defaultFlameBase, outputPaths, writeAllAtomic, writeFlameFiles } from '../../src/flame/outputs.js';
 import { type FlameProfile, KVM_FRAME_PATTERNS, isKvmSymbol, kvmSymbolsFromKallsyms, makeProfile } from '../../src/flame/profile.js';
 import { buildFlameProgram, IN_GUEST } from '../../src/flame/program.js';
 import { summarize } from '../../src/flame/summary.js';
@@ -241,9 +241,9 @@ describe('outputs', () => {
   });
   it('writes through a temporary file renamed into place; a failure leaves nothing', () => {
     const dir = mkdtempSync(join(tmpdir(), 'flame-out-'));
-    writeAtomic(join(dir, 'a.folded'), 'x 1\n');
+    writeAllAtomic([[join(dir, 'a.folded'), 'x 1\n']]);
     expect(readdirSync(dir)).toEqual(['a.folded']);
-    expect(() => writeAtomic(join(dir, 'missing', 'b.folded'), 'x')).toThrow();
+    expect(() => writeAllAtomic([[join(dir, 'missing', 'b.folded'), 'x']])).toThrow();
     expect(readdirSync(dir)).toEqual(['a.folded']);
   });
   it('all or nothing: when one file cannot be written, none is, and no temporary is left', () => {

@@ -3,7 +3,7 @@
  * top frames (total and self) and where the files are. x closes it.
  */
 import { Box, Text } from 'ink';
-import type { FrameShare } from '../../src/flame/summary.js';
+import { type FrameShare, KIND_TAG } from '../../src/flame/summary.js';
 import type { FlameState } from '../store.js';
 import type { Theme } from '../theme.js';
 
@@ -20,11 +20,9 @@ export function flamePanelRows(f: FlameState, top: number): number {
   }
 }
 
-const TAG = { context: '', user: '', kernel: ' [k]', kvm: ' [kvm]' } as const;
-
 function shareLine(f: FrameShare | undefined, width: number): string {
   if (!f) return '';
-  const text = `${(f.share * 100).toFixed(1).padStart(5)}% ${f.name}${TAG[f.kind]}`;
+  const text = `${(f.share * 100).toFixed(1).padStart(5)}% ${f.name}${KIND_TAG[f.kind]}`;
   return text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width);
 }
 
