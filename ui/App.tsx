@@ -16,6 +16,7 @@ import { TdpPanel } from './components/TdpPanel.js';
 import { VmsPanel } from './components/VmsPanel.js';
 import type { DashboardStore } from './store.js';
 import type { Theme } from './theme.js';
+import { safeStrings } from '../src/views/safe-text.js';
 import { useDashboard } from './use-dashboard.js';
 import { buildView, type DashboardView, INITIAL_UI, nextVm, SORT_KEYS, type UiState, WINDOWS } from './view-model.js';
 
@@ -58,6 +59,10 @@ export function App({ store, theme, onQuit, onFlame, onFlameCancel, size, initia
   const [message, setMessage] = useState<string | undefined>(undefined);
 
   const view: DashboardView = useMemo(() => buildView(snap.agg, ui, { paused: snap.paused, self: snap.self, source: snap.source }), [snap, ui]);
+  // not in the view model but from outside too: a remote server's flame result and failure text,
+  // its close reason; neutralised like the view (buildView) before any panel prints them
+  const flame = useMemo(() => safeStrings(snap.flame), [snap.flame]);
+  const remote = useMemo(() => safeStrings(snap.remote), [snap.remote]);
 
   useEffect(() => {
     if (!message) return;
@@ -144,8 +149,8 @@ export function App({ store, theme, onQuit, onFlame, onFlameCancel, size, initia
   const panelRows = short ? 4 : 8;
   const fixedRows = 3 + 1 + 2 + 1 + (side ? 1 + panelRows + 2 : 2 * (1 + 4) + 1 + 2) + 1 + 1 + (short ? 3 : 6) + 2;
   const flameTop = short ? 3 : 5;
-  const remoteRows = snap.remote ? 1 : 0;
-  const reasonRows = Math.max(3, rows - 1 - fixedRows - remoteRows - flamePanelRows(snap.flame, flameTop));
+  const remoteRows = remote ? 1 : 0;
+  const reasonRows = Math.max(3, rows - 1 - fixedRows - remoteRows - flamePanelRows(flame, flameTop));
   if (help) return <Help theme={theme} />;
   // Never taller than the terminal (Ink would clear and redraw the whole screen every frame):
   // panels keep their size (no shrinking, which would overlap their lines) and what does not
@@ -153,17 +158,17 @@ export function App({ store, theme, onQuit, onFlame, onFlameCancel, size, initia
   return (
     <Box flexDirection="column" width={width} height={Math.max(10, rows - 1)}>
       <Box flexDirection="column" flexGrow={1} flexShrink={1} overflow="hidden">
-        {snap.remote ? (
+        {remote ? (
           <Box flexShrink={0}>
-            <RemoteLine r={snap.remote} theme={theme} />
+            <RemoteLine r={remote} theme={theme} />
           </Box>
         ) : null}
         <Box flexShrink={0}>
           <Header h={view.header} theme={theme} width={width} />
         </Box>
-        {snap.flame.state !== 'idle' ? (
+        {flame.state !== 'idle' ? (
           <Box flexShrink={0}>
-            <FlamePanel f={snap.flame} theme={theme} width={width} top={flameTop} />
+            <FlamePanel f={flame} theme={theme} width={width} top={flameTop} />
           </Box>
         ) : null}
         <Box marginTop={1} flexShrink={0}>

@@ -11,6 +11,7 @@ import { HANDLERS } from '../src/probes/handlers.js';
 import type { Hint } from '../src/report/hints.js';
 import { type LatencySummary, summarize } from '../src/report/histogram.js';
 import { buildReport } from '../src/report/report.js';
+import { safeStrings } from '../src/views/safe-text.js';
 
 export const WINDOWS = [1, 10, 60] as const;
 export type WindowSeconds = (typeof WINDOWS)[number];
@@ -101,7 +102,17 @@ function sortRows(rows: ReasonView[], key: SortKey, desc: boolean): ReasonView[]
   return [...rows].sort((a, b) => dir * cmp(a, b) || b.count - a.count || a.reason - b.reason);
 }
 
+/**
+ * The view, with every string in it neutralised (src/views/safe-text.ts): VM names, the hello's
+ * host, kernel and probe details, handler names and hint text come from the stream (a recording,
+ * a remote server) and must not reach the terminal as escape sequences. Done here, on the whole
+ * view, so that a field added later is covered without a component having to remember.
+ */
 export function buildView(agg: Aggregate, ui: UiState, o: { paused: boolean; self: SelfStats | undefined; source: 'live' | 'replay' }): DashboardView {
+  return safeStrings(viewOf(agg, ui, o));
+}
+
+function viewOf(agg: Aggregate, ui: UiState, o: { paused: boolean; self: SelfStats | undefined; source: 'live' | 'replay' }): DashboardView {
   const h = agg.hello;
   const windowAll = agg.window(ui.windowSeconds * 1000);
   const vmPid = ui.vm !== undefined && (agg.vms.has(ui.vm) || [...windowAll.exits.keys()].some((k) => k.startsWith(`${ui.vm},`))) ? ui.vm : undefined;

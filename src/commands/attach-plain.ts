@@ -3,6 +3,7 @@ import { Aggregate } from '../model/aggregate.js';
 import { RecordingWriter } from '../recording/recording.js';
 import { RemoteStream } from '../remote/remote-stream.js';
 import { plainTop } from '../views/plain-top.js';
+import { safeText } from '../views/safe-text.js';
 import { onInterrupt } from './live.js';
 
 export async function attachPlainCommand(o: { url: URL; token?: string; windowSeconds: number; output?: string; duration?: number }): Promise<number> {
@@ -20,7 +21,8 @@ export async function attachPlainCommand(o: { url: URL; token?: string; windowSe
         recordingDone = true;
         process.stderr.write(`exitscope: ${recording.path} ends at the disconnection\n`);
       }
-      process.stderr.write(r.state === 'reconnecting' ? `exitscope: disconnected (${r.why}); reconnecting in ${r.inSeconds} s\n` : r.state === 'connected' ? `exitscope: connected to ${r.url}\n` : '');
+      // why: the server's close reason or refusal, its own text
+      process.stderr.write(r.state === 'reconnecting' ? `exitscope: disconnected (${safeText(r.why)}); reconnecting in ${r.inSeconds} s\n` : r.state === 'connected' ? `exitscope: connected to ${safeText(r.url)}\n` : '');
     },
     onMessage: (m) => {
       agg.apply(m);

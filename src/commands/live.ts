@@ -11,6 +11,7 @@ import { type Capabilities, blocking, blockingError, detectCapabilities } from '
 import type { Message } from '../protocol/messages.js';
 import { RecordingWriter } from '../recording/recording.js';
 import { type ServeOptions, startServer } from '../server/start.js';
+import { safeText } from '../views/safe-text.js';
 
 export interface LiveOptions {
   interval: number;
@@ -32,9 +33,9 @@ export interface LiveOptions {
 export function noticeOf(m: Message): string | undefined {
   switch (m.type) {
     case 'gap':
-      return m.resumed ? `exitscope: ${m.reason}; restarted it: exits in the gap were not counted (marked in the stream)` : `exitscope: ${m.reason}; collection stopped`;
+      return m.resumed ? `exitscope: ${safeText(m.reason)}; restarted it: exits in the gap were not counted (marked in the stream)` : `exitscope: ${safeText(m.reason)}; collection stopped`;
     case 'error':
-      return `exitscope: error [${m.code}]: ${m.message}`;
+      return `exitscope: error [${safeText(m.code)}]: ${safeText(m.message)}`;
     case 'lost':
       return `exitscope: ${m.events} events lost: counts are incomplete`;
     default:

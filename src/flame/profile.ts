@@ -7,6 +7,8 @@
  * [guest mode], then [vm NAME], then [THREAD]), the user stack outermost first,
  * then the kernel stack outermost first.
  */
+import { UNSAFE_TEXT_CHARS } from '../views/safe-text.js';
+
 export type FrameKind = 'context' | 'user' | 'kernel' | 'kvm';
 
 export interface Frame {
@@ -65,11 +67,13 @@ export function kvmSymbolsFromKallsyms(text: string): Set<string> {
 
 /**
  * A frame name safe in every view: thread names are set by any process and symbols come from
- * binaries, so control characters (escape codes on a terminal) and characters XML forbids even
- * escaped become '?'.
+ * binaries, so control and bidi characters (the one list in src/views/safe-text.ts: escape codes
+ * on a terminal, text that reads reversed) and characters XML forbids even escaped become '?'
+ * ('?' and not the terminal views' spelled-out escapes: the name is also a folded-file key).
  */
+const UNCLEAN = new RegExp(`[${UNSAFE_TEXT_CHARS}\\ufffe\\uffff]`, 'gu');
 export function cleanName(name: string): string {
-  return name.replace(/[\x00-\x1f\x7f-\x9f\ufffe\uffff]/g, '?');
+  return name.replace(UNCLEAN, '?');
 }
 
 /** Merges equal stacks and sorts them (by frame names) so that every view is stable. */

@@ -4,6 +4,7 @@
  * (anywhere on the stack). Context frames are left out of the frame lists:
  * they say what was running, not where the time went.
  */
+import { safeStrings } from '../views/safe-text.js';
 import type { FlameProfile, FrameKind } from './profile.js';
 
 export interface FrameShare {
@@ -62,9 +63,12 @@ function pct(x: number): string {
 export const KIND_TAG: Record<FrameKind, string> = { context: '', user: '', kernel: ' [k]', kvm: ' [kvm]' };
 
 export function formatSummary(p: FlameProfile, n = 10): string {
-  const s = summarize(p, n);
+  // frame names were cleaned when the profile was made (cleanName); the scope can name a VM and
+  // a profile may come from elsewhere: everything printed is neutralised here too
+  const s = safeStrings(summarize(p, n));
+  const meta = safeStrings(p.meta);
   const out: string[] = [];
-  out.push(`flame: ${s.samples} samples at ${p.meta.hz} Hz over ${p.meta.seconds} s, ${p.meta.scope}, on ${p.meta.host} (${p.meta.kernel})`);
+  out.push(`flame: ${s.samples} samples at ${meta.hz} Hz over ${meta.seconds} s, ${meta.scope}, on ${meta.host} (${meta.kernel})`);
   if (s.byState.length) out.push(`by exit state: ${s.byState.map((x) => `${x.name.slice(1, -1)} ${(x.share * 100).toFixed(1)}%`).join(', ')}`);
   out.push('', 'top total (on the stack):');
   for (const f of s.topTotal) out.push(`  ${pct(f.share)}  ${f.name}${KIND_TAG[f.kind]}`);

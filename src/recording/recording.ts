@@ -7,6 +7,7 @@
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import { type Message, Message as MessageSchema, PROTOCOL_VERSION } from '../protocol/messages.js';
+import { safeText } from '../views/safe-text.js';
 
 const isForeignHello = (j: unknown): boolean => typeof j === 'object' && j !== null && (j as { type?: unknown }).type === 'hello' && (j as { v?: unknown }).v !== PROTOCOL_VERSION;
 
@@ -82,7 +83,7 @@ export function readRecording(path: string): ReadResult {
 }
 
 export function describeProblems(path: string, problems: Problem[]): string {
-  const shown = problems.slice(0, 5).map((p) => `  ${path}:${p.line}: ${p.message}`);
+  const shown = problems.slice(0, 5).map((p) => safeText(`  ${path}:${p.line}: ${p.message}`));
   if (problems.length > 5) shown.push(`  ... and ${problems.length - 5} more`);
   return `exitscope: warning: ${problems.length} unreadable line(s) skipped; the rest is used:\n${shown.join('\n')}`;
 }

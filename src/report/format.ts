@@ -4,6 +4,7 @@
  */
 import { formatNs, type LatencySummary } from './histogram.js';
 import type { Report } from './report.js';
+import { safeStrings } from '../views/safe-text.js';
 
 export const FORMATS = ['text', 'json', 'csv', 'markdown'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -67,24 +68,33 @@ function csv(r: Report): string {
   return `${rows.map((r) => r.map(csvCell).join(',')).join('\n')}\n`;
 }
 
+/**
+ * Text in markdown that stays text: the characters that start structure (a table cell's pipe,
+ * links and images, inline HTML, code spans, emphasis) are backslash-escaped. Line breaks are
+ * already gone (safeStrings spells them out), so no text can start a heading or a table row.
+ */
+const mdText = (s: string): string => s.replace(/[\\`*[\]<>|]/g, (c) => `\\${c}`);
+
 function markdown(r: Report): string {
-  const md = (header: string[], rows: string[][]): string => [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((x) => `| ${x.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`)].join('\n');
-  const out = [`### exitscope: ${r.totalExits} exits in ${r.durationSeconds.toFixed(1)} s on ${r.host} (${r.kernel})`, ''];
+  const md = (header: string[], rows: string[][]): string => [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((x) => `| ${x.map(mdText).join(' | ')} |`)].join('\n');
+  const out = [`### exitscope: ${r.totalExits} exits in ${r.durationSeconds.toFixed(1)} s on ${mdText(r.host)} (${mdText(r.kernel)})`, ''];
   out.push(md(['exit reason', 'count', 'rate/s', 'share', 'p50 <=', 'p99 <='], r.exits.map((e) => [e.name, String(e.count), rate(e.rate), pct(e.share), ...lat(e.latency).slice(1, 3)])));
-  out.push('', `Page faults: ${r.pageFaults.count} (MMIO ${r.pageFaults.mmio}); TDP handler ${r.tdpFaults.handler ?? 'not probed'}: ${r.tdpFaults.count}; lost events: ${r.lostEvents}`);
-  for (const h of r.hints) out.push('', `> **${h.severity}**: ${h.message}`);
+  out.push('', `Page faults: ${r.pageFaults.count} (MMIO ${r.pageFaults.mmio}); TDP handler ${mdText(r.tdpFaults.handler ?? 'not probed')}: ${r.tdpFaults.count}; lost events: ${r.lostEvents}`);
+  for (const h of r.hints) out.push('', `> **${h.severity}**: ${mdText(h.message)}`);
   return `${out.join('\n')}\n`;
 }
 
 export function formatReport(r: Report, f: Format): string {
+  // JSON keeps every value exact (its escaping is already safe); the formats read on a terminal
+  // or rendered as a page get the report with external strings neutralised (src/views/safe-text.ts)
+  if (f === 'json') return `${JSON.stringify(r, null, 2)}\n`;
+  const safe = safeStrings(r);
   switch (f) {
-    case 'json':
-      return `${JSON.stringify(r, null, 2)}\n`;
     case 'csv':
-      return csv(r);
+      return csv(safe);
     case 'markdown':
-      return markdown(r);
+      return markdown(safe);
     case 'text':
-      return text(r);
+      return text(safe);
   }
 }

@@ -6,11 +6,13 @@ import type { Aggregate } from '../model/aggregate.js';
 import { table } from '../report/format.js';
 import { formatNs } from '../report/histogram.js';
 import { buildReport } from '../report/report.js';
+import { safeStrings } from './safe-text.js';
 
 export function plainTop(agg: Aggregate, windowMs: number, maxRows = 20): string {
   const w = agg.window(windowMs);
-  const r = buildReport(agg, w);
-  const h = agg.hello;
+  // names and hello strings come from the stream: neutralised before they become terminal text
+  const r = safeStrings(buildReport(agg, w));
+  const h = safeStrings(agg.hello);
   const secs = w.ms / 1000;
   const head = `exitscope  ${h?.host ?? ''}  kernel ${h?.kernel ?? '?'}  bpftrace ${h?.bpftrace ?? '?'}  window ${secs.toFixed(1)}s  exits/s ${secs > 0 ? (r.totalExits / secs).toFixed(0) : '0'}  lost ${agg.lost}`;
   if (agg.snapshots === 0) return `${head}\nwaiting for the first interval...\n`;

@@ -1,4 +1,5 @@
 import { Box, Text } from 'ink';
+import { safeText } from '../../src/views/safe-text.js';
 import type { Theme } from '../theme.js';
 
 export const KEYS: readonly [string, string][] = [
@@ -20,11 +21,12 @@ export function Footer({ theme, message, filterInput, width }: { theme: Theme; m
     <Box flexDirection="column">
       {filterInput !== undefined ? (
         <Text>
-          filter: <Text color={theme.accent}>{filterInput}</Text>
+          filter: <Text color={theme.accent}>{safeText(filterInput)}</Text>
           <Text inverse> </Text> <Text color={theme.muted}>(Enter keeps, Esc clears)</Text>
         </Text>
       ) : message ? (
-        <Text color={theme.warn}>{message}</Text>
+        // the message may quote a server's reply (attach) or an error's text
+        <Text color={theme.warn}>{safeText(message)}</Text>
       ) : null}
       <Text color={theme.muted} wrap="truncate-end">
         {keys.length <= width ? keys : keys.replaceAll('  ', ' ')}
