@@ -6,10 +6,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa, type ResultPromise } from 'execa';
 import { UserError } from '../errors.js';
 import { type Capabilities, blocking, blockingError } from '../probes/capabilities.js';
 import { buildProgram } from '../probes/program.js';
+import { spawnTracer, type Tracer } from '../process/tracer-process.js';
 import { type HelloMessage, type Message, PROTOCOL_VERSION } from '../protocol/messages.js';
 import { BpftraceOutputParser, type OutputEvent } from './bpftrace-output.js';
 import { DeltaTracker } from './deltas.js';
@@ -44,7 +44,7 @@ export class Collector {
   private readonly deltas = new DeltaTracker();
   private readonly started = Date.now();
   private seq = 0;
-  private child: ResultPromise | undefined;
+  private child: Tracer | undefined;
   private stopping = false;
   private sawFinal = false;
   private restarts = 0;
@@ -126,12 +126,9 @@ export class Collector {
 
   private spawn(): Promise<void> {
     const bpftrace = this.o.caps.bpftrace?.path ?? 'bpftrace';
-    const child = execa(bpftrace, ['-f', 'json', this.programFile], {
+    // never execa's cleanup (signal-exit): see tracer-process.ts; bpftrace dies with us all the same
+    const child = spawnTracer(bpftrace, ['-f', 'json', this.programFile], {
       env: { BPFTRACE_MAP_KEYS_MAX: MAP_KEYS_MAX, BPFTRACE_MAX_MAP_KEYS: MAP_KEYS_MAX },
-      stdin: 'ignore',
-      buffer: false,
-      reject: false,
-      cleanup: true,
     });
     this.child = child;
     this.deltas.reset();

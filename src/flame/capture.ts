@@ -7,10 +7,10 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { UserError } from '../errors.js';
 import type { Capabilities } from '../probes/capabilities.js';
 import { readProcess } from '../collector/vm-names.js';
+import { spawnTracer } from '../process/tracer-process.js';
 import { vmPidsFromDebugfs } from '../collector/vm-tracker.js';
 import { decodeExitReason } from '../model/exit-reasons.js';
 import { type RawSample, parseStacksOutput } from './bpftrace-stacks.js';
@@ -125,13 +125,10 @@ export async function captureFlame(o: CaptureOptions): Promise<Capture | undefin
     const programFile = join(dir, 'flame.bt');
     writeFileSync(programFile, program);
     o.onProgress?.({ phase: 'attaching', elapsed: 0, seconds: o.seconds });
-    const child = execa(o.bpftrace ?? 'bpftrace', ['-f', 'json', programFile], {
+    // dies with exitscope whatever kills it, and leaves signal handling to our own handler (tracer-process.ts)
+    const child = spawnTracer(o.bpftrace ?? 'bpftrace', ['-f', 'json', programFile], {
       // a big map: every distinct stack is a key
       env: { BPFTRACE_MAP_KEYS_MAX: '65536', BPFTRACE_MAX_MAP_KEYS: '65536' },
-      stdin: 'ignore',
-      buffer: false,
-      reject: false,
-      cleanup: true,
       ...(o.signal ? { cancelSignal: o.signal, forceKillAfterDelay: 2000 } : {}),
     });
     const giveUp = (why: string): void => {

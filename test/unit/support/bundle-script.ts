@@ -1,0 +1,25 @@
+/**
+ * Builds a TypeScript script (and the src/ code it imports) into one Node file, so a test can run
+ * it as a real process: signal handling and process death can only be tested from outside.
+ * Node 20 cannot run .ts itself, and dist/ may be stale or half-built.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+
+export async function bundleScript(entry: string): Promise<string> {
+  const outfile = join(mkdtempSync(join(tmpdir(), 'exitscope-test-bundle-')), 'script.mjs');
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile,
+    logLevel: 'error',
+    // bundled CommonJS dependencies call require(): give the ESM bundle one
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  });
+  return outfile;
+}
