@@ -25,6 +25,8 @@ export interface Totals {
   ms: number;
 }
 
+/** Window lengths kept up to date at once (the views ask for one to three). */
+const MAX_WINDOWS = 4;
 /** Gaps and errors kept (the newest): a collector restarting all week must not grow without bound. */
 const MAX_NOTICES = 1000;
 
@@ -32,26 +34,116 @@ export function emptyTotals(): Totals {
   return { exits: new Map(), exitNs: new Map(), faults: new Map(), regions: new Map(), handlerCalls: new Map(), handlerNs: new Map(), ms: 0 };
 }
 
-function add(m: Map<string, number>, k: string, n: number): void {
-  m.set(k, (m.get(k) ?? 0) + n);
+/** The read-only view of Totals (windows are kept up to date in place: readers must not change them). */
+export interface ReadonlyTotals {
+  readonly exits: ReadonlyMap<string, number>;
+  readonly exitNs: ReadonlyMap<string, ReadonlyMap<number, number>>;
+  readonly faults: ReadonlyMap<string, number>;
+  readonly regions: ReadonlyMap<string, number>;
+  readonly handlerCalls: ReadonlyMap<string, number>;
+  readonly handlerNs: ReadonlyMap<string, ReadonlyMap<number, number>>;
+  readonly ms: number;
 }
 
-function addBuckets(m: Map<string, Map<number, number>>, k: string, b: [number, number][]): void {
-  let h = m.get(k);
-  if (!h) m.set(k, (h = new Map()));
+type CountKind = 'exits' | 'faults' | 'regions' | 'handlerCalls';
+type HistKind = 'exitNs' | 'handlerNs';
+
+/** Every entry of a snapshot under its Totals key: the one place the keys are made. */
+function forEachEntry(s: SnapshotMessage, count: (kind: CountKind, k: string, n: number) => void, hist: (kind: HistKind, k: string, b: readonly (readonly [number, number])[]) => void): void {
+  for (const e of s.exits) count('exits', `${e.pid},${e.tid},${e.isa},${e.reason}`, e.n);
+  for (const e of s.exitNs) hist('exitNs', `${e.pid},${e.isa},${e.reason}`, e.b);
+  for (const f of s.faults) count('faults', `${f.pid},${f.code}`, f.n);
+  for (const r of s.regions) count('regions', `${r.pid},${r.region}`, r.n);
+  for (const h of s.handlers) {
+    count('handlerCalls', `${h.pid},${h.h}`, h.n);
+    hist('handlerNs', `${h.pid},${h.h}`, h.b);
+  }
+}
+
+function addBuckets(h: Map<number, number>, b: readonly (readonly [number, number])[]): void {
   for (const [low, n] of b) h.set(low, (h.get(low) ?? 0) + n);
 }
 
 export function addSnapshot(t: Totals, s: SnapshotMessage): void {
-  for (const e of s.exits) add(t.exits, `${e.pid},${e.tid},${e.isa},${e.reason}`, e.n);
-  for (const e of s.exitNs) addBuckets(t.exitNs, `${e.pid},${e.isa},${e.reason}`, e.b);
-  for (const f of s.faults) add(t.faults, `${f.pid},${f.code}`, f.n);
-  for (const r of s.regions) add(t.regions, `${r.pid},${r.region}`, r.n);
-  for (const h of s.handlers) {
-    add(t.handlerCalls, `${h.pid},${h.h}`, h.n);
-    addBuckets(t.handlerNs, `${h.pid},${h.h}`, h.b);
-  }
+  forEachEntry(
+    s,
+    (kind, k, n) => t[kind].set(k, (t[kind].get(k) ?? 0) + n),
+    (kind, k, b) => {
+      let h = t[kind].get(k);
+      if (!h) t[kind].set(k, (h = new Map()));
+      addBuckets(h, b);
+    },
+  );
   t.ms += s.ms;
+}
+
+/**
+ * The sum of a run of consecutive snapshots, kept up to date by adding the newest and
+ * subtracting the oldest: O(entries of the snapshots that enter or leave), whatever the window.
+ * A key is present while some snapshot in the run has it (as a sum from scratch would have it);
+ * histogram buckets that drop to 0 are removed (summaries skip empty buckets anyway).
+ */
+class RunningSum {
+  readonly totals: Totals = emptyTotals();
+  /** How many snapshots in the run have each key, per kind. */
+  private readonly holders = { exits: new Map<string, number>(), faults: new Map<string, number>(), regions: new Map<string, number>(), handlerCalls: new Map<string, number>(), exitNs: new Map<string, number>(), handlerNs: new Map<string, number>() };
+  /** Absolute index (Aggregate.snapshots numbering) of the oldest snapshot in the run; next one to add. */
+  from = 0;
+  to = 0;
+
+  constructor(readonly ms: number) {}
+
+  add(s: SnapshotMessage): void {
+    const t = this.totals;
+    const hold = (kind: CountKind | HistKind, k: string): void => void this.holders[kind].set(k, (this.holders[kind].get(k) ?? 0) + 1);
+    forEachEntry(
+      s,
+      (kind, k, n) => {
+        t[kind].set(k, (t[kind].get(k) ?? 0) + n);
+        hold(kind, k);
+      },
+      (kind, k, b) => {
+        let h = t[kind].get(k);
+        if (!h) t[kind].set(k, (h = new Map()));
+        addBuckets(h, b);
+        hold(kind, k);
+      },
+    );
+    t.ms += s.ms;
+    this.to++;
+  }
+
+  /** Takes the oldest snapshot of the run out: the exact inverse of add (counts are integers). */
+  removeOldest(s: SnapshotMessage): void {
+    const t = this.totals;
+    const release = (kind: CountKind | HistKind, k: string): boolean => {
+      const left = (this.holders[kind].get(k) ?? 1) - 1;
+      if (left > 0) this.holders[kind].set(k, left);
+      else this.holders[kind].delete(k);
+      return left > 0;
+    };
+    forEachEntry(
+      s,
+      (kind, k, n) => {
+        if (release(kind, k)) t[kind].set(k, (t[kind].get(k) ?? 0) - n);
+        else t[kind].delete(k);
+      },
+      (kind, k, b) => {
+        const h = t[kind].get(k);
+        if (!release(kind, k) || !h) {
+          t[kind].delete(k);
+          return;
+        }
+        for (const [low, n] of b) {
+          const left = (h.get(low) ?? 0) - n;
+          if (left > 0) h.set(low, left);
+          else h.delete(low);
+        }
+      },
+    );
+    t.ms -= s.ms;
+    this.from++;
+  }
 }
 
 function copyTotals(from: Totals, to: Totals): void {
@@ -65,15 +157,15 @@ function copyTotals(from: Totals, to: Totals): void {
 }
 
 /** Only the entries of one VM process (every key starts with the pid). */
-export function totalsOfPid(t: Totals, pid: number): Totals {
+export function totalsOfPid(t: ReadonlyTotals, pid: number): Totals {
   const out = emptyTotals();
   const mine = (k: string): boolean => k.startsWith(`${pid},`);
   for (const [k, n] of t.exits) if (mine(k)) out.exits.set(k, n);
-  for (const [k, h] of t.exitNs) if (mine(k)) out.exitNs.set(k, h);
+  for (const [k, h] of t.exitNs) if (mine(k)) out.exitNs.set(k, new Map(h));
   for (const [k, n] of t.faults) if (mine(k)) out.faults.set(k, n);
   for (const [k, n] of t.regions) if (mine(k)) out.regions.set(k, n);
   for (const [k, n] of t.handlerCalls) if (mine(k)) out.handlerCalls.set(k, n);
-  for (const [k, h] of t.handlerNs) if (mine(k)) out.handlerNs.set(k, h);
+  for (const [k, h] of t.handlerNs) if (mine(k)) out.handlerNs.set(k, new Map(h));
   out.ms = t.ms;
   return out;
 }
@@ -82,8 +174,11 @@ export class Aggregate {
   hello: HelloMessage | undefined;
   readonly vms = new Map<number, VmInfo>();
   readonly total: Totals = emptyTotals();
-  /** Recent snapshots, newest last, enough to cover the longest window. */
+  /** Recent snapshots, newest last, enough to cover the longest window; recent[0] is snapshot number `firstRecent`. */
   private readonly recent: SnapshotMessage[] = [];
+  private firstRecent = 0;
+  /** Windows asked for lately (the views use one to three lengths), each kept up to date as snapshots come. */
+  private readonly windows: RunningSum[] = [];
   lost = 0;
   readonly gaps: { t: number; reason: string; resumed: boolean }[] = [];
   readonly errors: { t: number; code: string; message: string }[] = [];
@@ -104,7 +199,16 @@ export class Aggregate {
         this.snapshots++;
         this.recent.push(m);
         const keep = Math.ceil(this.longestWindowMs / (this.hello?.intervalMs ?? 1000)) + 1;
-        while (this.recent.length > keep) this.recent.shift();
+        while (this.recent.length > keep) {
+          const gone = this.recent.shift() as SnapshotMessage;
+          // a window still holding it lets go of it (it covers at most what the ring holds)
+          for (const w of this.windows) {
+            if (w.from !== this.firstRecent) continue;
+            if (w.to > w.from) w.removeOldest(gone);
+            else w.from = w.to = this.firstRecent + 1; // not summed yet (nobody asked since): skip it
+          }
+          this.firstRecent++;
+        }
         return;
       }
       case 'vm': {
@@ -137,15 +241,30 @@ export class Aggregate {
     }
   }
 
-  /** Totals over the most recent snapshots covering `ms` (at least one snapshot). */
-  window(ms: number): Totals {
-    const t = emptyTotals();
-    for (let i = this.recent.length - 1; i >= 0; i--) {
-      const s = this.recent[i] as SnapshotMessage;
-      if (t.ms >= ms && t.ms > 0) break;
-      addSnapshot(t, s);
+  /**
+   * Totals over the most recent snapshots covering `ms` (at least one snapshot): the fewest newest
+   * snapshots whose lengths add up to `ms`, or all of the ring if they do not. Kept as a running sum
+   * per length asked for, so that a view asking every interval costs the entries of the snapshots
+   * that came and went, not those of the whole window. Read-only: it changes as snapshots come.
+   */
+  window(ms: number): ReadonlyTotals {
+    let w = this.windows.find((x) => x.ms === ms);
+    if (!w) {
+      w = new RunningSum(ms);
+      w.from = w.to = this.firstRecent;
+      this.windows.push(w);
+      if (this.windows.length > MAX_WINDOWS) this.windows.shift();
     }
-    return t;
+    const newest = this.firstRecent + this.recent.length;
+    for (; w.to < newest; ) w.add(this.recent[w.to - this.firstRecent] as SnapshotMessage);
+    // the oldest goes while the rest still covers the window (the newest always stays)
+    while (w.to - w.from > 1) {
+      const oldest = this.recent[w.from - this.firstRecent] as SnapshotMessage;
+      const rest = w.totals.ms - oldest.ms;
+      if (!(rest >= ms && rest > 0)) break;
+      w.removeOldest(oldest);
+    }
+    return w.totals;
   }
 
   /** The recent snapshots (newest last; at most the longest window): sparklines read these. */
@@ -160,6 +279,7 @@ export class Aggregate {
     for (const [pid, vm] of this.vms) c.vms.set(pid, { ...vm, vcpus: { ...vm.vcpus } });
     copyTotals(this.total, c.total);
     c.recent.push(...this.recent); // snapshot messages are never mutated
+    c.firstRecent = this.firstRecent; // its windows start afresh when asked for
     c.lost = this.lost;
     c.gaps.push(...this.gaps);
     c.errors.push(...this.errors);

@@ -20,7 +20,7 @@ export function bucketHigh(low: number): number {
   return low <= 1 ? low : 2 * low - 1;
 }
 
-export function summarize(buckets: Map<number, number> | undefined): LatencySummary | undefined {
+export function summarize(buckets: ReadonlyMap<number, number> | undefined): LatencySummary | undefined {
   if (!buckets) return undefined;
   const sorted = [...buckets].filter(([, n]) => n > 0).sort((a, b) => a[0] - b[0]);
   const count = sorted.reduce((a, [, n]) => a + n, 0);
@@ -43,7 +43,7 @@ export function summarize(buckets: Map<number, number> | undefined): LatencySumm
   };
 }
 
-export function mergeBuckets(into: Map<number, number>, from: Map<number, number>): void {
+export function mergeBuckets(into: Map<number, number>, from: ReadonlyMap<number, number>): void {
   for (const [low, n] of from) into.set(low, (into.get(low) ?? 0) + n);
 }
 

@@ -3,7 +3,7 @@
  * kind, handler, VM and vCPU, with diagnosis hints. Built from the model's
  * totals; formatted by format.ts. Pure.
  */
-import type { Aggregate, Totals } from '../model/aggregate.js';
+import type { Aggregate, ReadonlyTotals } from '../model/aggregate.js';
 import { decodeExitReason, hex, ISA_SVM, ISA_VMX, isaName } from '../model/exit-reasons.js';
 import { decodeFault, faultKind } from '../model/page-fault-bits.js';
 import { HANDLERS } from '../probes/handlers.js';
@@ -48,39 +48,74 @@ export interface Report {
 
 const keyNums = (k: string): number[] => k.split(',').map(Number);
 
-function reasonRows(t: Totals, seconds: number, pidFilter?: number): ReasonRow[] {
-  const counts = new Map<string, number>();
-  for (const [k, n] of t.exits) {
-    const [pid, , isa = 0, reason = 0] = keyNums(k);
-    if (pidFilter !== undefined && pid !== pidFilter) continue;
-    const d = decodeExitReason(isa, reason);
-    const key = `${isa},${d.reason}`;
-    counts.set(key, (counts.get(key) ?? 0) + n);
-  }
-  const lat = new Map<string, Map<number, number>>();
-  for (const [k, b] of t.exitNs) {
-    const [pid, isa = 0, reason = 0] = keyNums(k);
-    if (pidFilter !== undefined && pid !== pidFilter) continue;
-    const key = `${isa},${decodeExitReason(isa, reason).reason}`;
-    let m = lat.get(key);
-    if (!m) lat.set(key, (m = new Map()));
-    mergeBuckets(m, b);
-  }
-  const total = [...counts.values()].reduce((a, b) => a + b, 0);
-  return [...counts]
+/** Counts and latency buckets by exit reason (isa,reason as decoded), for all VMs or one. */
+interface ReasonSums {
+  counts: Map<string, number>;
+  latency: Map<string, Map<number, number>>;
+}
+const emptyReasonSums = (): ReasonSums => ({ counts: new Map(), latency: new Map() });
+
+/**
+ * The exit keys grouped by VM process in ONE pass: the report is linear in keys, however many VMs.
+ * (A VM's rows show names and counts only, so no latency is summed per VM.)
+ */
+interface PidSums extends ReasonSums {
+  perTid: Map<number, number>;
+}
+
+function reasonKey(isa: number, reason: number): string {
+  return `${isa},${decodeExitReason(isa, reason).reason}`;
+}
+
+function reasonRows(sums: ReasonSums, seconds: number): ReasonRow[] {
+  let total = 0;
+  for (const n of sums.counts.values()) total += n;
+  return [...sums.counts]
     .map(([k, count]) => {
       const [isa = 0, reason = 0] = keyNums(k);
       const d = decodeExitReason(isa, reason);
-      const latency = summarize(lat.get(k));
+      const latency = summarize(sums.latency.get(k));
       return { isa, isaName: isaName(isa), reason: d.reason, name: d.name, count, rate: seconds > 0 ? count / seconds : 0, share: total > 0 ? count / total : 0, ...(latency ? { latency } : {}) };
     })
     .sort((a, b) => b.count - a.count || a.reason - b.reason);
 }
 
-export function buildReport(agg: Aggregate, totals: Totals = agg.total): Report {
+/** Sums for all VMs and for each VM (in the order VMs first appear among the keys). */
+function sumExits(t: ReadonlyTotals): { all: ReasonSums; byPid: Map<number, PidSums> } {
+  const all = emptyReasonSums();
+  const byPid = new Map<number, PidSums>();
+  const pidSums = (pid: number): PidSums => {
+    let p = byPid.get(pid);
+    if (!p) byPid.set(pid, (p = { ...emptyReasonSums(), perTid: new Map() }));
+    return p;
+  };
+  const count = (m: Map<string, number>, k: string, n: number): void => void m.set(k, (m.get(k) ?? 0) + n);
+  for (const [k, n] of t.exits) {
+    const [pid = 0, tid = 0, isa = 0, reason = 0] = keyNums(k);
+    const key = reasonKey(isa, reason);
+    const p = pidSums(pid);
+    count(all.counts, key, n);
+    count(p.counts, key, n);
+    p.perTid.set(tid, (p.perTid.get(tid) ?? 0) + n);
+  }
+  const bucketsOf = (m: Map<string, Map<number, number>>, k: string): Map<number, number> => {
+    let b = m.get(k);
+    if (!b) m.set(k, (b = new Map()));
+    return b;
+  };
+  for (const [k, b] of t.exitNs) {
+    const [, isa = 0, reason = 0] = keyNums(k);
+    const key = reasonKey(isa, reason);
+    mergeBuckets(bucketsOf(all.latency, key), b);
+  }
+  return { all, byPid };
+}
+
+export function buildReport(agg: Aggregate, totals: ReadonlyTotals = agg.total): Report {
   const h = agg.hello;
   const seconds = totals.ms / 1000;
-  const exits = reasonRows(totals, seconds);
+  const sums = sumExits(totals);
+  const exits = reasonRows(sums.all, seconds);
   const totalExits = exits.reduce((a, r) => a + r.count, 0);
   const isa = h?.vendor === 'intel' ? ISA_VMX : ISA_SVM;
 
@@ -122,20 +157,15 @@ export function buildReport(agg: Aggregate, totals: Totals = agg.total): Report 
   });
   const tdp = handlers.find((x) => x.role === 'tdp');
 
-  const vms = [...new Set([...totals.exits.keys()].map((k) => keyNums(k)[0] ?? 0))].map((pid) => {
-    const rows = reasonRows(totals, seconds, pid);
-    const perTid = new Map<number, number>();
-    for (const [k, n] of totals.exits) {
-      const [p, tid = 0] = keyNums(k);
-      if (p === pid) perTid.set(tid, (perTid.get(tid) ?? 0) + n);
-    }
+  const vms = [...sums.byPid].map(([pid, p]) => {
+    const rows = reasonRows(p, seconds);
     return {
       pid,
       name: agg.vmName(pid),
       gone: agg.vms.get(pid)?.gone ?? false,
       totalExits: rows.reduce((a, r) => a + r.count, 0),
       exits: rows.map((r) => ({ name: r.name, count: r.count })),
-      vcpus: [...perTid].map(([tid, count]) => ({ tid, vcpu: agg.vcpuOf(pid, tid) ?? null, count })).sort((a, b) => (a.vcpu ?? 1e9) - (b.vcpu ?? 1e9) || a.tid - b.tid),
+      vcpus: [...p.perTid].map(([tid, count]) => ({ tid, vcpu: agg.vcpuOf(pid, tid) ?? null, count })).sort((a, b) => (a.vcpu ?? 1e9) - (b.vcpu ?? 1e9) || a.tid - b.tid),
     };
   });
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BpftraceOutputParser, type Frame } from '../../src/collector/bpftrace-output.js';
 import { DeltaTracker } from '../../src/collector/deltas.js';
-import { Aggregate, type Totals } from '../../src/model/aggregate.js';
+import { Aggregate, addSnapshot, emptyTotals, type ReadonlyTotals, type Totals } from '../../src/model/aggregate.js';
 import type { HelloMessage, SnapshotMessage } from '../../src/protocol/messages.js';
 import { parseRecording } from '../../src/recording/recording.js';
 
@@ -25,7 +25,7 @@ function realSnapshots(): SnapshotMessage[] {
     return { type: 'snapshot', seq, t, ms, ...d.apply(f) };
   });
 }
-const exitsOf = (t: Totals): number => [...t.exits.values()].reduce((a, b) => a + b, 0);
+const exitsOf = (t: ReadonlyTotals): number => [...t.exits.values()].reduce((a, b) => a + b, 0);
 const exitsIn = (ss: SnapshotMessage[]): number => ss.reduce((a, s) => a + s.exits.reduce((x, e) => x + e.n, 0), 0);
 
 describe('Aggregate: totals and rolling windows on real snapshots', () => {
@@ -80,5 +80,57 @@ describe('Aggregate: totals and rolling windows on real snapshots', () => {
     a.apply({ ...vm, event: 'gone', name: '', vcpus: {} });
     expect(a.vmName(vm.pid)).toBe(vm.name);
     expect(a.vms.get(vm.pid)?.gone).toBe(true);
+  });
+});
+
+describe('Aggregate: windows kept as running sums equal sums from scratch', () => {
+  // the definition, summed afresh: the newest snapshots until they cover ms (at least one)
+  function fromScratch(ring: SnapshotMessage[], ms: number): Totals {
+    const t = emptyTotals();
+    for (let i = ring.length - 1; i >= 0; i--) {
+      if (t.ms >= ms && t.ms > 0) break;
+      addSnapshot(t, ring[i] as SnapshotMessage);
+    }
+    return t;
+  }
+  const plain = (t: ReadonlyTotals): unknown => ({
+    exits: new Map(t.exits),
+    faults: new Map(t.faults),
+    regions: new Map(t.regions),
+    handlerCalls: new Map(t.handlerCalls),
+    // empty buckets are not kept by running sums (summaries skip them)
+    exitNs: new Map([...t.exitNs].map(([k, h]) => [k, new Map([...h].filter(([, n]) => n > 0))])),
+    handlerNs: new Map([...t.handlerNs].map(([k, h]) => [k, new Map([...h].filter(([, n]) => n > 0))])),
+    ms: t.ms,
+  });
+
+  it('on varied snapshots (lengths, keys coming and going, zero counts), asked at every step and now and then', () => {
+    let seed = 12345;
+    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    const real = realSnapshots();
+    const a = new Aggregate(10_000);
+    a.apply(hello);
+    const ring: SnapshotMessage[] = [];
+    const keep = Math.ceil(10_000 / hello.intervalMs) + 1;
+    for (let i = 0; i < 400; i++) {
+      const base = real[rnd(real.length)] as SnapshotMessage;
+      const s: SnapshotMessage = { ...base, seq: i, t: i * 1000, ms: rnd(4) === 0 ? 0 : 200 + rnd(3000), exits: base.exits.filter(() => rnd(3) > 0).map((e) => ({ ...e, n: rnd(5) === 0 ? 0 : e.n })) };
+      a.apply(s);
+      ring.push(s);
+      if (ring.length > keep) ring.shift();
+      for (const ms of [1000, 10_000, 60_000, 0]) if (ms === 1000 || rnd(7) === 0) expect(plain(a.window(ms)), `snapshot ${i}, window ${ms}`).toEqual(plain(fromScratch(ring, ms)));
+    }
+  });
+
+  it('a clone gets its own windows: the original goes on, the copy stays', () => {
+    const a = new Aggregate();
+    a.apply(hello);
+    const snaps = realSnapshots();
+    for (const s of snaps.slice(0, 3)) a.apply(s);
+    const before = plain(a.window(5000));
+    const frozen = a.clone();
+    for (const s of snaps.slice(3)) a.apply(s);
+    expect(plain(frozen.window(5000))).toEqual(before);
+    expect(plain(a.window(5000))).toEqual(plain(fromScratch(snaps, 5000)));
   });
 });
