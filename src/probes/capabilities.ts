@@ -15,6 +15,7 @@ const run = promisify(execFile);
 
 export { HANDLERS } from './handlers.js';
 import { HANDLERS } from './handlers.js';
+import { parentDeathCheck } from '../process/parent-death.js';
 
 export interface Check {
   name: string;
@@ -169,6 +170,9 @@ export async function detectCapabilities(o: DetectOptions = {}): Promise<Capabil
   });
   const btf = existsSync(join(sys, 'kernel/btf/vmlinux'));
   checks.push({ name: 'BTF', ok: btf, required: false, detail: btf ? '/sys/kernel/btf/vmlinux present' : 'no kernel BTF', fix: 'a kernel with CONFIG_DEBUG_INFO_BTF=y (needed by bpftrace 0.25+ for tracepoint args)' });
+
+  // optional: without setpriv a SIGKILLed exitscope can leave bpftrace running (src/process/)
+  checks.push(parentDeathCheck());
 
   const kernel = read(join(proc, 'sys/kernel/osrelease'))?.trim() ?? 'unknown';
   return { root, ...(bpftrace ? { bpftrace } : {}), ...(tracefs ? { tracefs } : {}), tracepoints, kvmLoaded, ...(vendor ? { vendor } : {}), ...(tdp !== undefined ? { tdp } : {}), kprobes, btf, handlers, kernel, checks };
