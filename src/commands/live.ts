@@ -2,6 +2,7 @@
  * What every live command shares: check the machine, resolve filters, start
  * the collector, and feed the model and the recording from its stream.
  */
+import { constants } from 'node:os';
 import { UserError } from '../errors.js';
 import { Collector } from '../collector/collector.js';
 import { pidsOfVm } from '../collector/vm-names.js';
@@ -138,13 +139,18 @@ export async function startLive(o: LiveOptions, onMessage: (m: Message) => void 
   return live;
 }
 
-/** Calls `stop` on the first SIGINT/SIGTERM; a second one exits at once. Returns an unsubscribe. */
+/**
+ * Calls `stop` on the first SIGINT/SIGTERM; a second one exits at once, with the status a shell
+ * gives for that signal (130, 143): process.exit runs the exit hook that kills bpftrace
+ * (src/process/tracer-process.ts). Returns an unsubscribe. This is the one place signals are
+ * handled: nothing else (execa's cleanup, signal-exit) may re-raise them.
+ */
 export function onInterrupt(stop: () => void): () => void {
   let count = 0;
-  const handler = (): void => {
+  const handler = (signal: NodeJS.Signals): void => {
     count++;
     if (count === 1) stop();
-    else process.exit(130);
+    else process.exit(128 + (constants.signals[signal] ?? constants.signals.SIGINT));
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
@@ -157,13 +163,17 @@ export function onInterrupt(stop: () => void): () => void {
 /**
  * Waits until `seconds` pass (forever if undefined), Ctrl-C, or the stream
  * ends by itself (bpftrace gave up). Resolves with what happened.
+ * After a signal the handler stays until live.stop() is done: the stop (final totals, the
+ * recording closed) is ours to finish, and a second signal still exits at once rather than by
+ * the default action.
  */
 export function waitForEnd(live: Live, seconds: number | undefined): Promise<'duration' | 'interrupt' | 'ended'> {
   return new Promise((resolve) => {
     const finish = (why: 'duration' | 'interrupt' | 'ended'): void => {
       if (timer) clearTimeout(timer);
       clearInterval(watch);
-      off();
+      if (why === 'interrupt') live.stop().then(off, off);
+      else off();
       resolve(why);
     };
     const timer = seconds !== undefined ? setTimeout(() => finish('duration'), seconds * 1000) : undefined;
