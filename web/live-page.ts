@@ -12,9 +12,20 @@ import { Aggregate, totalsOfPid } from '../src/model/aggregate.js';
 import { Message } from '../src/protocol/messages.js';
 import { buildReport, type ReasonRow } from '../src/report/report.js';
 import { bucketHigh, formatNs } from '../src/report/histogram.js';
+import { safeText } from '../src/views/safe-text.js';
 
 const $ = (id: string): HTMLElement => document.getElementById(id) as HTMLElement;
-const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+/**
+ * An element with text. Everything the page shows is built this way (textContent, never
+ * innerHTML): VM names, the host and reasons come from the stream and are never parsed as HTML.
+ * safeText also spells out bidi overrides, which would make a name read as another one.
+ */
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, className?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (text !== undefined) e.textContent = safeText(text);
+  if (className) e.className = className;
+  return e;
+}
 const WINDOW_MS = 10_000;
 
 let agg = new Aggregate();
@@ -58,7 +69,7 @@ function connect(): void {
     }
     if (json.type === 'flame') return onFlame(json as Parameters<typeof onFlame>[0]);
     if (json.type === 'reject') {
-      $('flame-status').textContent = String(json.message);
+      $('flame-status').textContent = safeText(String(json.message));
       return;
     }
     const m = Message.safeParse(json);
@@ -89,7 +100,7 @@ function render(): void {
   if (!dirty) return;
   dirty = false;
   const h = agg.hello;
-  $('host').textContent = h ? `${h.host} · kernel ${h.kernel} · bpftrace ${h.bpftrace} · ${h.vendor}${h.tdp === false ? ' · nested paging OFF' : ''}` : 'waiting for the stream...';
+  $('host').textContent = h ? safeText(`${h.host} · kernel ${h.kernel} · bpftrace ${h.bpftrace} · ${h.vendor}${h.tdp === false ? ' · nested paging OFF' : ''}`) : 'waiting for the stream...';
   $('ended').textContent = agg.ended ? `stream ended${agg.ended.complete ? ' (complete)' : ''}` : '';
   // VM selector
   const sel = $('vm') as HTMLSelectElement;
@@ -98,19 +109,29 @@ function render(): void {
   const labels = options.map(([v, l]) => `${v}:${l}`).join('\n');
   if (sel.getAttribute('data-labels') !== labels) {
     sel.setAttribute('data-labels', labels);
-    sel.innerHTML = options.map(([v, l]) => `<option value="${v}"${Number(v) === vm ? ' selected' : ''}>${esc(l ?? '')}</option>`).join('');
+    sel.replaceChildren(
+      ...options.map(([v, l]) => {
+        const o = el('option', l ?? '');
+        o.value = v ?? '0';
+        o.selected = Number(v) === vm;
+        return o;
+      }),
+    );
   }
   // totals since start, and the table over the window
   const all = buildReport(agg, vm ? totalsOfPid(agg.total, vm) : agg.total);
   $('total').textContent = String(all.totalExits);
   const { rows } = rowsFor();
   const totalsByKey = new Map(all.exits.map((r) => [`${r.isa},${r.reason}`, r.count]));
-  $('reasons').innerHTML = rows
-    .map((r) => {
+  $('reasons').replaceChildren(
+    ...rows.map((r) => {
       const key = `${r.isa},${r.reason}`;
-      return `<tr data-key="${key}" class="${key === selected ? 'sel' : ''}"><td>${esc(r.name)}</td><td class="n">${totalsByKey.get(key) ?? 0}</td><td class="n">${r.rate.toFixed(1)}</td><td class="n">${(r.share * 100).toFixed(1)}%</td><td class="n">${r.latency ? formatNs(r.latency.p99Ns) : '-'}</td></tr>`;
-    })
-    .join('');
+      const tr = el('tr', undefined, key === selected ? 'sel' : '');
+      tr.setAttribute('data-key', key);
+      tr.append(el('td', r.name), el('td', String(totalsByKey.get(key) ?? 0), 'n'), el('td', r.rate.toFixed(1), 'n'), el('td', `${(r.share * 100).toFixed(1)}%`, 'n'), el('td', r.latency ? formatNs(r.latency.p99Ns) : '-', 'n'));
+      return tr;
+    }),
+  );
   // exits/s per interval
   const hist = agg.history();
   const xs = hist.map((s) => (Date.parse(h?.startedAt ?? '') + s.t) / 1000);
@@ -122,19 +143,26 @@ function render(): void {
   const merged = new Map<number, number>();
   for (const [, b] of buckets) for (const [low, n] of b) merged.set(low, (merged.get(low) ?? 0) + n);
   const max = Math.max(1, ...merged.values());
-  $('hist-title').textContent = row ? `${row.name}: exit-handling time (last 10 s)` : 'exit-handling time';
-  $('hist').innerHTML = [...merged.entries()]
-    .sort((a, b) => a[0] - b[0])
-    .map(([low, n]) => `<div class="bar"><span class="lab">&lt;${formatNs(bucketHigh(low))}</span><span class="fill" style="width:${(100 * n) / max}%"></span><span class="cnt">${n}</span></div>`)
-    .join('');
+  $('hist-title').textContent = row ? safeText(`${row.name}: exit-handling time (last 10 s)`) : 'exit-handling time';
+  $('hist').replaceChildren(
+    ...[...merged.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([low, n]) => {
+        const fill = el('span', undefined, 'fill');
+        fill.style.width = `${(100 * n) / max}%`;
+        const bar = el('div', undefined, 'bar');
+        bar.append(el('span', `<${formatNs(bucketHigh(low))}`, 'lab'), fill, el('span', String(n), 'cnt'));
+        return bar;
+      }),
+  );
 }
 
 function onFlame(m: { state?: unknown; seconds?: unknown; tree?: unknown; samples?: unknown; message?: unknown }): void {
   if (m.state === 'sampling') $('flame-status').textContent = `sampling for ${String(m.seconds)} s...`;
-  else if (m.state === 'failed') $('flame-status').textContent = `failed: ${String(m.message)}`;
+  else if (m.state === 'failed') $('flame-status').textContent = safeText(`failed: ${String(m.message)}`);
   else if (m.state === 'done') {
     $('flame-status').textContent = `${String(m.samples)} samples`;
-    $('flame').innerHTML = '';
+    $('flame').replaceChildren();
     const fg = flamegraph().width(Math.min(1200, window.innerWidth - 40)).cellHeight(18).minFrameSize(2).transitionDuration(0).sort(true).title('');
     select('#flame').datum(m.tree).call(fg);
     document.body.setAttribute('data-flame', 'done');

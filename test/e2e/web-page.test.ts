@@ -94,4 +94,27 @@ describe('the live page', () => {
     expect(await page.locator('#flame-button').isDisabled()).toBe(true);
     await page.close();
   });
+
+  it('names from the stream are text, never HTML: a VM named like markup stays its text, no element or script comes of it', { timeout: 60_000 }, async () => {
+    const markup = '<img src=x onerror="window.__pwned=1"><b>bold</b>';
+    const hostile = new StreamServer({ host: '127.0.0.1', port: 0, page: livePage });
+    const at = (await hostile.listen()).port;
+    try {
+      for (const m of messages) hostile.publish(m.type === 'hello' ? { ...m, host: `${markup}\u202e` } : m.type === 'vm' ? { ...m, name: `${markup}\u202e` } : m);
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(`http://127.0.0.1:${at}/`);
+      await expect.poll(() => page.locator('#total').textContent(), { timeout: 10_000 }).toBe(String(total));
+      const vms = await page.locator('#vm option').allTextContents();
+      expect(vms.some((v) => v.startsWith(`${markup}\\u202e (pid `))).toBe(true);
+      expect(await page.locator('#host').textContent()).toContain(`${markup}\\u202e`);
+      expect(await page.locator('img, b:not(#total)').count()).toBe(0);
+      expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+      expect(errors).toEqual([]);
+      await page.close();
+    } finally {
+      await hostile.close();
+    }
+  });
 });
