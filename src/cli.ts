@@ -5,6 +5,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatUserError, isUserError, UserError } from './errors.js';
+import { isHelpOrVersion, throwUsageErrors } from './usage-errors.js';
 import { type Forward, LAB_CPU, parseForward, parseMemory } from './lab/qemu-args.js';
 import { runInLab } from './lab/run-command.js';
 import { doctorCommand } from './commands/doctor.js';
@@ -63,8 +64,7 @@ function collect<T>(parse: (v: string) => T) {
 export function buildProgram(): Command {
   const program = new Command('exitscope')
     .description('Real-time tracer of KVM VM exits: which exits guests take, how many, and what each costs.')
-    .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)');
+    .version('0.1.0');
 
   program
     .command('lab')
@@ -265,6 +265,8 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
       process.exitCode = await flameCommand({ seconds: o.seconds, hz: o.hz, pid: o.pid, ...(o.vm !== undefined ? { vm: o.vm } : {}), ...(o.output !== undefined ? { output: o.output } : {}), formats: o.format, reasons: o.reasons, user: o.user, top: o.top, json: o.json === true, quiet: o.quiet === true, ...(o.raw !== undefined ? { raw: o.raw } : {}) });
     });
 
+  // parse errors as error [USAGE] / fix:, status 2 (every subcommand is defined by now)
+  throwUsageErrors(program);
   return program;
 }
 
@@ -312,6 +314,10 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (e) {
+    if (isHelpOrVersion(e)) {
+      process.exitCode = 0;
+      return;
+    }
     if (isUserError(e)) {
       process.stderr.write(`${formatUserError(e)}\n`);
       process.exitCode = 2;
