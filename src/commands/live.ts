@@ -64,7 +64,7 @@ export interface Live {
   pids: number[];
   agg: Aggregate;
   recording: RecordingWriter | undefined;
-  /** Stops collecting, waits for the final totals, closes the recording. */
+  /** Stops collecting, waits for the final totals, closes the recording; rejects with its write error, if any. */
   stop(): Promise<void>;
 }
 
@@ -95,7 +95,9 @@ export async function startLive(o: LiveOptions, onMessage: (m: Message) => void 
   // where it listens and its token are said on stderr even under the dashboard (before it draws)
   const served = o.serve ? await startServer(o.serve, (l: string) => process.stderr.write(`${l}\n`)) : undefined;
   const agg = new Aggregate();
-  const recording = o.output ? new RecordingWriter(o.output) : undefined;
+  // a failed write (disk full) stops the collection: see stop() for how the error reaches the command
+  let live: Live | undefined;
+  const recording = o.output ? new RecordingWriter(o.output, { onFailure: () => void live?.stop() }) : undefined;
   const collector = new Collector({
     caps,
     intervalMs: o.interval,
@@ -121,21 +123,30 @@ export async function startLive(o: LiveOptions, onMessage: (m: Message) => void 
     throw e;
   }
   let stopped: Promise<void> | undefined;
-  const live: Live = {
+  live = {
     collector,
     caps,
     pids,
     agg,
     recording,
     stop() {
-      stopped ??= collector.stop().then(async () => {
-        recording?.close();
-        await served?.server.close();
-      });
+      stopped ??= collector
+        .stop()
+        .then(async () => {
+          recording?.close();
+          await served?.server.close();
+        })
+        // the recording's write error is the command's error (printed as error [RECORDING_WRITE]);
+        // the same promise each time, marked handled, so a caller that does not await is fine
+        .then(() => {
+          if (recording?.failure) throw recording.failure;
+        });
+      stopped.catch(() => undefined);
       return stopped;
     },
   };
   served?.attachLive(live);
+  if (recording?.failed) await live.stop(); // the hello could not be written: throws its error
   return live;
 }
 
@@ -179,7 +190,7 @@ export function waitForEnd(live: Live, seconds: number | undefined): Promise<'du
     const timer = seconds !== undefined ? setTimeout(() => finish('duration'), seconds * 1000) : undefined;
     // also keeps the process alive while there is no timer
     const watch = setInterval(() => {
-      if (live.agg.ended) finish('ended');
+      if (live.agg.ended || live.recording?.failed) finish('ended');
     }, 100);
     const off = onInterrupt(() => finish('interrupt'));
   });
