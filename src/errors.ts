@@ -3,6 +3,8 @@
  * docs/errors.md) and a `fix`: the command or change that makes it go away.
  * Only bugs are shown with a stack; these are printed as "error: ... / fix: ...".
  */
+import { safeText } from './views/safe-text.js';
+
 export class UserError extends Error {
   readonly code: string;
   readonly fix: string;
@@ -19,7 +21,11 @@ export function isUserError(e: unknown): e is UserError {
   return e instanceof UserError;
 }
 
-/** The text a CLI prints for a user error: what went wrong, then how to fix it. */
+/**
+ * The text a CLI prints for a user error: what went wrong, then how to fix it. Messages quote
+ * outside text (a recording's path and content, a server's answer): each line is neutralised.
+ */
 export function formatUserError(e: UserError): string {
-  return `exitscope: error [${e.code}]: ${e.message}\n  fix: ${e.fix}`;
+  const lines = (s: string): string => s.split('\n').map(safeText).join('\n');
+  return `exitscope: error [${safeText(e.code)}]: ${lines(e.message)}\n  fix: ${lines(e.fix)}`;
 }

@@ -9,6 +9,7 @@ import { UserError } from '../errors.js';
 import { Message } from '../protocol/messages.js';
 import { RecordingWriter } from '../recording/recording.js';
 import { refusalError } from '../remote/remote-stream.js';
+import { safeText } from '../views/safe-text.js';
 import { onInterrupt } from './live.js';
 
 export function streamUrl(from: string): URL {
@@ -26,7 +27,8 @@ export function streamUrl(from: string): URL {
 export async function recordFromCommand(o: { from: string; token?: string; output: string; duration?: number; quiet?: boolean }): Promise<number> {
   const url = streamUrl(o.from);
   const say = (l: string): void => {
-    if (!o.quiet) process.stderr.write(`${l}\n`);
+    // lines quote the server (its close reason, a reject): neutralised like every notice
+    if (!o.quiet) process.stderr.write(`${safeText(l)}\n`);
   };
   return new Promise<number>((resolve, reject) => {
     const ws = new WebSocket(url, { headers: o.token ? { authorization: `Bearer ${o.token}` } : {}, maxPayload: 64 << 20, handshakeTimeout: 10_000 });

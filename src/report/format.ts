@@ -4,7 +4,7 @@
  */
 import { formatNs, type LatencySummary } from './histogram.js';
 import type { Report } from './report.js';
-import { safeStrings } from '../views/safe-text.js';
+import { safeJson, safeStrings } from '../views/safe-text.js';
 
 export const FORMATS = ['text', 'json', 'csv', 'markdown'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -85,9 +85,9 @@ function markdown(r: Report): string {
 }
 
 export function formatReport(r: Report, f: Format): string {
-  // JSON keeps every value exact (its escaping is already safe); the formats read on a terminal
-  // or rendered as a page get the report with external strings neutralised (src/views/safe-text.ts)
-  if (f === 'json') return `${JSON.stringify(r, null, 2)}\n`;
+  // JSON keeps every value exact (escaped, never changed); the formats read on a terminal or
+  // rendered as a page get the report with external strings neutralised (src/views/safe-text.ts)
+  if (f === 'json') return `${safeJson(JSON.stringify(r, null, 2))}\n`;
   const safe = safeStrings(r);
   switch (f) {
     case 'csv':

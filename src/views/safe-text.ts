@@ -41,6 +41,19 @@ export function safeText(s: string): string {
   return UNSAFE.test(s) ? s.replace(UNSAFE, visible) : s;
 }
 
+/** The unsafe characters JSON.stringify leaves raw (it escapes only C0): DEL, C1, bidi, separators. */
+const RAW_IN_JSON = new RegExp(`[${UNSAFE_TEXT_CHARS.replace('\\u0000-\\u001f', '')}]`, 'gu');
+
+/**
+ * JSON text (from JSON.stringify) safe to print: the unsafe characters it leaves raw become \u
+ * escapes. The same JSON value (JSON.parse gives back the exact string), but a terminal shown
+ * `report -f json` never meets a raw one-byte CSI (0x9b) or a bidi override. Only characters
+ * inside strings can be unsafe (JSON's own structure is ASCII), so nothing else changes.
+ */
+export function safeJson(json: string): string {
+  return json.replace(RAW_IN_JSON, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
+}
+
 const isPlainObject = (v: object): boolean => {
   const proto = Object.getPrototypeOf(v) as unknown;
   return proto === Object.prototype || proto === null;

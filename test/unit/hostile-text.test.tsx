@@ -15,6 +15,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { attachPlainCommand } from '../../src/commands/attach-plain.js';
 import { noticeOf } from '../../src/commands/live.js';
+import { recordFromCommand } from '../../src/commands/record-from.js';
+import { formatUserError, isUserError } from '../../src/errors.js';
 import { replayCommand, reportCommand } from '../../src/commands/replay.js';
 import { makeProfile } from '../../src/flame/profile.js';
 import { formatSummary, summarize } from '../../src/flame/summary.js';
@@ -127,8 +129,10 @@ describe('reports', () => {
     expect(md).toContain('\\| injected \\| row \\|');
   });
 
-  it('json keeps the exact raw values', () => {
-    const j = JSON.parse(formatReport(report, 'json')) as { host: string; kernel: string; vms: { name: string }[]; errors: { code: string; message: string }[]; gaps: { reason: string }[] };
+  it('json keeps the exact raw values, every unsafe character escaped (JSON.stringify leaves C1 and bidi raw)', () => {
+    const out = formatReport(report, 'json');
+    expectInert(out);
+    const j = JSON.parse(out) as { host: string; kernel: string; vms: { name: string }[]; errors: { code: string; message: string }[]; gaps: { reason: string }[] };
     expect(j.host).toBe(evil('host'));
     expect(j.kernel).toBe(evil('kernel'));
     expect(j.vms[0]?.name).toBe(evil('vm'));
@@ -178,6 +182,42 @@ describe('plain views', () => {
 
   it('describeProblems: the path and each problem are inert', () => {
     expectInert(describeProblems(evil('file'), [{ line: 3, message: evil('problem') }]));
+  });
+
+  it('a user error quoting a recording (no hello; a hostile key) prints inert, its lines kept', () => {
+    let error: unknown;
+    try {
+      parseRecording(`${JSON.stringify({ type: 'vm', event: 'appeared', t: 0, pid: 1, name: 'x', source: 'qemu', vcpus: { [evil('key')]: 'x' } })}\n`, evil('file'));
+    } catch (e) {
+      error = e;
+    }
+    expect(isUserError(error)).toBe(true);
+    const out = formatUserError(error as Parameters<typeof formatUserError>[0]);
+    expectInert(out);
+    expect(out).toContain(`file${SHOWN}`);
+    expect(out.split('\n')).toHaveLength(2); // what went wrong, then the fix
+  });
+
+  it('record --from: the server’s close reason is printed inert', async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((r) => wss.once('listening', () => r()));
+    wss.on('connection', (ws) => {
+      for (const m of hostileMessages().filter((x) => x.type !== 'end')) ws.send(JSON.stringify(m));
+      ws.send(JSON.stringify({ type: 'reject', message: evil('reject') }));
+      ws.close(4000, '\x1b]0;pwned\x07\x1b[2J\u202e');
+    });
+    const port = (wss.address() as { port: number }).port;
+    const io = captureOutput();
+    let status: number;
+    try {
+      status = await recordFromCommand({ from: `ws://127.0.0.1:${port}`, output: join(dir, 'from.jsonl') });
+    } finally {
+      io.restore();
+      await new Promise<void>((r) => wss.close(() => r()));
+    }
+    expect(status).toBe(1);
+    expectInert(io.stderr(), 'stderr');
+    expect(io.stderr()).toContain(`(4000 ${SHOWN}`);
   });
 
   it('stream notices (gap, error) are inert', () => {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { cleanName } from '../../src/flame/profile.js';
-import { safeStrings, safeText } from '../../src/views/safe-text.js';
+import { safeJson, safeStrings, safeText } from '../../src/views/safe-text.js';
 
 describe('safeText', () => {
   it.each([
@@ -50,6 +50,17 @@ describe('safeStrings', () => {
     const out = safeStrings({ map, date });
     expect(out.map).toBe(map);
     expect(out.date).toBe(date);
+  });
+});
+
+describe('safeJson', () => {
+  it('escapes what JSON.stringify leaves raw (DEL, C1, bidi, separators); JSON.parse gives back the exact value', () => {
+    const value = { name: '\x1b]0;x\x07\x9b2J\x7f\x85\u202e\u2066\u2028 ü 🚀 \\x', list: ['\r\n\t'] };
+    const json = safeJson(JSON.stringify(value, null, 2));
+    expect(json).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
+    expect(json).toContain('\\u009b');
+    expect(json).toContain('ü 🚀');
+    expect(JSON.parse(json)).toEqual(value);
   });
 });
 
