@@ -8,7 +8,10 @@
  * Why the thread does not matter here: the signal fires when the *thread* that
  * forked the child exits. Node forks children from the main thread (libuv's
  * uv_spawn runs on the loop thread), and the main thread lives as long as the
- * process does.
+ * process does (checked with strace: the fork is made by the main thread).
+ *
+ * The one gap: exitscope SIGKILLed in the instant between the fork and setpriv's
+ * prctl, before bpftrace has even started.
  */
 import { execFileSync } from 'node:child_process';
 import type { Check } from '../probes/capabilities.js';
