@@ -9,6 +9,7 @@ import { captureFlame, captureTarget } from '../flame/capture.js';
 import { readPageBundle } from '../flame/html.js';
 import { type FlameFormat, checkWritable, defaultFlameBase, outputPaths, writeFlameFiles } from '../flame/outputs.js';
 import { formatSummary, summarize } from '../flame/summary.js';
+import { safeJson } from '../views/safe-text.js';
 import { onInterrupt, targetPids, tracingCapabilities } from './live.js';
 
 export interface FlameCommandOptions {
@@ -74,7 +75,7 @@ export async function flameCommand(o: FlameCommandOptions): Promise<number> {
   const written = writeFlameFiles(profile, paths, o.raw !== undefined ? [[resolve(o.raw), `${capture.raw.join('\n')}\n`]] : []);
   off();
   if (o.json) {
-    process.stdout.write(`${JSON.stringify({ files: written, meta: profile.meta, ...summarize(profile, o.top) }, null, 2)}\n`);
+    process.stdout.write(`${safeJson(JSON.stringify({ files: written, meta: profile.meta, ...summarize(profile, o.top) }, null, 2))}\n`);
   } else {
     process.stdout.write(formatSummary(profile, o.top));
     process.stdout.write(`\nwritten:\n${Object.entries(written).map(([f, p]) => `  ${f.padEnd(6)} ${p}`).join('\n')}\n`);
