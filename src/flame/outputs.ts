@@ -3,9 +3,11 @@
  * beside its final name and renamed into place, so an interrupted run never
  * leaves a half-written file behind.
  */
-import { accessSync, constants, existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { accessSync, closeSync, constants, existsSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UserError } from '../errors.js';
+import { describeWriteFailure, writeFully } from '../io/write-failure.js';
 import { toFolded } from './folded.js';
 import { renderHtml } from './html.js';
 import type { FlameProfile } from './profile.js';
@@ -49,23 +51,53 @@ export function renderFormat(p: FlameProfile, f: FlameFormat): string {
   return f === 'folded' ? toFolded(p) : f === 'svg' ? renderSvg(p) : renderHtml(p);
 }
 
+/** Creates a temporary file for `path` and returns its fd: never an existing file or a link planted there (O_EXCL). */
+export type OpenTemp = (tmp: string) => number;
+const openNewFile: OpenTemp = (tmp) => openSync(tmp, 'wx', 0o644);
+
 /**
  * All or nothing: every file is written to a temporary name first; only when all of them are
- * complete are they renamed into place. A failure (disk full, ...) removes the temporaries.
+ * complete are they renamed into place. A failure (disk full, ...) removes the temporaries and is
+ * a FLAME_WRITE UserError that says why (ENOSPC, EIO, ...) and what to do.
  */
-export function writeAllAtomic(files: readonly (readonly [string, string])[]): void {
+export function writeAllAtomic(files: readonly (readonly [string, string])[], openTemp: OpenTemp = openNewFile): void {
   const tmps: string[] = [];
-  try {
-    for (const [path, text] of files) {
-      const tmp = `${path}.${process.pid}.tmp`;
+  let current = '';
+  const failed = (e: unknown, what: string): UserError => {
+    for (const t of tmps) rmSync(t, { force: true });
+    const { reason, fix } = describeWriteFailure(e, current);
+    return new UserError('FLAME_WRITE', `could not write ${current}: ${reason}; ${what}`, fix);
+  };
+  for (const [path, text] of files) {
+    current = path;
+    const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    let fd: number | undefined;
+    try {
+      fd = openTemp(tmp);
       tmps.push(tmp);
-      writeFileSync(tmp, text);
+      writeFully(fd, text);
+      closeSync(fd);
+      fd = undefined;
+    } catch (e) {
+      try {
+        if (fd !== undefined) closeSync(fd);
+      } catch {
+        // the write's error is the one to tell
+      }
+      throw failed(e, 'nothing was written');
+    }
+  }
+  let renamed = 0;
+  try {
+    for (const [path] of files) {
+      current = path;
+      renameSync(tmps[renamed] as string, path);
+      renamed++;
     }
   } catch (e) {
-    for (const t of tmps) rmSync(t, { force: true });
-    throw new UserError('BAD_OUTPUT', `could not write the snapshot: ${(e as Error).message}`, 'free some space or choose another -o; nothing was written');
+    tmps.splice(0, renamed); // those are in place now, under their names
+    throw failed(e, renamed ? `${files.slice(0, renamed).map(([p]) => p).join(', ')} were written, the rest not` : 'nothing was written');
   }
-  files.forEach(([path], i) => renameSync(tmps[i] as string, path));
 }
 
 /** Renders every format first, then writes them all or none; `extra` files (--raw) go with them. */
