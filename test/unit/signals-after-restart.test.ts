@@ -7,14 +7,15 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { bundleScript } from './support/bundle-script.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleScript, removeBundle } from './support/bundle-script.js';
 
 const FAKE = join(import.meta.dirname, 'support/fake-bpftrace.mjs');
 let script: string;
 beforeAll(async () => {
   script = await bundleScript(join(import.meta.dirname, 'support/collector-under-signal.ts'));
 });
+afterAll(() => removeBundle(script));
 
 interface Outcome {
   code: number | null;

@@ -7,15 +7,16 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parentDeathCheck, parentDeathGuard } from '../../src/process/parent-death.js';
 import { runningTracers, spawnTracer } from '../../src/process/tracer-process.js';
-import { bundleScript } from './support/bundle-script.js';
+import { bundleScript, removeBundle } from './support/bundle-script.js';
 
 let script: string;
 beforeAll(async () => {
   script = await bundleScript(join(import.meta.dirname, 'support/spawn-tracer-then-die.ts'));
 });
+afterAll(() => removeBundle(script));
 
 /** Running (not gone, not a zombie waiting for a reaper). */
 function alive(pid: number): boolean {
@@ -78,10 +79,13 @@ describe('a tracer dies with exitscope', () => {
   });
 
   it('the tracer runs under its own pid (setpriv execs it), and is forgotten once it exits', async () => {
-    const child = spawnTracer('sleep', ['0.1'], {});
-    expect(runningTracers()).toBeGreaterThan(0);
+    const child = spawnTracer('sleep', ['1'], {});
+    expect(runningTracers()).toBe(1);
     const pid = child.pid as number;
-    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]).toMatch(/sleep$/);
+    // setpriv first, then (same pid) the tracer once exec'd
+    const program = (): string => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '';
+    for (let i = 0; i < 100 && !program().endsWith('sleep'); i++) await sleep(20);
+    expect(program()).toMatch(/sleep$/);
     const r = await child;
     expect(r.exitCode).toBe(0);
     expect(runningTracers()).toBe(0);

@@ -3,13 +3,14 @@
  * it as a real process: signal handling and process death can only be tested from outside.
  * Node 20 cannot run .ts itself, and dist/ may be stale or half-built.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 
+/** The bundle's path; remove it with removeBundle. (Not named exitscope-*: tests count those temp dirs.) */
 export async function bundleScript(entry: string): Promise<string> {
-  const outfile = join(mkdtempSync(join(tmpdir(), 'exitscope-test-bundle-')), 'script.mjs');
+  const outfile = join(mkdtempSync(join(tmpdir(), 'test-bundle-')), 'script.mjs');
   await build({
     entryPoints: [entry],
     bundle: true,
@@ -22,4 +23,8 @@ export async function bundleScript(entry: string): Promise<string> {
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });
   return outfile;
+}
+
+export function removeBundle(file: string | undefined): void {
+  if (file) rmSync(dirname(file), { recursive: true, force: true });
 }
