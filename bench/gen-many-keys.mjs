@@ -6,6 +6,11 @@
 //
 //   node bench/gen-many-keys.mjs --keys 1000000 --snapshots 1 -o /tmp/many.jsonl
 //
+// A snapshot carries at most 262,144 exit keys (--per-snapshot): bpftrace's maps hold no more, so
+// no real snapshot is larger; more keys than that are spread over more snapshots (keys of VMs that
+// came and went), each snapshot taking the next keys in turn. The snapshot count is then at least
+// ceil(N / 262,144).
+//
 // N is split as pids x tids x reasons with 100 reasons (SVM codes, known and unknown) and
 // 10 threads per VM process when N allows; the actual N is printed (it is the product).
 import { closeSync, openSync, writeSync } from 'node:fs';
@@ -17,6 +22,7 @@ const arg = (name, dflt) => {
 const N = Number(arg('--keys', 10_000));
 const S = Number(arg('--snapshots', 1));
 const out = arg('-o', '/tmp/exitscope-many-keys.jsonl');
+const PER_SNAPSHOT = Number(arg('--per-snapshot', 262_144));
 
 const REASONS_PER = Math.min(100, N);
 const TIDS_PER = Math.max(1, Math.min(10, Math.floor(N / REASONS_PER)));
@@ -45,31 +51,38 @@ for (let p = 0; p < PIDS; p++) {
   const vcpus = Object.fromEntries(Array.from({ length: TIDS_PER }, (_, t) => [String(tidOf(p, t)), t]));
   put(`${JSON.stringify({ type: 'vm', event: 'appeared', t: 1, pid: pidOf(p), name: `vm-${p}`, source: 'qemu', vcpus })}\n`);
 }
-for (let s = 0; s < S; s++) {
-  put(`{"type":"snapshot","seq":${s},"t":${(s + 1) * 1000},"ms":1000${s === S - 1 ? ',"final":true' : ''},"exits":[`);
-  let first = true;
-  for (let p = 0; p < PIDS; p++)
-    for (let t = 0; t < TIDS_PER; t++)
-      for (const r of REASONS) {
-        put(`${first ? '' : ','}{"pid":${pidOf(p)},"tid":${tidOf(p, t)},"isa":2,"reason":${r},"n":${1 + ((p + t + r + s) % 7)}}`);
-        first = false;
-      }
+const KEYS = PIDS * TIDS_PER * REASONS_PER;
+const PER = Math.min(KEYS, PER_SNAPSHOT);
+const SNAPSHOTS = Math.max(S, Math.ceil(KEYS / PER));
+for (let s = 0; s < SNAPSHOTS; s++) {
+  put(`{"type":"snapshot","seq":${s},"t":${(s + 1) * 1000},"ms":1000${s === SNAPSHOTS - 1 ? ',"final":true' : ''},"exits":[`);
+  // keys in turn: key i is (pid, tid, reason) by position; this snapshot takes PER of them
+  const pidsHere = new Set();
+  for (let j = 0; j < PER; j++) {
+    const i = (s * PER + j) % KEYS;
+    const r = REASONS[i % REASONS_PER];
+    const t = Math.floor(i / REASONS_PER) % TIDS_PER;
+    const p = Math.floor(i / (REASONS_PER * TIDS_PER));
+    pidsHere.add(p);
+    put(`${j ? ',' : ''}{"pid":${pidOf(p)},"tid":${tidOf(p, t)},"isa":2,"reason":${r},"n":${1 + ((p + t + r + s) % 7)}}`);
+  }
+  const pids = [...pidsHere];
   put('],"exitNs":[');
-  first = true;
-  for (let p = 0; p < PIDS; p++)
+  let first = true;
+  for (const p of pids)
     for (const r of REASONS) {
       put(`${first ? '' : ','}{"pid":${pidOf(p)},"isa":2,"reason":${r},"b":[[4096,${1 + (r % 5)}],[8192,${1 + (p % 3)}],[65536,1]]}`);
       first = false;
     }
   put('],"faults":[');
-  put(Array.from({ length: PIDS }, (_, p) => `{"pid":${pidOf(p)},"code":4294967302,"n":${1 + (p % 4)}}`).join(','));
+  put(pids.map((p) => `{"pid":${pidOf(p)},"code":4294967302,"n":${1 + (p % 4)}}`).join(','));
   put('],"regions":[');
-  put(Array.from({ length: PIDS }, (_, p) => `{"pid":${pidOf(p)},"region":${p % 512},"n":2}`).join(','));
+  put(pids.map((p) => `{"pid":${pidOf(p)},"region":${p % 512},"n":2}`).join(','));
   put('],"handlers":[');
-  put(Array.from({ length: PIDS }, (_, p) => `{"pid":${pidOf(p)},"h":0,"n":3,"b":[[4096,3]]}`).join(','));
+  put(pids.map((p) => `{"pid":${pidOf(p)},"h":0,"n":3,"b":[[4096,3]]}`).join(','));
   put(']}\n');
 }
-put(`${JSON.stringify({ type: 'end', t: S * 1000 + 1, complete: true })}\n`);
+put(`${JSON.stringify({ type: 'end', t: SNAPSHOTS * 1000 + 1, complete: true })}\n`);
 flush();
 closeSync(fd);
-process.stdout.write(`${JSON.stringify({ path: out, keys: PIDS * TIDS_PER * REASONS_PER, pids: PIDS, tidsPerPid: TIDS_PER, reasons: REASONS_PER, snapshots: S, bytes })}\n`);
+process.stdout.write(`${JSON.stringify({ path: out, keys: KEYS, pids: PIDS, tidsPerPid: TIDS_PER, reasons: REASONS_PER, snapshots: SNAPSHOTS, keysPerSnapshot: PER, bytes })}\n`);

@@ -198,7 +198,8 @@ export class Aggregate {
         addSnapshot(this.total, m);
         this.snapshots++;
         this.recent.push(m);
-        const keep = Math.ceil(this.longestWindowMs / (this.hello?.intervalMs ?? 1000)) + 1;
+        // longestWindowMs 0: totals only (a report), no history kept at all
+        const keep = this.longestWindowMs > 0 ? Math.ceil(this.longestWindowMs / (this.hello?.intervalMs ?? 1000)) + 1 : 0;
         while (this.recent.length > keep) {
           const gone = this.recent.shift() as SnapshotMessage;
           // a window still holding it lets go of it (it covers at most what the ring holds)

@@ -5,6 +5,7 @@
  */
 import { UserError } from '../errors.js';
 import { type Message, Message as MessageSchema, PROTOCOL_VERSION } from '../protocol/messages.js';
+import { fastSnapshot } from './snapshot-fast-path.js';
 
 export interface Problem {
   line: number;
@@ -43,7 +44,8 @@ export class RecordingLines {
     }
     if (this.messageCount === 0 && isForeignHello(json))
       throw new UserError('RECORDING_VERSION', `${this.path} uses protocol version ${String((json as { v: unknown }).v)}; this exitscope reads version ${PROTOCOL_VERSION}`, 'replay it with the exitscope version that recorded it (see docs/protocol.md)');
-    const parsed = MessageSchema.safeParse(json);
+    const fast = fastSnapshot(json);
+    const parsed = fast ? { success: true as const, data: fast } : MessageSchema.safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       this.problem(line, `not an exitscope message: ${issue ? `${issue.path.join('.') || 'message'}: ${issue.message}` : 'invalid'}`);

@@ -65,14 +65,16 @@ export class RecordingFile implements Iterable<Message> {
   *[Symbol.iterator](): Iterator<Message> {
     const fd = openRegularFile(this.path);
     const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
-    // the line being read: its pieces so far, or only its length once it is too long to keep
+    // the line being read: its pieces so far (copied: the chunk is reused for the next read), or
+    // only its length once it is too long to keep. Buffers, not strings: they are outside V8's
+    // heap and freed as soon as the line is parsed, where strings would be promoted and linger
     let pieces: Buffer[] = [];
     let pending = 0;
     let tooLong = false;
     let lineNo = 0;
     const endLine = (cut: boolean): Message | undefined => {
       lineNo++;
-      const raw = tooLong ? undefined : Buffer.concat(pieces, pending).toString('utf8');
+      const raw = tooLong ? undefined : (pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces, pending)).toString('utf8');
       const wasTooLong = tooLong;
       pieces = [];
       pending = 0;
@@ -90,7 +92,6 @@ export class RecordingFile implements Iterable<Message> {
         pieces = [];
         return;
       }
-      // copied: the chunk buffer is reused for the next read
       pieces.push(Buffer.from(piece));
       pending += piece.length;
     };

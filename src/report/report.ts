@@ -48,6 +48,31 @@ export interface Report {
 
 const keyNums = (k: string): number[] => k.split(',').map(Number);
 
+/**
+ * keyNums without allocating: the numbers of a Totals key into `out`. There is one exit key per
+ * VM x vCPU x reason (a million on a big host); splitting each made more garbage than the model
+ * holds. Keys are made of safe integers (validated), so plain digits with an optional minus.
+ */
+function keyNumsInto(k: string, out: number[]): void {
+  let i = 0;
+  let n = 0;
+  let v = 0;
+  let neg = false;
+  for (let p = 0; p <= k.length; p++) {
+    const c = p < k.length ? k.charCodeAt(p) : 44;
+    if (c === 44) {
+      out[i++] = neg ? -v : v;
+      v = 0;
+      neg = false;
+      n = 0;
+    } else if (c === 45 && n === 0) neg = true;
+    else {
+      v = v * 10 + (c - 48);
+      n++;
+    }
+  }
+}
+
 /** Counts and latency buckets by exit reason (isa,reason as decoded), for all VMs or one. */
 interface ReasonSums {
   counts: Map<string, number>;
@@ -90,9 +115,16 @@ function sumExits(t: ReadonlyTotals): { all: ReasonSums; byPid: Map<number, PidS
     return p;
   };
   const count = (m: Map<string, number>, k: string, n: number): void => void m.set(k, (m.get(k) ?? 0) + n);
+  // a million keys share a few hundred reasons: each is decoded once (by isa, then reason)
+  const reasonKeys = new Map<number, Map<number, string>>();
+  const nums = [0, 0, 0, 0];
   for (const [k, n] of t.exits) {
-    const [pid = 0, tid = 0, isa = 0, reason = 0] = keyNums(k);
-    const key = reasonKey(isa, reason);
+    keyNumsInto(k, nums);
+    const [pid = 0, tid = 0, isa = 0, reason = 0] = nums;
+    let ofIsa = reasonKeys.get(isa);
+    if (!ofIsa) reasonKeys.set(isa, (ofIsa = new Map()));
+    let key = ofIsa.get(reason);
+    if (key === undefined) ofIsa.set(reason, (key = reasonKey(isa, reason)));
     const p = pidSums(pid);
     count(all.counts, key, n);
     count(p.counts, key, n);

@@ -13,11 +13,13 @@ import { isUserError } from '../../src/errors.js';
 import { Aggregate } from '../../src/model/aggregate.js';
 import { formatReport } from '../../src/report/format.js';
 import { buildReport } from '../../src/report/report.js';
+import { Message } from '../../src/protocol/messages.js';
 import { parseRecording, readRecording } from '../../src/recording/recording.js';
+import { fastSnapshot } from '../../src/recording/snapshot-fast-path.js';
 import { plainTop } from '../../src/views/plain-top.js';
 
 const FIX = join(import.meta.dirname, '../fixtures/recordings');
-const FIXTURES = ['run-mix-3-vcpus-2-npt-on.jsonl', 'run-npf-1031-npt-off.jsonl'].map((f) => readFileSync(join(FIX, f)));
+const FIXTURES: Buffer[] = ['run-mix-3-vcpus-2-npt-on.jsonl', 'run-npf-1031-npt-off.jsonl'].map((f) => readFileSync(join(FIX, f)));
 const SEED = Number(process.env.EXITSCOPE_FUZZ_SEED ?? 0x5eed_2026);
 const CASES = Number(process.env.EXITSCOPE_FUZZ_CASES ?? 3000);
 /** Small, so that the huge-line cases cross it without allocating hundreds of MB per case. */
@@ -122,6 +124,25 @@ const MUTATIONS: Record<string, Mutation> = {
   },
 };
 
+/** The hand-checked snapshot path accepts only what zod accepts, and builds exactly zod's message. */
+function checkFastPath(bytes: Buffer): number {
+  let accepted = 0;
+  for (const line of bytes.toString('utf8').split('\n')) {
+    if (line.length > 64 * 1024) continue;
+    let j: unknown;
+    try {
+      j = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    const fast = fastSnapshot(j);
+    if (fast === undefined) continue;
+    accepted++;
+    expect(Message.parse(j)).toEqual(fast);
+  }
+  return accepted;
+}
+
 /** Read, model, report, every format: a string or a UserError, nothing else. */
 function throughEverything(path: string, bytes: Buffer): string {
   const read = readRecording(path, { maxLineBytes: MAX_LINE });
@@ -145,9 +166,10 @@ it(`any bytes: a UserError or a report, never another throw (seed ${SEED}, ${CAS
   const names = Object.keys(MUTATIONS);
   const tally = { reports: 0, userErrors: 0, byMutation: {} as Record<string, number> };
   let peakHeap = 0;
+  let fastAccepted = 0;
   for (let i = 0; i < CASES; i++) {
     // one to three mutations stacked, on one of the real recordings
-    let bytes = r.pick(FIXTURES);
+    let bytes: Buffer = r.pick(FIXTURES);
     const applied: string[] = [];
     for (let k = 1 + r.int(3); k > 0; k--) {
       const name = r.pick(names);
@@ -157,6 +179,7 @@ it(`any bytes: a UserError or a report, never another throw (seed ${SEED}, ${CAS
     }
     const path = join(dir, `case-${i % 16}.jsonl`);
     writeFileSync(path, bytes);
+    fastAccepted += checkFastPath(bytes);
     try {
       expect(typeof throughEverything(path, bytes)).toBe('string');
       tally.reports++;
@@ -169,8 +192,9 @@ it(`any bytes: a UserError or a report, never another throw (seed ${SEED}, ${CAS
     }
     peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
   }
-  console.log(`recording fuzz: seed ${SEED}, ${CASES} cases: ${tally.reports} reports, ${tally.userErrors} UserErrors, peak heap ${(peakHeap / 2 ** 20).toFixed(0)} MiB; mutations ${JSON.stringify(tally.byMutation)}`);
+  console.log(`recording fuzz: seed ${SEED}, ${CASES} cases: ${tally.reports} reports, ${tally.userErrors} UserErrors, peak heap ${(peakHeap / 2 ** 20).toFixed(0)} MiB; ${fastAccepted} snapshot lines on the fast path, each equal to zod's; mutations ${JSON.stringify(tally.byMutation)}`);
   expect(tally.reports + tally.userErrors).toBe(CASES);
+  expect(fastAccepted).toBeGreaterThan(CASES / 2);
   // both outcomes happen: the mutations are neither all harmless nor all fatal
   expect(tally.reports).toBeGreaterThan(CASES / 10);
   expect(tally.userErrors).toBeGreaterThan(CASES / 100);
