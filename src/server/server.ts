@@ -9,9 +9,14 @@
  *   no new frames: snapshots are merged (exactly: they are deltas) and other
  *   messages queued (bounded); when it drains it gets a `behind` notice and the
  *   merged snapshot. One stuck beyond `stuckMs` is terminated. Nobody else waits.
+ * - Robustness: nothing a client sends can throw out of a handler (request
+ *   targets are parsed without `new URL`); as a last resort every handler and
+ *   per-client callback is guarded: the client gets a 400 or is dropped, the
+ *   exception goes to a rate-limited log, and the process never dies of one
+ *   client. Slow or unfinished requests and messages are bounded in time.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -19,6 +24,10 @@ import type { Message } from '../protocol/messages.js';
 import { ClientMessage, type Rights, type ServerMessage, TOPICS, type Topic } from './client-messages.js';
 import { StreamHub } from './hub.js';
 import { SnapshotMerger } from './merge.js';
+import { MessageProgress } from './message-progress.js';
+import { answerAndClose, PLAIN_HEADERS } from './plain-answer.js';
+import { parseRequestTarget, type RequestTarget } from './request-target.js';
+import { rateLimitedLog, type ServerLog, stderrLine } from './server-log.js';
 
 export interface StreamServerOptions {
   host: string;
@@ -34,13 +43,19 @@ export interface StreamServerOptions {
   stuckMs?: number;
   maxBadMessages?: number;
   maxMessagesPerSecond?: number;
+  /** A client whose message (or frame) is still unfinished after this long is terminated. */
+  messageDeadlineMs?: number;
+  /** An HTTP request whose headers are not all in after this long is answered 408 and closed. */
+  headersTimeoutMs?: number;
+  /** Where the server reports a client it dropped for an error (rate-limited); default: stderr. */
+  onLog?: (line: string) => void;
   /** A client with control rights asked for a flame snapshot: undefined if started, else why not. */
   onFlameRequest?: (seconds: number) => string | undefined;
   /** The web page served at /: its HTML and the sha256 (base64) of each inline script, for the CSP. */
   page?: () => { html: string; scriptHashes: string[] };
 }
 
-export const DEFAULTS = { maxClients: 64, maxPayload: 4096, heartbeatMs: 30_000, highWaterBytes: 1 << 20, stuckMs: 30_000, maxBadMessages: 5, maxMessagesPerSecond: 20 } as const;
+export const DEFAULTS = { maxClients: 64, maxPayload: 4096, heartbeatMs: 30_000, highWaterBytes: 1 << 20, stuckMs: 30_000, maxBadMessages: 5, maxMessagesPerSecond: 20, messageDeadlineMs: 10_000, headersTimeoutMs: 10_000 } as const;
 const QUEUE_MAX = 256;
 
 export function isLoopback(host: string): boolean {
@@ -66,14 +81,20 @@ interface Client {
   windowCount: number;
   /** The latest broadcast (flame) held while the client is behind. */
   pendingBroadcast: unknown;
+  progress: MessageProgress;
+  peer: string;
 }
+
+const peerOf = (socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string => `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+const why = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
 
 export class StreamServer {
   private readonly hub = new StreamHub();
   private readonly clients = new Set<Client>();
   private readonly wss: WebSocketServer;
   private readonly http: Server;
-  private readonly o: Required<Omit<StreamServerOptions, 'tokens' | 'allowOrigins' | 'onFlameRequest' | 'page'>> & StreamServerOptions;
+  private readonly o: Required<Omit<StreamServerOptions, 'tokens' | 'allowOrigins' | 'onFlameRequest' | 'page' | 'onLog'>> & StreamServerOptions;
+  private readonly log: ServerLog;
   private timers: NodeJS.Timeout[] = [];
   private closing = false;
   private origins = new Set<string>();
@@ -81,26 +102,68 @@ export class StreamServer {
   constructor(options: StreamServerOptions) {
     this.o = { ...DEFAULTS, ...options };
     if (!isLoopback(options.host) && !options.tokens?.read && !options.tokens?.control) throw new Error('a non-loopback address needs a token');
+    this.log = rateLimitedLog(options.onLog ?? stderrLine);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.o.maxPayload, perMessageDeflate: false });
-    this.http = createServer((req, res) => {
-      const path = new URL(req.url ?? '/', 'http://x').pathname;
-      if (path === '/' && this.o.page) {
-        const page = this.o.page();
-        const scripts = page.scriptHashes.map((h) => `'sha256-${h}'`).join(' ');
-        res.writeHead(200, {
-          'content-type': 'text/html; charset=utf-8',
-          // only our own script runs; it talks only to us; nobody frames the page
-          'content-security-policy': `default-src 'none'; script-src ${scripts}; style-src 'unsafe-inline'; img-src data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`,
-          'x-content-type-options': 'nosniff',
-          'referrer-policy': 'no-referrer',
-        });
-        res.end(page.html);
+    // ws's own refusals (bad method, key, version, subprotocol) answered like ours: plain, nosniff
+    this.wss.on('wsClientError', (e: Error, socket: Duplex) => answerAndClose(socket, e.message === 'Invalid HTTP method' ? 405 : 400, e.message, e.message.includes('Version') ? { 'sec-websocket-version': '13, 8' } : {}));
+    this.wss.on('error', (e) => this.log(`websocket server: ${why(e)}`));
+    this.http = createServer({
+      headersTimeout: this.o.headersTimeoutMs,
+      requestTimeout: 2 * this.o.headersTimeoutMs,
+      // Node checks those timeouts only this often (30 s by default)
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, this.o.headersTimeoutMs / 4)),
+    });
+    this.http.on('request', (req, res) => {
+      try {
+        this.request(req, res);
+      } catch (e) {
+        this.log(`request from ${peerOf(req.socket)} failed: ${why(e)}`);
+        if (!res.headersSent) {
+          res.writeHead(400, { ...PLAIN_HEADERS, connection: 'close' });
+          res.end('Bad Request\n');
+        } else res.destroy();
+      }
+    });
+    this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // first: an upgraded socket has no error listener left, and an ECONNRESET would be uncaught
+      socket.on('error', () => undefined);
+      try {
+        this.upgrade(req, socket, head);
+      } catch (e) {
+        this.log(`upgrade from ${peerOf(req.socket)} failed: ${why(e)}`);
+        answerAndClose(socket, 400);
+      }
+    });
+    // malformed request lines and headers, header floods, timeouts: what Node answers by
+    // default, with our headers; never written into a response already under way
+    this.http.on('clientError', (e: NodeJS.ErrnoException, socket: Duplex) => {
+      const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+      if (e.code === 'ECONNRESET' || inFlight) {
+        socket.destroy();
         return;
       }
-      res.writeHead(404, { 'content-type': 'text/plain' });
-      res.end('exitscope: the stream is a WebSocket at /stream\n');
+      const status = e.code === 'HPE_HEADER_OVERFLOW' ? 431 : e.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      answerAndClose(socket, status);
     });
-    this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
+  }
+
+  private request(req: IncomingMessage, res: ServerResponse): void {
+    const { path } = parseRequestTarget(req.url);
+    if (path === '/' && this.o.page) {
+      const page = this.o.page();
+      const scripts = page.scriptHashes.map((h) => `'sha256-${h}'`).join(' ');
+      res.writeHead(200, {
+        'content-type': 'text/html; charset=utf-8',
+        // only our own script runs; it talks only to us; nobody frames the page
+        'content-security-policy': `default-src 'none'; script-src ${scripts}; style-src 'unsafe-inline'; img-src data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`,
+        'x-content-type-options': 'nosniff',
+        'referrer-policy': 'no-referrer',
+      });
+      res.end(page.html);
+      return;
+    }
+    res.writeHead(404, PLAIN_HEADERS);
+    res.end('exitscope: the stream is a WebSocket at /stream\n');
   }
 
   async listen(): Promise<{ host: string; port: number }> {
@@ -108,11 +171,13 @@ export class StreamServer {
       this.http.once('error', reject);
       this.http.listen(this.o.port, this.o.host, () => resolve());
     });
+    // e.g. EMFILE when accepting: without a listener, an 'error' event would end the process
+    this.http.on('error', (e) => this.log(`http server: ${why(e)}`));
     const port = (this.http.address() as AddressInfo).port;
     for (const h of [this.o.host, 'localhost', '127.0.0.1', '[::1]']) this.origins.add(`http://${h}:${port}`);
     for (const o of this.o.allowOrigins ?? []) this.origins.add(o.replace(/\/$/, ''));
     this.timers.push(setInterval(() => this.heartbeat(), this.o.heartbeatMs));
-    this.timers.push(setInterval(() => this.drainAll(), 100));
+    this.timers.push(setInterval(() => this.sweep(), 100));
     for (const t of this.timers) t.unref();
     return { host: this.o.host, port };
   }
@@ -129,18 +194,20 @@ export class StreamServer {
   /** One message of the stream to every client (and to the catch-up state for later ones). */
   publish(m: Message): void {
     this.hub.apply(m);
-    for (const c of this.clients) this.deliver(c, m);
+    for (const c of this.clients) this.guarded(c, 'delivery', () => this.deliver(c, m));
   }
 
   /** A server message (e.g. a flame result) to every client subscribed to it. */
   broadcast(m: ServerMessage | { type: 'flame'; [k: string]: unknown }, topic: Topic = 'flame'): void {
     for (const c of this.clients) {
       if (!c.topics.has(topic)) continue;
-      // a client that is behind keeps only the latest (a flame tree can be megabytes)
-      if (this.behind(c) || c.behindSince !== undefined) {
-        c.behindSince ??= Date.now();
-        c.pendingBroadcast = m;
-      } else this.sendRaw(c, m);
+      this.guarded(c, 'broadcast', () => {
+        // a client that is behind keeps only the latest (a flame tree can be megabytes)
+        if (this.behind(c) || c.behindSince !== undefined) {
+          c.behindSince ??= Date.now();
+          c.pendingBroadcast = m;
+        } else this.sendRaw(c, m);
+      });
     }
   }
 
@@ -149,8 +216,10 @@ export class StreamServer {
     this.closing = true;
     for (const t of this.timers) clearInterval(t);
     for (const c of this.clients) {
-      this.drain(c, true);
-      c.ws.close(1001, 'server stopping');
+      this.guarded(c, 'final drain', () => {
+        this.drain(c, true);
+        c.ws.close(1001, 'server stopping');
+      });
     }
     await new Promise<void>((resolve) => {
       const done = setTimeout(() => {
@@ -168,11 +237,6 @@ export class StreamServer {
       }, 20);
     });
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
-  }
-
-  private refuse(socket: Duplex, status: number, text: string): void {
-    socket.write(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length + 1}\r\n\r\n${text}\n`);
-    socket.destroy();
   }
 
   /**
@@ -194,39 +258,53 @@ export class StreamServer {
     return literal && (o.protocol === 'http:' || o.protocol === 'https:') && o.host === host;
   }
 
-  private rightsOf(req: IncomingMessage, url: URL): Rights | undefined {
+  private rightsOf(req: IncomingMessage, target: RequestTarget): Rights | undefined {
     const t = this.o.tokens;
     if (!t?.read && !t?.control) return 'control'; // loopback without tokens: whoever can connect is local
     const auth = req.headers.authorization;
-    const given = auth?.startsWith('Bearer ') ? auth.slice(7) : (url.searchParams.get('token') ?? '');
+    const given = auth?.startsWith('Bearer ') ? auth.slice(7) : (target.query.get('token') ?? '');
     if (t.control && sameSecret(given, t.control)) return 'control';
     if (t.read && sameSecret(given, t.read)) return 'read';
     return undefined;
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => undefined);
-    const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname !== '/stream') return this.refuse(socket, 404, 'Not Found');
+    const target = parseRequestTarget(req.url);
+    if (target.path !== '/stream') return answerAndClose(socket, 404);
     const origin = req.headers.origin;
-    if (origin !== undefined && !this.originAllowed(origin, req.headers.host)) return this.refuse(socket, 403, 'Forbidden');
-    const rights = this.rightsOf(req, url);
-    if (!rights) return this.refuse(socket, 401, 'Unauthorized');
-    if (this.closing || this.clients.size >= this.o.maxClients) return this.refuse(socket, 503, 'Service Unavailable');
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, rights));
+    if (origin !== undefined && !this.originAllowed(origin, req.headers.host)) return answerAndClose(socket, 403);
+    const rights = this.rightsOf(req, target);
+    if (!rights) return answerAndClose(socket, 401);
+    if (this.closing || this.clients.size >= this.o.maxClients) return answerAndClose(socket, 503);
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, rights, socket as Socket));
   }
 
-  private accept(ws: WebSocket, rights: Rights): void {
-    const c: Client = { ws, rights, topics: new Set(TOPICS), alive: true, merger: new SnapshotMerger(), queue: [], dropped: 0, behindSince: undefined, bad: 0, windowStart: Date.now(), windowCount: 0, pendingBroadcast: undefined };
+  private accept(ws: WebSocket, rights: Rights, socket: Socket): void {
+    const c: Client = { ws, rights, topics: new Set(TOPICS), alive: true, merger: new SnapshotMerger(), queue: [], dropped: 0, behindSince: undefined, bad: 0, windowStart: Date.now(), windowCount: 0, pendingBroadcast: undefined, progress: new MessageProgress(), peer: peerOf(socket) };
     this.clients.add(c);
     ws.on('pong', () => {
       c.alive = true;
     });
     ws.on('error', () => undefined); // e.g. maxPayload exceeded: ws closes with 1009 itself
     ws.on('close', () => this.clients.delete(c));
-    ws.on('message', (data, isBinary) => this.onMessage(c, data as Buffer, isBinary));
-    this.sendRaw(c, { type: 'welcome', v: 1, rights, topics: [...c.topics] });
-    for (const m of this.hub.catchUp()) this.deliver(c, m);
+    ws.on('message', (data, isBinary) => this.guarded(c, 'message', () => this.onMessage(c, data as Buffer, isBinary)));
+    // ws registered its own listener first (in handleUpgrade): this one sees the same bytes after it
+    socket.on('data', (chunk: Buffer) => c.progress.feed(chunk, Date.now()));
+    this.guarded(c, 'catch-up', () => {
+      this.sendRaw(c, { type: 'welcome', v: 1, rights, topics: [...c.topics] });
+      for (const m of this.hub.catchUp()) this.deliver(c, m);
+    });
+  }
+
+  /** Runs one client's callback; if it throws, that client is dropped and the others go on. */
+  private guarded(c: Client, what: string, f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      this.log(`client ${c.peer}: ${what} failed, connection dropped: ${why(e)}`);
+      this.clients.delete(c);
+      c.ws.terminate();
+    }
   }
 
   private reject(c: Client, code: Extract<ServerMessage, { type: 'reject' }>['code'], message: string, counts = true): void {
@@ -321,19 +399,34 @@ export class StreamServer {
     c.behindSince = undefined;
   }
 
-  private drainAll(): void {
-    for (const c of this.clients) this.drain(c);
+  /** Every 100 ms: clients that drained get what they missed; unfinished messages past the deadline end. */
+  private sweep(): void {
+    const now = Date.now();
+    for (const c of this.clients) {
+      this.guarded(c, 'drain', () => {
+        const since = c.progress.unfinishedSince;
+        if (since !== undefined && now - since > this.o.messageDeadlineMs) {
+          this.log(`client ${c.peer}: a message unfinished after ${this.o.messageDeadlineMs} ms, connection dropped`);
+          this.clients.delete(c);
+          c.ws.terminate();
+          return;
+        }
+        this.drain(c);
+      });
+    }
   }
 
   private heartbeat(): void {
     for (const c of this.clients) {
-      if (!c.alive) {
-        c.ws.terminate();
-        this.clients.delete(c);
-        continue;
-      }
-      c.alive = false;
-      c.ws.ping();
+      this.guarded(c, 'heartbeat', () => {
+        if (!c.alive) {
+          c.ws.terminate();
+          this.clients.delete(c);
+          return;
+        }
+        c.alive = false;
+        c.ws.ping();
+      });
     }
   }
 

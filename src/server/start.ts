@@ -40,6 +40,8 @@ export async function startServer(o: ServeOptions, say: (line: string) => void):
     allowOrigins: o.allowOrigin,
     page: livePage,
     ...(o.maxClients ? { maxClients: o.maxClients } : {}),
+    // clients dropped for an error: on stderr with the other serve notices (rate-limited by the server)
+    onLog: (line) => say(`exitscope: server: ${line}`),
     onFlameRequest: (seconds) => {
       if (!live) return 'the collector is not running yet';
       if (flameRunning) return 'a flame snapshot is being taken';

@@ -15,6 +15,10 @@ import { parseRecording } from '../../src/recording/recording.js';
 import { isLoopback, StreamServer, type StreamServerOptions } from '../../src/server/server.js';
 import { parseListen } from '../../src/server/listen-spec.js';
 import { SnapshotMerger } from '../../src/server/merge.js';
+import { MessageProgress } from '../../src/server/message-progress.js';
+import { parseRequestTarget } from '../../src/server/request-target.js';
+import { printable, rateLimitedLog } from '../../src/server/server-log.js';
+import { exchange, frame, headersOf, rawWebSocket, statusOf, upgradeRequest } from './support/raw-client.js';
 
 const FIX = join(import.meta.dirname, '../fixtures');
 const messages = parseRecording(readFileSync(join(FIX, 'recordings', 'run-mix-3-vcpus-2-npt-on.jsonl'), 'utf8')).messages;
@@ -231,5 +235,197 @@ describe('hostile clients', () => {
       expect(snaps.reduce((n, m) => n + (m.merged ?? 1), 0)).toBe(sent);
       expect(snaps.reduce((n, m) => n + m.exits.reduce((a, e) => a + e.n, 0), 0)).toBe(sent * 200);
     }
+  });
+});
+
+describe('what a client sends cannot crash the server or hold a slot (issue 9)', () => {
+  const portOf = (url: string): number => Number(new URL(url).port);
+  const get = (path: string, headers = ''): string => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${headers}\r\n`;
+  /** The server still does its job: a client with the token gets welcome and a published snapshot. */
+  async function stillServes(server: StreamServer, url: string, token?: string): Promise<void> {
+    const c = await connect(token ? `${url}?token=${token}` : url);
+    expect(c.got[0]).toMatchObject({ type: 'welcome' });
+    const snap = messages.find((m) => m.type === 'snapshot') as Message;
+    server.publish(snap);
+    await until(() => streamOf(c).some((m) => m.type === 'snapshot'));
+    c.ws.close();
+  }
+
+  it.each(['//', '//[::', '//:99999', '//[::]:1/stream', '/%zz?token=%', 'http://[::/stream', '//stream', '/%'])('GET %s: a plain 404 with nosniff, and the server goes on', async (path) => {
+    const log: string[] = [];
+    const { server, url } = await serve({ tokens: { control: 'c-secret' }, onLog: (l) => log.push(l) });
+    const r = await exchange(portOf(url), [get(path)]);
+    expect(statusOf(r.bytes)).toBe(404);
+    expect(headersOf(r.bytes)).toMatchObject({ 'x-content-type-options': 'nosniff', 'content-type': 'text/plain; charset=utf-8' });
+    await stillServes(server, url, 'c-secret');
+    expect(log).toEqual([]); // no handler threw: these are handled, not caught
+  });
+
+  it.each(['//', '//[::', '//:99999'])('a WebSocket upgrade on %s: a plain 404 with nosniff, and the server goes on', async (path) => {
+    const { server, url } = await serve({ tokens: { control: 'c-secret' } });
+    const r = await exchange(portOf(url), [upgradeRequest(`${path}?token=c-secret`)]);
+    expect(statusOf(r.bytes)).toBe(404);
+    expect(headersOf(r.bytes)['x-content-type-options']).toBe('nosniff');
+    await stillServes(server, url, 'c-secret');
+  });
+
+  it('every plain answer carries nosniff and a content-type: 401, 403, 503, ws\'s own 400 and 405, a malformed request line', async () => {
+    const { url } = await serve({ tokens: { control: 'c-secret' }, maxClients: 1 });
+    const port = portOf(url);
+    const answers = {
+      401: await exchange(port, [upgradeRequest('/stream')]),
+      403: await exchange(port, [upgradeRequest('/stream?token=c-secret', { origin: 'https://evil.example' })]),
+      400: await exchange(port, [upgradeRequest('/stream?token=c-secret', { 'sec-websocket-key': 'short' })]),
+      405: await exchange(port, [upgradeRequest('/stream?token=c-secret').replace(/^GET/, 'POST')]),
+    };
+    for (const [status, r] of Object.entries(answers)) {
+      expect(statusOf(r.bytes), status).toBe(Number(status));
+      expect(headersOf(r.bytes), status).toMatchObject({ 'x-content-type-options': 'nosniff', 'content-type': 'text/plain; charset=utf-8' });
+    }
+    const garbage = await exchange(port, ['GARBAGE \x01\x02 nonsense\r\n\r\n']);
+    expect(statusOf(garbage.bytes)).toBe(400);
+    expect(headersOf(garbage.bytes)['x-content-type-options']).toBe('nosniff');
+    expect(garbage.closedByServer).toBe(true);
+    await connect(`${url}?token=c-secret`);
+    const full = await exchange(port, [upgradeRequest('/stream?token=c-secret')]);
+    expect(statusOf(full.bytes)).toBe(503);
+    expect(headersOf(full.bytes)['x-content-type-options']).toBe('nosniff');
+  });
+
+  it('a handler that throws anyway: the client gets a 400 or is dropped, the log gets one line, the server goes on', async () => {
+    const log: string[] = [];
+    const { server, url } = await serve({
+      page: () => {
+        throw new Error('page broke');
+      },
+      onFlameRequest: () => {
+        throw new Error('flame broke');
+      },
+      onLog: (l) => log.push(l),
+    });
+    const r = await exchange(portOf(url), [get('/')]);
+    expect(statusOf(r.bytes)).toBe(400);
+    expect(headersOf(r.bytes)['x-content-type-options']).toBe('nosniff');
+    expect(log.join('\n')).toContain('page broke');
+    // the upgrade handler itself (reached here by replacing it: nothing a client sends makes it throw now)
+    const upgrade = (server as unknown as { upgrade: unknown }).upgrade;
+    (server as unknown as { upgrade: () => void }).upgrade = () => {
+      throw new TypeError('Invalid URL');
+    };
+    const u = await exchange(portOf(url), [upgradeRequest('/stream')]);
+    expect(statusOf(u.bytes)).toBe(400);
+    expect(log.join('\n')).toContain('Invalid URL');
+    (server as unknown as { upgrade: unknown }).upgrade = upgrade;
+    // a per-client callback: that client is dropped, the others are not
+    const c = await connect(url);
+    c.ws.send(JSON.stringify({ type: 'flame', seconds: 2 }));
+    await c.closed;
+    expect(log.join('\n')).toContain('flame broke');
+    await stillServes(server, url);
+  });
+
+  it('a request whose headers never end is answered 408 and closed (headersTimeoutMs)', async () => {
+    const { server, url } = await serve({ headersTimeoutMs: 200 });
+    const r = await exchange(portOf(url), ['GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n'], 10_000);
+    expect(r.closedByServer).toBe(true);
+    expect(statusOf(r.bytes)).toBe(408);
+    await stillServes(server, url);
+  });
+
+  it('a message left unfinished (FIN=0, never continued) is terminated even while the client answers every ping', async () => {
+    const log: string[] = [];
+    const { server, url } = await serve({ tokens: { read: 'r-secret' }, heartbeatMs: 50, messageDeadlineMs: 400, onLog: (l) => log.push(l) });
+    let pongs = 0;
+    const raw = await rawWebSocket(portOf(url), '/stream?token=r-secret', {}, (f, s) => {
+      // a ping from the server: answered at once, as a live peer does
+      if (f.opcode === 0x9 && !s.destroyed) {
+        s.write(frame({ opcode: 0xa, payload: f.payload }));
+        pongs++;
+      }
+    });
+    raw.socket.write(frame({ opcode: 0x1, fin: false, payload: '{"type":' }));
+    // empty continuations do not finish it either
+    const keepTrying = setInterval(() => raw.socket.destroyed || raw.socket.write(frame({ opcode: 0x0, fin: false })), 50);
+    await raw.closed;
+    clearInterval(keepTrying);
+    expect(pongs).toBeGreaterThan(0); // it was alive by the heartbeat's measure
+    expect(log.join('\n')).toMatch(/unfinished/);
+    await until(() => server.clientCount === 0);
+    await stillServes(server, url, 'r-secret');
+  });
+
+  it('a frame cut off halfway is terminated too (no heartbeat needed)', async () => {
+    const { server, url } = await serve({ heartbeatMs: 60_000, messageDeadlineMs: 300 });
+    const raw = await rawWebSocket(portOf(url), '/stream');
+    raw.socket.write(frame({ opcode: 0x1, payload: JSON.stringify({ type: 'ping' }) }).subarray(0, 5));
+    await raw.closed;
+    await until(() => server.clientCount === 0);
+  });
+
+  it('a client that finishes its messages, fragmented or split across writes, is not cut off', async () => {
+    const { server, url } = await serve({ heartbeatMs: 60_000, messageDeadlineMs: 300 });
+    const raw = await rawWebSocket(portOf(url), '/stream');
+    const body = JSON.stringify({ type: 'ping' });
+    for (let i = 0; i < 8; i++) {
+      const parts = Buffer.concat([frame({ opcode: 0x1, fin: false, payload: body.slice(0, 4) }), frame({ opcode: 0x9, payload: 'x' }), frame({ opcode: 0x0, payload: body.slice(4) })]);
+      raw.socket.write(parts.subarray(0, 3));
+      await tick(60);
+      raw.socket.write(parts.subarray(3));
+      await tick(60);
+    }
+    await tick(400);
+    expect(raw.isClosed()).toBe(false);
+    expect(raw.received.filter((f) => f.opcode === 0x1 && f.payload.toString().includes('"pong"'))).toHaveLength(8);
+    expect(server.clientCount).toBe(1);
+    raw.socket.destroy();
+  });
+});
+
+describe('the parts of that', () => {
+  it('request targets: never a throw, never a host read from the target', () => {
+    for (const raw of ['//', '//[::', '//:99999', '%', '%%%', '/\u0000\u00ff?%zz=%', '', undefined, 'x'.repeat(100_000)]) expect(() => parseRequestTarget(raw)).not.toThrow();
+    expect(parseRequestTarget('//').path).toBe('//');
+    expect(parseRequestTarget('//stream').path).toBe('//stream');
+    expect(parseRequestTarget('/stream?token=a+b%2Fc&x').query.get('token')).toBe('a b/c');
+    expect(parseRequestTarget('/stream?token=%zz').query.get('token')).toBe('%zz');
+    expect(parseRequestTarget('http://h:1/stream?token=t#frag')).toMatchObject({ path: '/stream' });
+    expect(parseRequestTarget('http://h:1/stream?token=t#frag').query.get('token')).toBe('t');
+    expect(parseRequestTarget('http://[::').path).toBe('/');
+  });
+
+  it('message progress: follows frame boundaries byte by byte; control frames and empty continuations do not finish a message', () => {
+    const p = new MessageProgress();
+    const whole = frame({ opcode: 0x1, payload: 'x'.repeat(300) }); // a 16-bit length
+    for (const [i, b] of [...whole].entries()) {
+      p.feed(Buffer.from([b]), i);
+      expect(p.unfinishedSince).toBe(i === whole.length - 1 ? undefined : 0);
+    }
+    p.feed(frame({ opcode: 0x2, fin: false, payload: 'a' }), 10);
+    p.feed(Buffer.concat([frame({ opcode: 0x9 }), frame({ opcode: 0xa, payload: 'p' }), frame({ opcode: 0x0, fin: false })]), 20);
+    expect(p.unfinishedSince).toBe(10);
+    p.feed(frame({ opcode: 0x0, payload: 'end' }), 30);
+    expect(p.unfinishedSince).toBeUndefined();
+    // a message finished and the next begun in one chunk: the clock restarts
+    p.feed(Buffer.concat([frame({ opcode: 0x1, payload: 'a' }), frame({ opcode: 0x1, payload: 'bc' }).subarray(0, 3)]), 40);
+    expect(p.unfinishedSince).toBe(40);
+    const big = new MessageProgress();
+    big.feed(frame({ opcode: 0x1, declaredLength: 2 ** 40, masked: false }), 50);
+    expect(big.unfinishedSince).toBe(50);
+    const unmasked = new MessageProgress();
+    unmasked.feed(frame({ opcode: 0x1, payload: 'hi', masked: false }), 60);
+    expect(unmasked.unfinishedSince).toBeUndefined();
+  });
+
+  it('the server log: rate-limited per window with a count of what was left out; control characters escaped', () => {
+    let now = 0;
+    const out: string[] = [];
+    const log = rateLimitedLog((l) => out.push(l), { perWindow: 3, windowMs: 1000, now: () => now });
+    for (let i = 0; i < 100; i++) log(`line ${i}`);
+    expect(out).toEqual(['line 0', 'line 1', 'line 2']);
+    now = 1000;
+    log('later');
+    expect(out.slice(3)).toEqual(['97 more lines left out (rate limit)', 'later']);
+    expect(printable('a\u001b[31mred\r\nb\u2028')).toBe('a\\x1b[31mred\\x0d\\x0ab\\x2028');
+    expect(printable('x'.repeat(1000), 10)).toBe(`${'x'.repeat(10)}…`);
   });
 });
