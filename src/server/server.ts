@@ -112,6 +112,8 @@ export class StreamServer {
       requestTimeout: 2 * this.o.headersTimeoutMs,
       // Node checks those timeouts only this often (30 s by default)
       connectionsCheckingInterval: Math.max(50, Math.min(1000, this.o.headersTimeoutMs / 4)),
+      // checked in request() instead: Node's own 400 for it has no content-type
+      requireHostHeader: false,
     });
     this.http.on('request', (req, res) => {
       try {
@@ -134,6 +136,11 @@ export class StreamServer {
         answerAndClose(socket, 400);
       }
     });
+    // an Expect other than 100-continue: Node's own 417 would have no content-type
+    this.http.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
+      res.writeHead(417, { ...PLAIN_HEADERS, connection: 'close' });
+      res.end('Expectation Failed\n');
+    });
     // malformed request lines and headers, header floods, timeouts: what Node answers by
     // default, with our headers; never written into a response already under way
     this.http.on('clientError', (e: NodeJS.ErrnoException, socket: Duplex) => {
@@ -148,6 +155,11 @@ export class StreamServer {
   }
 
   private request(req: IncomingMessage, res: ServerResponse): void {
+    if (req.httpVersion === '1.1' && req.headers.host === undefined) {
+      res.writeHead(400, { ...PLAIN_HEADERS, connection: 'close' });
+      res.end('Bad Request: no Host header\n');
+      return;
+    }
     const { path } = parseRequestTarget(req.url);
     if (path === '/' && this.o.page) {
       const page = this.o.page();

@@ -282,6 +282,13 @@ describe('what a client sends cannot crash the server or hold a slot (issue 9)',
       expect(statusOf(r.bytes), status).toBe(Number(status));
       expect(headersOf(r.bytes), status).toMatchObject({ 'x-content-type-options': 'nosniff', 'content-type': 'text/plain; charset=utf-8' });
     }
+    // found by the fuzz: Node's own 400 for an HTTP/1.1 request without Host, and 417 for an odd Expect
+    const noHost = await exchange(port, ['TRACE /% HTTP/1.1\r\n\r\n']);
+    const expectation = await exchange(port, [get('/', 'Expect: something-else\r\n')]);
+    for (const [status, r] of [[400, noHost], [417, expectation]] as const) {
+      expect(statusOf(r.bytes)).toBe(status);
+      expect(headersOf(r.bytes), String(status)).toMatchObject({ 'x-content-type-options': 'nosniff', 'content-type': 'text/plain; charset=utf-8' });
+    }
     const garbage = await exchange(port, ['GARBAGE \x01\x02 nonsense\r\n\r\n']);
     expect(statusOf(garbage.bytes)).toBe(400);
     expect(headersOf(garbage.bytes)['x-content-type-options']).toBe('nosniff');

@@ -13,11 +13,18 @@ export interface RawExchange {
   closedByServer: boolean;
 }
 
+export interface ExchangeOptions {
+  /** Half-close after the last chunk (the server then sees the end of the request). */
+  end?: boolean;
+  /** Time between writes, so that later chunks arrive as separate reads. */
+  gapMs?: number;
+}
+
 /**
  * Sends `chunks` (one write each) and collects the answer until the server closes or
  * `waitMs` passes, then destroys the socket either way. Never rejects: a reset is a close.
  */
-export function exchange(port: number, chunks: (string | Buffer)[], waitMs = 1000): Promise<RawExchange> {
+export function exchange(port: number, chunks: (string | Buffer)[], waitMs = 1000, o: ExchangeOptions = {}): Promise<RawExchange> {
   return new Promise((resolve) => {
     const got: Buffer[] = [];
     const socket = connect(port, '127.0.0.1');
@@ -34,9 +41,17 @@ export function exchange(port: number, chunks: (string | Buffer)[], waitMs = 100
     socket.on('error', () => finish(true));
     socket.on('close', () => finish(true));
     socket.on('end', () => finish(true));
-    socket.on('connect', () => {
-      for (const c of chunks) if (!socket.destroyed) socket.write(c);
-    });
+    const write = (i: number): void => {
+      if (socket.destroyed || done) return;
+      if (i === chunks.length) {
+        if (o.end) socket.end();
+        return;
+      }
+      socket.write(chunks[i] as string | Buffer);
+      if (o.gapMs) setTimeout(() => write(i + 1), o.gapMs);
+      else write(i + 1);
+    };
+    socket.on('connect', () => write(0));
   });
 }
 
