@@ -331,11 +331,13 @@ describe('what a client sends cannot crash the server or hold a slot (issue 9)',
     await stillServes(server, url);
   });
 
-  it('a request whose headers never end is answered 408 and closed (headersTimeoutMs)', async () => {
+  it('a request whose headers never end, or a connection that never sends one, is answered 408 and closed (headersTimeoutMs)', async () => {
     const { server, url } = await serve({ headersTimeoutMs: 200 });
-    const r = await exchange(portOf(url), ['GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n'], 10_000);
-    expect(r.closedByServer).toBe(true);
-    expect(statusOf(r.bytes)).toBe(408);
+    for (const sent of [['GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n'], []]) {
+      const r = await exchange(portOf(url), sent, 10_000);
+      expect(r.closedByServer).toBe(true);
+      expect(statusOf(r.bytes)).toBe(408);
+    }
     await stillServes(server, url);
   });
 
