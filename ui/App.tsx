@@ -4,7 +4,7 @@
  * No I/O here: the command that renders it owns the collector or the replay.
  */
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { FaultsPanel } from './components/FaultsPanel.js';
 import { FlamePanel, flamePanelRows } from './components/FlamePanel.js';
 import { Footer, Help } from './components/Footer.js';
@@ -53,9 +53,28 @@ export function App({ store, theme, onQuit, onFlame, onFlameCancel, size, initia
   const snap = useDashboard(store);
   const { exit } = useApp();
   const { columns, rows } = useTerminalSize(size);
-  const [ui, setUi] = useState<UiState>({ ...INITIAL_UI, ...initialUi });
-  const [help, setHelp] = useState(false);
-  const [filterInput, setFilterInput] = useState<string | undefined>(undefined);
+  // Keys are handled against the newest state, kept in refs as well as in React state: Ink keeps
+  // calling the handler of the last effect, so keys that come right after a change (typed fast,
+  // pasted, or sent by a test) would otherwise see the state before it (Enter after a filter kept
+  // an empty filter, a key after ? did not close the help).
+  const [ui, setUiState] = useState<UiState>({ ...INITIAL_UI, ...initialUi });
+  const uiNow = useRef(ui);
+  const setUi = (f: (u: UiState) => UiState): void => {
+    uiNow.current = f(uiNow.current);
+    setUiState(uiNow.current);
+  };
+  const [help, setHelpState] = useState(false);
+  const helpNow = useRef(help);
+  const setHelp = (v: boolean): void => {
+    helpNow.current = v;
+    setHelpState(v);
+  };
+  const [filterInput, setFilterState] = useState<string | undefined>(undefined);
+  const filterNow = useRef(filterInput);
+  const setFilterInput = (v: string | undefined): void => {
+    filterNow.current = v;
+    setFilterState(v);
+  };
   const [message, setMessage] = useState<string | undefined>(undefined);
 
   const view: DashboardView = useMemo(() => buildView(snap.agg, ui, { paused: snap.paused, self: snap.self, source: snap.source }), [snap, ui]);
@@ -76,18 +95,19 @@ export function App({ store, theme, onQuit, onFlame, onFlameCancel, size, initia
       exit();
       return;
     }
-    if (filterInput !== undefined) {
+    const typed = filterNow.current;
+    if (typed !== undefined) {
       if (key.return) {
-        setUi((u) => ({ ...u, filter: filterInput }));
+        setUi((u) => ({ ...u, filter: typed }));
         setFilterInput(undefined);
       } else if (key.escape) {
         setUi((u) => ({ ...u, filter: '' }));
         setFilterInput(undefined);
-      } else if (key.backspace || key.delete) setFilterInput((f) => (f ?? '').slice(0, -1));
-      else if (input && !key.ctrl && !key.meta) setFilterInput((f) => `${f ?? ''}${input}`);
+      } else if (key.backspace || key.delete) setFilterInput(typed.slice(0, -1));
+      else if (input && !key.ctrl && !key.meta) setFilterInput(`${typed}${input}`);
       return;
     }
-    if (help) {
+    if (helpNow.current) {
       setHelp(false);
       return;
     }
@@ -100,14 +120,14 @@ export function App({ store, theme, onQuit, onFlame, onFlameCancel, size, initia
         store.togglePause();
         return;
       case 'f':
-        if (snap.flame.state === 'sampling') setMessage('a flame snapshot is being taken');
+        if (store.flameState.state === 'sampling') setMessage('a flame snapshot is being taken');
         else setMessage(onFlame ? onFlame() : 'flame snapshots need live collection (exitscope top or flame)');
         return;
       case 'x':
-        if (snap.flame.state === 'sampling') {
+        if (store.flameState.state === 'sampling') {
           onFlameCancel?.();
           setMessage('flame snapshot cancelled: nothing written');
-        } else if (snap.flame.state !== 'idle') store.setFlame({ state: 'idle' });
+        } else if (store.flameState.state !== 'idle') store.setFlame({ state: 'idle' });
         return;
       case 's': {
         // only the columns on screen (80 columns hide p50)
@@ -119,7 +139,7 @@ export function App({ store, theme, onQuit, onFlame, onFlameCancel, size, initia
         setUi((u) => ({ ...u, sortDesc: !u.sortDesc }));
         return;
       case '/':
-        setFilterInput(ui.filter);
+        setFilterInput(uiNow.current.filter);
         return;
       case 'v':
         setUi((u) => ({ ...u, vm: nextVm(view, u.vm) }));

@@ -15,6 +15,7 @@ import { DashboardStore, type FlameState } from '../../ui/store.js';
 import { themeFor } from '../../ui/theme.js';
 import { buildView, type DashboardView, INITIAL_UI } from '../../ui/view-model.js';
 import { profileOf } from './support/flame-fixtures.js';
+import { frameWhere, until } from './support/ink-wait.js';
 
 const FIX = join(import.meta.dirname, '../fixtures');
 const PLAIN = themeFor({ NO_COLOR: '1' });
@@ -96,19 +97,20 @@ describe('keys', () => {
     const { stdin, lastFrame, store, unmount } = setup(live);
     const before = text(lastFrame());
     stdin.write('p');
-    await tick();
-    expect(text(lastFrame())).toContain('PAUSED');
+    await frameWhere(lastFrame, (f) => f.includes('PAUSED'), 'PAUSED');
     store.apply({ ...(snapshots[1] as SnapshotMessage), seq: 99, t: 20_000 });
-    await tick();
-    const paused = text(lastFrame());
+    expect(store.model.snapshots).toBe(snapshots.length + 1); // collection goes on
     const body = (f: string): string => f.split('\n').slice(1).join('\n'); // all but the state line
-    expect(body(paused)).toBe(body(before));
+    // frozen: what is drawn while paused never includes the new interval
+    for (let i = 0; i < 10; i++) {
+      expect(body(text(lastFrame()))).toBe(body(before));
+      await tick(20);
+    }
     stdin.write('p');
-    await tick();
-    const resumed = text(lastFrame());
-    expect(resumed).toContain('LIVE');
-    expect(body(resumed)).not.toBe(body(before)); // the interval that came while paused is counted
-    expect(store.model.snapshots).toBe(snapshots.length + 1);
+    const resumed = await frameWhere(lastFrame, (f) => f.includes('LIVE'), 'LIVE');
+    // the interval that came while paused is counted
+    await frameWhere(lastFrame, (f) => body(f) !== body(before), 'the interval that came while paused');
+    expect(resumed).not.toContain('PAUSED');
     unmount();
   });
 
@@ -116,12 +118,9 @@ describe('keys', () => {
     const { stdin, lastFrame, unmount } = setup();
     expect(text(lastFrame())).toContain('COUNT▼');
     stdin.write('s');
-    await tick();
-    expect(text(lastFrame())).toContain('EXIT REASON▼');
+    await frameWhere(lastFrame, (f) => f.includes('EXIT REASON▼'), 'EXIT REASON▼');
     stdin.write('S');
-    await tick();
-    const rows = text(lastFrame()).split('\n');
-    expect(text(lastFrame())).toContain('EXIT REASON▲');
+    const rows = (await frameWhere(lastFrame, (f) => f.includes('EXIT REASON▲'), 'EXIT REASON▲')).split('\n');
     const first = rows.findIndex((l) => l.includes('EXIT REASON▲')) + 1;
     expect(rows[first]).toMatch(/^CPUID /); // A..Z
     unmount();
@@ -131,56 +130,57 @@ describe('keys', () => {
     const { stdin, lastFrame, unmount } = setup();
     expect(text(lastFrame())).toContain('VM all VMs');
     stdin.write('v');
-    await tick();
-    expect(text(lastFrame())).toMatch(/VM exitscope-workload \(pid 208\)/);
-    expect(text(lastFrame())).toContain('▶ exitscope-workload (208)');
+    const one = await frameWhere(lastFrame, (f) => /VM exitscope-workload \(pid 208\)/.test(f), 'the VM selected');
+    expect(one).toContain('▶ exitscope-workload (208)');
     stdin.write('v');
-    await tick();
-    expect(text(lastFrame())).toContain('VM all VMs');
+    await frameWhere(lastFrame, (f) => f.includes('VM all VMs'), 'all VMs again');
     unmount();
   });
 
   it('/ filters the reasons by text; Esc clears it', async () => {
     const { stdin, lastFrame, unmount } = setup();
     stdin.write('/');
-    await tick();
+    await frameWhere(lastFrame, (f) => f.includes('filter: '), 'the filter prompt');
     stdin.write('io');
-    await tick();
-    expect(text(lastFrame())).toContain('filter: io');
+    await frameWhere(lastFrame, (f) => f.includes('filter: io'), 'filter: io');
     stdin.write('\r');
-    await tick();
-    const frame = text(lastFrame());
+    const frame = await frameWhere(lastFrame, (f) => /hidden by filter "io"/.test(f), 'the filter applied');
     expect(frame).toMatch(/^IOIO /m);
     expect(frame).not.toMatch(/^CPUID /m);
     expect(frame).toMatch(/5 hidden by filter "io"/);
     stdin.write('/');
-    await tick();
+    await frameWhere(lastFrame, (f) => f.includes('filter: '), 'the filter prompt again');
     stdin.write('\x1b');
-    await tick(80);
-    expect(text(lastFrame())).toMatch(/^CPUID /m);
+    const cleared = await frameWhere(lastFrame, (f) => /^CPUID /m.test(f), 'every reason again');
+    expect(cleared).not.toMatch(/hidden by filter/);
+    unmount();
+  });
+
+  it('keys typed in one burst (no render between them) each see the state the one before made', async () => {
+    const { stdin, lastFrame, unmount } = setup();
+    for (const k of ['/', 'i', 'o', '\r', '?']) stdin.write(k);
+    await frameWhere(lastFrame, (f) => /pause \/ resume the display/.test(f), 'the help');
+    stdin.write('x'); // any key closes the help
+    const frame = await frameWhere(lastFrame, (f) => /hidden by filter "io"/.test(f), 'the filter kept');
+    expect(frame).toMatch(/^IOIO /m);
     unmount();
   });
 
   it('1/2/3 change the window; r resets the counts; f without live collection says so; ? shows help', async () => {
     const { stdin, lastFrame, unmount } = setup();
     stdin.write('1');
-    await tick();
-    expect(text(lastFrame())).toContain('window 1s');
+    await frameWhere(lastFrame, (f) => f.includes('window 1s'), 'window 1s');
     stdin.write('3');
-    await tick();
-    expect(text(lastFrame())).toContain('window 60s');
+    await frameWhere(lastFrame, (f) => f.includes('window 60s'), 'window 60s');
     stdin.write('f');
-    await tick();
-    expect(text(lastFrame())).toMatch(/flame snapshots need live collection/);
+    await frameWhere(lastFrame, (f) => /flame snapshots need live collection/.test(f), 'the flame message');
     stdin.write('?');
-    await tick();
-    expect(text(lastFrame())).toMatch(/pause \/ resume the display/);
+    await frameWhere(lastFrame, (f) => /pause \/ resume the display/.test(f), 'the help');
     stdin.write('x');
-    await tick();
+    await frameWhere(lastFrame, (f) => !/pause \/ resume the display/.test(f), 'the help closed');
     stdin.write('r');
-    await tick();
-    expect(text(lastFrame())).toContain('waiting for the first exits...');
-    expect(text(lastFrame())).toContain('counts reset');
+    const reset = await frameWhere(lastFrame, (f) => f.includes('counts reset'), 'counts reset');
+    expect(reset).toContain('waiting for the first exits...');
     unmount();
   });
 });
@@ -257,36 +257,28 @@ describe('flame snapshots in the dashboard', () => {
       }} />,
     );
     stdin.write('f');
-    await tick();
-    expect(asked).toBe(1);
+    await until(() => asked === 1, 'the flame request');
     store.setFlame({ state: 'sampling', phase: 'sampling', elapsed: 1.5, seconds: 3 });
-    await tick();
-    expect(text(lastFrame())).toMatch(/flame snapshot .*sampling 1\.5\/3 s/);
+    await frameWhere(lastFrame, (f) => /flame snapshot .*sampling 1\.5\/3 s/.test(f), 'the progress');
     stdin.write('f');
-    await tick();
+    await frameWhere(lastFrame, (f) => f.includes('a flame snapshot is being taken'), 'the busy message');
     expect(asked).toBe(1);
-    expect(text(lastFrame())).toContain('a flame snapshot is being taken');
     stdin.write('x');
-    await tick();
+    await frameWhere(lastFrame, (f) => f.includes('flame snapshot cancelled: nothing written'), 'the cancel message');
     expect(cancelled).toBe(1);
-    expect(text(lastFrame())).toContain('flame snapshot cancelled: nothing written');
     const summary = summarize(profileOf('npf-npt-on'), 10);
     store.setFlame({ state: 'done', summary, files: ['/tmp/exitscope-flame-1.svg', '/tmp/exitscope-flame-1.html'] });
-    await tick();
-    const frame = text(lastFrame());
+    const frame = await frameWhere(lastFrame, (f) => /top total +top self/.test(f), 'the top frames');
     expect(frame).toContain(`${summary.samples} samples`);
-    expect(frame).toMatch(/top total +top self/);
     expect(frame).toContain(summary.topTotal[0]?.name);
     expect(frame).toContain(summary.topSelf[0]?.name);
     expect(frame).toContain('/tmp/exitscope-flame-1.svg');
     for (const line of frame.split('\n')) expect(line.length, line).toBeLessThanOrEqual(100);
     expect(frame.split('\n').length).toBeLessThanOrEqual(40);
     stdin.write('x');
-    await tick();
-    expect(text(lastFrame())).not.toMatch(/top total|exitscope-flame-1/);
+    await frameWhere(lastFrame, (f) => !/top total|exitscope-flame-1/.test(f), 'the panel closed');
     store.setFlame({ state: 'failed', message: 'no samples: nothing written' });
-    await tick();
-    expect(text(lastFrame())).toContain('no samples: nothing written');
+    await frameWhere(lastFrame, (f) => f.includes('no samples: nothing written'), 'the failure');
     unmount();
   });
 });
