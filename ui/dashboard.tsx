@@ -84,7 +84,13 @@ export async function topDashboard(o: LiveOptions & { windowSeconds: WindowSecon
   const app = render(<App store={store} theme={themeFor(process.env)} initialUi={ui} onQuit={quit} onFlame={onFlame} onFlameCancel={onFlameCancel} />, RENDER);
   const off = onInterrupt(() => app.unmount());
   const timer = o.duration ? setTimeout(() => app.unmount(), o.duration * 1000) : undefined;
+  // -o failed (disk full): live.ts stopped the collection; the dashboard goes too, and live.stop()
+  // below rejects with the write error (printed with its fix after the terminal is restored)
+  const watchRecording = setInterval(() => {
+    if (live.recording?.failed) app.unmount();
+  }, 200);
   await app.waitUntilExit();
+  clearInterval(watchRecording);
   if (timer) clearTimeout(timer);
   off();
   stopSelf();
@@ -131,6 +137,15 @@ export async function attachDashboard(o: { url: URL; token?: string; windowSecon
   // -o records one connection: after a reconnection the catch-up would count the totals twice
   let recordingDone = false;
   let rights: 'read' | 'control' = 'read';
+  // -o could not be opened or written (disk full): the dashboard stops (the terminal restored) and
+  // the command ends with that error (printed with its fix, status 2); the file stays readable
+  let failure: unknown;
+  let app: ReturnType<typeof render> | undefined;
+  const fail = (e: unknown): void => {
+    failure ??= e;
+    remote.stop();
+    app?.unmount();
+  };
   const remote = new RemoteStream({
     url: o.url,
     ...(o.token ? { token: o.token } : {}),
@@ -146,8 +161,16 @@ export async function attachDashboard(o: { url: URL; token?: string; windowSecon
       store.setRemote(r);
     },
     onMessage: (m) => {
+      if (failure !== undefined) return; // stopped: frames still arriving are not ours
       store.apply(m);
-      if (o.output && !recordingDone) (recording ??= new RecordingWriter(o.output)).write(m);
+      if (o.output && !recordingDone) {
+        try {
+          recording ??= new RecordingWriter(o.output, { onFailure: fail });
+        } catch (e) {
+          return fail(e); // RECORDING_OPEN: thrown here it would escape the socket's event handler
+        }
+        recording.write(m);
+      }
     },
     onServerMessage: (m) => {
       if (m.type !== 'flame') return;
@@ -162,12 +185,17 @@ export async function attachDashboard(o: { url: URL; token?: string; windowSecon
     if (rights !== 'control') return 'this token may only watch: a flame snapshot needs the control token';
     return remote.send({ type: 'flame', seconds: 5 }) ? 'flame snapshot asked of the server' : 'not connected';
   };
-  const app = render(<App store={store} theme={themeFor(process.env)} initialUi={{ windowSeconds: o.windowSeconds }} onFlame={onFlame} />, RENDER);
-  const off = onInterrupt(() => app.unmount());
-  await app.waitUntilExit();
-  off();
+  // the catch-up may arrive with the welcome: a write that failed then is said before anything is drawn
+  if (failure === undefined) {
+    const shown = render(<App store={store} theme={themeFor(process.env)} initialUi={{ windowSeconds: o.windowSeconds }} onFlame={onFlame} />, RENDER);
+    app = shown;
+    const off = onInterrupt(() => shown.unmount());
+    await shown.waitUntilExit();
+    off();
+  }
   remote.stop();
   if (!recordingDone) recording?.close();
+  if (failure !== undefined) throw failure;
   if (recording) process.stderr.write(`exitscope: recording written to ${recording.path} (${recording.lines} messages${recordingDone ? ', up to the first disconnection' : ''})\n`);
   return 0;
 }

@@ -10,11 +10,21 @@ export async function attachPlainCommand(o: { url: URL; token?: string; windowSe
   let agg = new Aggregate();
   let recording: RecordingWriter | undefined;
   let recordingDone = false; // -o records one connection (a reconnection's catch-up would count twice)
+  // -o could not be opened or written (disk full): the command stops with that error (the CLI
+  // prints it with its fix, status 2); the file keeps what was written and stays readable
+  let failure: unknown;
+  let stopWaiting: (() => void) | undefined;
+  const fail = (e: unknown): void => {
+    failure ??= e;
+    remote.stop();
+    stopWaiting?.();
+  };
   const tty = process.stdout.isTTY === true;
   const remote = new RemoteStream({
     url: o.url,
     ...(o.token ? { token: o.token } : {}),
     onState: (r) => {
+      if (failure !== undefined) return;
       if (r.state === 'connected') agg = new Aggregate(); // the catch-up follows
       if (r.state === 'reconnecting' && recording && !recordingDone) {
         recording.close();
@@ -25,8 +35,17 @@ export async function attachPlainCommand(o: { url: URL; token?: string; windowSe
       process.stderr.write(r.state === 'reconnecting' ? `exitscope: disconnected (${safeText(r.why)}); reconnecting in ${r.inSeconds} s\n` : r.state === 'connected' ? `exitscope: connected to ${safeText(r.url)}\n` : '');
     },
     onMessage: (m) => {
+      if (failure !== undefined) return; // stopped: frames still arriving are not shown or written
       agg.apply(m);
-      if (o.output && !recordingDone) (recording ??= new RecordingWriter(o.output)).write(m);
+      if (o.output && !recordingDone) {
+        try {
+          recording ??= new RecordingWriter(o.output, { onFailure: fail });
+        } catch (e) {
+          return fail(e); // RECORDING_OPEN: thrown here it would escape the socket's event handler
+        }
+        recording.write(m);
+        if (failure !== undefined) return;
+      }
       if (m.type === 'snapshot' && !m.merged) {
         const frame = plainTop(agg, o.windowSeconds * 1000);
         process.stdout.write(tty ? `\x1b[H\x1b[2J${frame}` : `${frame}\n`);
@@ -34,20 +53,25 @@ export async function attachPlainCommand(o: { url: URL; token?: string; windowSe
     },
   });
   await remote.start();
-  await new Promise<void>((resolve) => {
-    const off = onInterrupt(() => finish());
-    const timer = o.duration ? setTimeout(() => finish(), o.duration * 1000) : undefined;
-    const watch = setInterval(() => {
-      if (agg.ended) finish();
-    }, 200);
-    function finish(): void {
-      off();
-      if (timer) clearTimeout(timer);
-      clearInterval(watch);
-      resolve();
-    }
-  });
+  // the catch-up may arrive with the welcome, before this point: a failure then is already known
+  if (failure === undefined) {
+    await new Promise<void>((resolve) => {
+      const off = onInterrupt(() => finish());
+      const timer = o.duration ? setTimeout(() => finish(), o.duration * 1000) : undefined;
+      const watch = setInterval(() => {
+        if (agg.ended) finish();
+      }, 200);
+      stopWaiting = finish;
+      function finish(): void {
+        off();
+        if (timer) clearTimeout(timer);
+        clearInterval(watch);
+        resolve();
+      }
+    });
+  }
   remote.stop();
   if (!recordingDone) recording?.close();
+  if (failure !== undefined) throw failure;
   return 0;
 }

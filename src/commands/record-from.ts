@@ -46,6 +46,17 @@ export async function recordFromCommand(o: { from: string; token?: string; outpu
       say(`exitscope: ${writer?.lines ?? 0} messages written to ${o.output}${behind ? ` (${behind} times behind: missed snapshots were merged, counts stay exact)` : ''}`);
       resolve(status);
     };
+    // a failed write of the recording (disk full): stop at once, the command's error is the write's
+    // (the CLI prints it with its fix, status 2); what was written stays readable
+    const fail = (e: unknown): void => {
+      if (settled) return;
+      settled = true;
+      off();
+      if (timer) clearTimeout(timer);
+      writer?.close();
+      ws.close(1000);
+      reject(e);
+    };
     const off = onInterrupt(() => {
       ws.close(1000);
       finish(0);
@@ -83,8 +94,13 @@ export async function recordFromCommand(o: { from: string; token?: string; outpu
       if (json.type === 'reject') say(`exitscope: the server refused a message: ${JSON.stringify(json)}`);
       const m = Message.safeParse(json);
       if (!m.success) return; // server messages (welcome, behind, flame) are not part of a recording
-      writer ??= new RecordingWriter(o.output);
+      try {
+        writer ??= new RecordingWriter(o.output, { onFailure: fail });
+      } catch (e) {
+        return fail(e); // RECORDING_OPEN: thrown here it would escape the socket's event handler
+      }
       writer.write(m.data);
+      if (settled) return; // the write failed
       if (m.data.type === 'end') {
         ended = true;
         ws.close(1000);

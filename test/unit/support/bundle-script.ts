@@ -6,7 +6,19 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
+
+/**
+ * Optional imports a bundle never runs, given as empty modules: ink loads react-devtools-core (not
+ * installed) only when DEV=true.
+ */
+const stubs: Plugin = {
+  name: 'never-loaded',
+  setup(b) {
+    b.onResolve({ filter: /^react-devtools-core$/ }, (a) => ({ path: a.path, namespace: 'never-loaded' }));
+    b.onLoad({ filter: /.*/, namespace: 'never-loaded' }, () => ({ contents: 'export default undefined;', loader: 'js' }));
+  },
+};
 
 /** The bundle's path; remove it with removeBundle. (Not named exitscope-*: tests count those temp dirs.) */
 export async function bundleScript(entry: string): Promise<string> {
@@ -19,6 +31,7 @@ export async function bundleScript(entry: string): Promise<string> {
     target: 'node20',
     outfile,
     logLevel: 'error',
+    plugins: [stubs],
     // bundled CommonJS dependencies call require(): give the ESM bundle one
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });
