@@ -2,10 +2,10 @@
  * `exitscope run -- COMMAND`: trace while COMMAND runs (for CI), then print the
  * report, keep the recording, and exit with COMMAND's status.
  */
-import { writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { execa } from 'execa';
 import { UserError } from '../errors.js';
+import { writeUserFile } from '../io/user-file.js';
 import { type Format, formatReport } from '../report/format.js';
 import { buildReport } from '../report/report.js';
 import { type LiveOptions, onInterrupt, startLive } from './live.js';
@@ -28,7 +28,7 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
   if (result.failed && result.exitCode === undefined && !result.signal)
     throw new UserError('COMMAND_FAILED', `could not run ${argv[0]}: ${result.shortMessage}`, 'check the command name and PATH');
   const text = formatReport(buildReport(live.agg), o.format);
-  if (o.reportFile) writeFileSync(o.reportFile, text);
+  if (o.reportFile) writeUserFile(o.reportFile, text, 'REPORT_WRITE', '--report-file');
   else process.stdout.write(text);
   if (live.recording) process.stderr.write(`exitscope: recording written to ${live.recording.path} (${live.recording.lines} messages)\n`);
   return exitStatus(result.exitCode, result.signal);
