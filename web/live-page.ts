@@ -1,187 +1,182 @@
 /**
- * The live web page served by `exitscope serve` at /: the same stream as the
- * terminal, in a browser. One model (src/model/aggregate.ts, as the dashboard
- * uses) fed by the WebSocket; the views (table, chart, histogram, flame) only
- * read it. The token comes from the URL fragment (#token=...) or a prompt.
+ * The web page (`exitscope serve` at /, and `exitscope report -f html`): the terminal dashboard's
+ * model and view model in a browser. One model: ui/store.ts DashboardStore (Aggregate, pause)
+ * fed by the stream or an embedded recording (web/live/source.ts); one view model: ui/view-model.ts
+ * buildView, plus src/report buildReport for the since-start counts. The panels (web/live/*) only
+ * turn a view into elements; this file wires input (messages, controls, keys) to them.
  */
-import flamegraph from 'd3-flame-graph';
-import { select } from 'd3-selection';
-import uPlot from 'uplot';
-import 'uplot/dist/uPlot.min.css';
 import { Aggregate, totalsOfPid } from '../src/model/aggregate.js';
-import { Message } from '../src/protocol/messages.js';
-import { buildReport, type ReasonRow } from '../src/report/report.js';
-import { bucketHigh, formatNs } from '../src/report/histogram.js';
-import { safeText } from '../src/views/safe-text.js';
+import { buildReport } from '../src/report/report.js';
+import { DashboardStore } from '../ui/store.js';
+import { buildView, nextVm, WINDOWS, type WindowSeconds } from '../ui/view-model.js';
+import { renderBanner } from './live/banner.js';
+import { ReasonChart } from './live/chart.js';
+import { connectStream, type StreamConnection } from './live/connection.js';
+import { byId, el } from './live/dom.js';
+import { renderFaults } from './live/faults.js';
+import { showFlame } from './live/flame.js';
+import { renderHeader } from './live/header.js';
+import { renderHints } from './live/hints.js';
+import { initialPageUi, type TableSort } from './live/page-state.js';
+import { nextSort, renderReasons, renderReasonsHead } from './live/reasons.js';
+import { pageSource, wholeRecording } from './live/source.js';
+import { renderTdp } from './live/tdp.js';
+import { renderVmSelect, renderVms } from './live/vms.js';
+import { recordUpdateTime } from './live/update-time.js';
 
-const $ = (id: string): HTMLElement => document.getElementById(id) as HTMLElement;
-/**
- * An element with text. Everything the page shows is built this way (textContent, never
- * innerHTML): VM names, the host and reasons come from the stream and are never parsed as HTML.
- * safeText also spells out bidi overrides, which would make a name read as another one.
- */
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, className?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (text !== undefined) e.textContent = safeText(text);
-  if (className) e.className = className;
-  return e;
-}
-const WINDOW_MS = 10_000;
-
-let agg = new Aggregate();
-let vm = 0; // 0: all VMs
-let selected: string | undefined; // isa,reason of the row whose histogram is shown
-let token = new URLSearchParams(location.hash.slice(1)).get('token') ?? '';
-let ws: WebSocket | undefined;
-let rights = 'read';
-let opened = false;
+const source = pageSource(document);
+const embedded = source.kind === 'embedded';
+const store = new DashboardStore(embedded ? 'replay' : 'live', 4);
+const page = initialPageUi(embedded);
+/** A report's chart needs every interval (the model holds their sum): a second model keeping them all. */
+let chartModel: Aggregate | undefined;
+let selectedReason: string | undefined;
 let dirty = true;
-let prompted = false;
+let connection: StreamConnection | undefined;
+store.subscribe(() => {
+  dirty = true;
+});
 
-const chart = new uPlot(
-  { width: Math.min(900, window.innerWidth - 40), height: 180, series: [{}, { label: 'exits/s', stroke: '#c0392b', width: 1.5 }], axes: [{}, { size: 60 }] },
-  [[], []],
-  $('chart'),
-);
-
-function setState(text: string, ok: boolean): void {
-  $('conn').textContent = text;
-  $('conn').className = ok ? 'ok' : 'bad';
-}
-
-function connect(): void {
-  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/stream${token ? `?token=${encodeURIComponent(token)}` : ''}`;
-  setState('connecting...', false);
-  opened = false;
-  const sock = new WebSocket(url);
-  ws = sock;
-  sock.onopen = () => {
-    opened = true;
-  };
-  sock.onmessage = (ev) => {
-    const json = JSON.parse(String(ev.data)) as { type: string; [k: string]: unknown };
-    if (json.type === 'welcome') {
-      rights = String(json.rights);
-      agg = new Aggregate(); // the catch-up follows
-      setState(`connected (${rights === 'control' ? 'control' : 'read-only'})`, true);
-      ($('flame-button') as HTMLButtonElement).disabled = rights !== 'control';
-      return;
-    }
-    if (json.type === 'flame') return onFlame(json as Parameters<typeof onFlame>[0]);
-    if (json.type === 'reject') {
-      $('flame-status').textContent = safeText(String(json.message));
-      return;
-    }
-    const m = Message.safeParse(json);
-    if (m.success) {
-      agg.apply(m.data);
-      dirty = true;
-    }
-  };
-  sock.onclose = () => {
-    if (!opened && !prompted) {
-      // refused before opening: most likely a token is needed (or this one is wrong); ask once
-      prompted = true;
-      token = window.prompt(token ? 'The server refused this token; the token:' : 'This exitscope server needs a token:') ?? token;
-      if (token) return connect();
-    }
-    setState('disconnected: reconnecting in 2 s', false);
-    setTimeout(connect, 2000);
-  };
-}
-
-function rowsFor(): { rows: ReasonRow[]; total: number } {
-  const t = agg.window(WINDOW_MS);
-  const report = buildReport(agg, vm ? totalsOfPid(t, vm) : t);
-  return { rows: report.exits, total: report.totalExits };
-}
+const chart = new ReasonChart((key) => {
+  if (page.hidden.has(key)) page.hidden.delete(key);
+  else page.hidden.add(key);
+  dirty = true;
+});
 
 function render(): void {
   if (!dirty) return;
   dirty = false;
-  const h = agg.hello;
-  $('host').textContent = h ? safeText(`${h.host} · kernel ${h.kernel} · bpftrace ${h.bpftrace} · ${h.vendor}${h.tdp === false ? ' · nested paging OFF' : ''}`) : 'waiting for the stream...';
-  $('ended').textContent = agg.ended ? `stream ended${agg.ended.complete ? ' (complete)' : ''}` : '';
-  // VM selector
-  const sel = $('vm') as HTMLSelectElement;
-  const options = [['0', 'all VMs'], ...[...agg.vms.values()].map((v) => [String(v.pid), `${v.name} (pid ${v.pid})${v.gone ? ' gone' : ''}`])];
-  // rebuilt when a VM comes, goes or is renamed (not every frame: an open list would close)
-  const labels = options.map(([v, l]) => `${v}:${l}`).join('\n');
-  if (sel.getAttribute('data-labels') !== labels) {
-    sel.setAttribute('data-labels', labels);
-    sel.replaceChildren(
-      ...options.map(([v, l]) => {
-        const o = el('option', l ?? '');
-        o.value = v ?? '0';
-        o.selected = Number(v) === vm;
+  const started = performance.now();
+  const snap = store.getSnapshot();
+  const agg = snap.agg;
+  const view = buildView(agg, page.ui, { paused: snap.paused, self: snap.self, source: snap.source });
+  // since start: for all VMs (the VMs panel) and for the selected one (the table's last column, the total)
+  const everyVm = buildReport(agg);
+  const vm = page.ui.vm;
+  const sinceStart = vm === undefined ? everyVm : buildReport(agg, totalsOfPid(agg.total, vm));
+  renderHeader(view, sinceStart, page, agg.hello === undefined);
+  renderBanner(agg);
+  renderHints(view.hints);
+  renderReasonsHead(page, (s: TableSort) => {
+    nextSort(page, s);
+    dirty = true;
+  });
+  renderReasons(view, sinceStart, page, selectedReason);
+  renderFaults(view, page);
+  renderTdp(view, page);
+  renderVmSelect(view, page);
+  renderVms(view, everyVm, page, chooseVm);
+  const chartView = chartModel ? buildView(chartModel, page.ui, { paused: false, self: undefined, source: 'replay' }) : view;
+  chart.update(chartView.reasons.rows, (chartModel ?? agg).history(), agg.hello?.startedAt, page);
+  document.body.setAttribute('data-snapshots', String(agg.snapshots));
+  document.body.setAttribute('data-paused', String(snap.paused));
+  document.body.setAttribute('data-vm', String(vm ?? 0));
+  recordUpdateTime(performance.now() - started);
+}
+
+function chooseVm(pid: number | undefined): void {
+  page.ui = { ...page.ui, vm: pid };
+  dirty = true;
+}
+
+function setWindow(seconds: WindowSeconds): void {
+  page.ui = { ...page.ui, windowSeconds: seconds };
+  dirty = true;
+}
+
+// controls
+const windowSelect = byId<HTMLSelectElement>('window');
+windowSelect.replaceChildren(
+  ...(embedded
+    ? [el('option', 'whole recording')]
+    : WINDOWS.map((w) => {
+        const o = el('option', `${w} s`);
+        o.value = String(w);
         return o;
-      }),
-    );
-  }
-  // totals since start, and the table over the window
-  const all = buildReport(agg, vm ? totalsOfPid(agg.total, vm) : agg.total);
-  $('total').textContent = String(all.totalExits);
-  const { rows } = rowsFor();
-  const totalsByKey = new Map(all.exits.map((r) => [`${r.isa},${r.reason}`, r.count]));
-  $('reasons').replaceChildren(
-    ...rows.map((r) => {
-      const key = `${r.isa},${r.reason}`;
-      const tr = el('tr', undefined, key === selected ? 'sel' : '');
-      tr.setAttribute('data-key', key);
-      tr.append(el('td', r.name), el('td', String(totalsByKey.get(key) ?? 0), 'n'), el('td', r.rate.toFixed(1), 'n'), el('td', `${(r.share * 100).toFixed(1)}%`, 'n'), el('td', r.latency ? formatNs(r.latency.p99Ns) : '-', 'n'));
-      return tr;
-    }),
-  );
-  // exits/s per interval
-  const hist = agg.history();
-  const xs = hist.map((s) => (Date.parse(h?.startedAt ?? '') + s.t) / 1000);
-  const ys = hist.map((s) => (s.ms > 0 ? (s.exits.filter((e) => !vm || e.pid === vm).reduce((a, e) => a + e.n, 0) * 1000) / s.ms : 0));
-  chart.setData([xs, ys]);
-  // latency histogram of the selected reason
-  const row = rows.find((r) => `${r.isa},${r.reason}` === selected) ?? rows[0];
-  const buckets = row ? [...(agg.window(WINDOW_MS).exitNs.entries())].filter(([k]) => k.endsWith(`,${row.isa},${row.reason}`) && (!vm || k.startsWith(`${vm},`))) : [];
-  const merged = new Map<number, number>();
-  for (const [, b] of buckets) for (const [low, n] of b) merged.set(low, (merged.get(low) ?? 0) + n);
-  const max = Math.max(1, ...merged.values());
-  $('hist-title').textContent = row ? safeText(`${row.name}: exit-handling time (last 10 s)`) : 'exit-handling time';
-  $('hist').replaceChildren(
-    ...[...merged.entries()]
-      .sort((a, b) => a[0] - b[0])
-      .map(([low, n]) => {
-        const fill = el('span', undefined, 'fill');
-        fill.style.width = `${(100 * n) / max}%`;
-        const bar = el('div', undefined, 'bar');
-        bar.append(el('span', `<${formatNs(bucketHigh(low))}`, 'lab'), fill, el('span', String(n), 'cnt'));
-        return bar;
-      }),
-  );
-}
-
-function onFlame(m: { state?: unknown; seconds?: unknown; tree?: unknown; samples?: unknown; message?: unknown }): void {
-  if (m.state === 'sampling') $('flame-status').textContent = `sampling for ${String(m.seconds)} s...`;
-  else if (m.state === 'failed') $('flame-status').textContent = safeText(`failed: ${String(m.message)}`);
-  else if (m.state === 'done') {
-    $('flame-status').textContent = `${String(m.samples)} samples`;
-    $('flame').replaceChildren();
-    const fg = flamegraph().width(Math.min(1200, window.innerWidth - 40)).cellHeight(18).minFrameSize(2).transitionDuration(0).sort(true).title('');
-    select('#flame').datum(m.tree).call(fg);
-    document.body.setAttribute('data-flame', 'done');
-  }
-}
-
-$('vm').addEventListener('change', (e) => {
-  vm = Number((e.target as HTMLSelectElement).value);
+      })),
+);
+windowSelect.disabled = embedded;
+windowSelect.value = String(page.ui.windowSeconds);
+windowSelect.addEventListener('change', () => setWindow(Number(windowSelect.value) as WindowSeconds));
+byId<HTMLSelectElement>('vm').addEventListener('change', (e) => {
+  const pid = Number((e.target as HTMLSelectElement).value);
+  chooseVm(pid === 0 ? undefined : pid);
+});
+const filter = byId<HTMLInputElement>('filter');
+filter.addEventListener('input', () => {
+  page.ui = { ...page.ui, filter: filter.value };
   dirty = true;
 });
-$('reasons').addEventListener('click', (e) => {
+byId<HTMLInputElement>('stacked').addEventListener('change', (e) => {
+  page.stacked = (e.target as HTMLInputElement).checked;
+  dirty = true;
+});
+const pause = byId<HTMLButtonElement>('pause');
+const togglePause = (): void => {
+  if (embedded) return;
+  store.togglePause();
+  pause.textContent = store.paused ? 'Resume' : 'Pause';
+  pause.setAttribute('aria-pressed', String(store.paused));
+};
+pause.addEventListener('click', togglePause);
+byId('reasons').addEventListener('click', (e) => {
   const tr = (e.target as HTMLElement).closest('tr');
-  if (tr) selected = tr.getAttribute('data-key') ?? undefined;
+  if (tr) selectedReason = tr.getAttribute('data-key') ?? undefined;
   dirty = true;
 });
-$('flame-button').addEventListener('click', () => {
-  ws?.send(JSON.stringify({ type: 'flame', seconds: 5 }));
-  $('flame-status').textContent = 'asked...';
+document.addEventListener('keydown', (e) => {
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  const target = e.target as HTMLElement;
+  if (target === filter) {
+    if (e.key === 'Escape') filter.blur();
+    return;
+  }
+  if (target.closest('input, select, textarea')) return;
+  if (e.key === 'p') togglePause();
+  else if (e.key === '1' || e.key === '2' || e.key === '3') {
+    if (embedded) return;
+    setWindow(WINDOWS[Number(e.key) - 1] as WindowSeconds);
+    windowSelect.value = String(page.ui.windowSeconds);
+  } else if (e.key === 'v') {
+    const snap = store.getSnapshot();
+    chooseVm(nextVm(buildView(snap.agg, page.ui, { paused: snap.paused, self: snap.self, source: snap.source }), page.ui.vm));
+  } else if (e.key === '/') {
+    e.preventDefault();
+    filter.focus();
+  } else return;
+  e.preventDefault();
 });
-setInterval(render, 250);
-connect();
+
+// input: a recording in the page, or the stream
+if (source.kind === 'embedded') {
+  for (const m of wholeRecording(source.messages)) store.apply(m);
+  chartModel = new Aggregate(Number.POSITIVE_INFINITY);
+  for (const m of source.messages) chartModel.apply(m);
+  for (const id of ['conn', 'pause', 'flame-panel']) byId(id).hidden = true;
+  document.body.setAttribute('data-rejected', String(source.rejected));
+} else {
+  const flameButton = byId<HTMLButtonElement>('flame-button');
+  connection = connectStream({
+    welcome: (rights) => {
+      store.restart(); // the catch-up follows
+      flameButton.disabled = rights !== 'control';
+    },
+    message: (m) => store.apply(m),
+    flame: showFlame,
+    reject: (message) => {
+      byId('flame-status').textContent = message;
+    },
+    state: (text, ok) => {
+      byId('conn').textContent = text;
+      byId('conn').className = ok ? 'ok' : 'bad';
+    },
+  });
+  flameButton.addEventListener('click', () => {
+    connection?.send({ type: 'flame', seconds: 5 });
+    byId('flame-status').textContent = 'asked...';
+  });
+}
+document.body.setAttribute('data-source', source.kind);
+render();
+setInterval(render, 100);
 document.body.setAttribute('data-ready', 'true');
