@@ -144,7 +144,7 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
     .option('--token <token>', 'with --serve: the control token (generated for a non-loopback address)')
     .option('--read-token <token>', 'with --serve: a token that may only watch')
     .option('--allow-origin <origin>', 'with --serve: a browser Origin allowed besides the server\'s own (repeatable)', collect((v: string) => v), [] as string[])
-    .addHelpText('after', `\nExamples:\n  exitscope top                      the dashboard\n  exitscope top --vm ci-runner-3     only one VM (filtered in the kernel)\n  exitscope top --once -w 1          one table, for a script\n  exitscope lab --run 'exitscope-workload mix 60 & exitscope top --plain --duration 20'\n  exitscope top --serve 8080          the dashboard here, the stream at ws://127.0.0.1:8080/stream`)
+    .addHelpText('after', `\nExamples:\n  exitscope top                      the dashboard\n  exitscope top --vm ci-runner-3     only one VM (filtered in the kernel)\n  exitscope top --cgroup machine.slice   every libvirt VM, nothing else (its cgroup and those below)\n  exitscope top --once -w 1          one table, for a script\n  exitscope lab --run 'exitscope-workload mix 60 & exitscope top --plain --duration 20'\n  exitscope top --serve 8080          the dashboard here, the stream at ws://127.0.0.1:8080/stream`)
   .action(async (o: LiveCli & ServeCli & { once?: boolean; plain?: boolean; output?: string; window: string; duration?: number; serve?: string }) => {
     const common = { ...live(o), ...(o.output ? { output: o.output } : {}), ...(o.duration ? { duration: o.duration } : {}), ...(o.serve !== undefined ? { serve: serveOpts(o.serve, o) } : {}) };
     if (process.stdout.isTTY && process.stdin.isTTY && !o.plain && !o.once) {
@@ -236,9 +236,10 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
       .option('--no-output', 'keep no recording')
       .addOption(new Option('-f, --format <format>', 'report format').choices([...FORMATS]).default('text'))
       .option('--report-file <file>', 'write the report here instead of stdout')
-      .addHelpText('after', `\nExamples:\n  exitscope run -- make integration-test\n  exitscope run -f json --report-file exits.json -- ./ci.sh\n  exitscope lab --run 'exitscope run -- exitscope-workload npf 1031'`),
-  ).action(async (argv: string[], o: LiveCli & { output: string | false; format: Format; reportFile?: string }) => {
-    process.exitCode = await runCommand(argv, { ...live(o), ...(o.output ? { output: o.output } : {}), format: o.format, ...(o.reportFile ? { reportFile: o.reportFile } : {}) });
+      .addOption(new Option('--scope', "run COMMAND in a fresh cgroup v2 and count only its threads' exits (VMs it starts included): jobs side by side counted apart").conflicts('cgroup'))
+      .addHelpText('after', `\nExamples:\n  exitscope run -- make integration-test\n  exitscope run --scope -- ./boot-test-vm.sh     only this job's VMs, whatever else runs on the host\n  exitscope run -f json --report-file exits.json -- ./ci.sh\n  exitscope lab --run 'exitscope run -- exitscope-workload npf 1031'`),
+  ).action(async (argv: string[], o: LiveCli & { output: string | false; format: Format; reportFile?: string; scope?: boolean }) => {
+    process.exitCode = await runCommand(argv, { ...live(o), ...(o.scope ? { createCgroup: true } : {}), ...(o.output ? { output: o.output } : {}), format: o.format, ...(o.reportFile ? { reportFile: o.reportFile } : {}) });
   });
 
   program
@@ -252,6 +253,7 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
     .option('--hz <n>', 'samples per second per CPU (odd rates avoid lockstep with timers)', intIn('--hz', 1, 10_000), 99)
     .option('-p, --pid <pid>', 'sample only this VM process (repeatable)', collect(intIn('--pid', 1, 4_194_304)), [] as number[])
     .option('--vm <name>', 'sample only the VM with this name (QEMU -name / Proxmox)')
+    .option('--cgroup <path>', 'sample only threads in this cgroup v2 and the cgroups below it (a libvirt VM: machine.slice/machine-qemu...scope)')
     .option('-o, --output <path>', 'PATH.folded, PATH.svg or PATH.html writes that one file; any other PATH is the base name of every --format (default exitscope-flame-DATE-TIME)')
     .option('--format <list>', `formats to write with a base name: ${FLAME_FORMATS.join(',')}`, wrap(parseFormats), [...FLAME_FORMATS] as FlameFormat[])
     .option('--no-reasons', 'no [exit REASON] root frame (kvm_entry is then not traced)')
@@ -260,9 +262,9 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
     .option('--json', 'print the summary and file paths as JSON')
     .option('--raw <file>', "also save bpftrace's own output (for bug reports)")
     .option('-q, --quiet', 'no progress')
-    .addHelpText('after', `\nExamples:\n  exitscope flame                         5 s of every VM, all formats in the current directory\n  exitscope flame --vm ci-runner-3 --seconds 10 -o /tmp/ci3\n  exitscope flame -o stacks.folded && flamegraph.pl stacks.folded > out.svg\n  exitscope lab --run 'exitscope-workload npf 200000 & sleep 2; exitscope flame --seconds 3'\n\nNo samples (an idle guest sleeps in HLT) is an error, and Ctrl-C writes nothing.`)
-    .action(async (o: { seconds: number; hz: number; pid: number[]; vm?: string; output?: string; format: FlameFormat[]; reasons: boolean; user: boolean; top: number; json?: boolean; quiet?: boolean; raw?: string }) => {
-      process.exitCode = await flameCommand({ seconds: o.seconds, hz: o.hz, pid: o.pid, ...(o.vm !== undefined ? { vm: o.vm } : {}), ...(o.output !== undefined ? { output: o.output } : {}), formats: o.format, reasons: o.reasons, user: o.user, top: o.top, json: o.json === true, quiet: o.quiet === true, ...(o.raw !== undefined ? { raw: o.raw } : {}) });
+    .addHelpText('after', `\nExamples:\n  exitscope flame                         5 s of every VM, all formats in the current directory\n  exitscope flame --vm ci-runner-3 --seconds 10 -o /tmp/ci3\n  exitscope flame --cgroup 'machine.slice/machine-qemu\\x2d1\\x2dweb.scope'\n  exitscope flame -o stacks.folded && flamegraph.pl stacks.folded > out.svg\n  exitscope lab --run 'exitscope-workload npf 200000 & sleep 2; exitscope flame --seconds 3'\n\nNo samples (an idle guest sleeps in HLT) is an error, and Ctrl-C writes nothing.`)
+    .action(async (o: { seconds: number; hz: number; pid: number[]; vm?: string; cgroup?: string; output?: string; format: FlameFormat[]; reasons: boolean; user: boolean; top: number; json?: boolean; quiet?: boolean; raw?: string }) => {
+      process.exitCode = await flameCommand({ seconds: o.seconds, hz: o.hz, pid: o.pid, ...(o.vm !== undefined ? { vm: o.vm } : {}), ...(o.cgroup !== undefined ? { cgroup: o.cgroup } : {}), ...(o.output !== undefined ? { output: o.output } : {}), formats: o.format, reasons: o.reasons, user: o.user, top: o.top, json: o.json === true, quiet: o.quiet === true, ...(o.raw !== undefined ? { raw: o.raw } : {}) });
     });
 
   // parse errors as error [USAGE] / fix:, status 2 (every subcommand is defined by now)
@@ -290,6 +292,7 @@ interface LiveCli {
   latency?: boolean;
   pid: number[];
   vm?: string;
+  cgroup?: string;
   reason: string[];
   detail?: number;
   verbose?: boolean;
@@ -300,6 +303,7 @@ function liveOptions(c: Command): Command {
     .option('-i, --interval <ms>', 'how often bpftrace prints its maps', intIn('--interval', 100, 60_000), 1000)
     .option('-p, --pid <pid>', 'trace only this VM process (repeatable; filtered in the kernel)', collect(intIn('--pid', 1, 4_194_304)), [] as number[])
     .option('--vm <name>', 'trace only the VM with this name (QEMU -name / Proxmox)')
+    .option('--cgroup <path>', 'count only threads in this cgroup v2 and the cgroups below it, e.g. a libvirt VM\'s machine.slice scope (filtered in the kernel)')
     .option('-r, --reason <reason>', 'count only this exit reason, by name (HLT) or number (0x78) (repeatable)', collect((v: string) => v), [] as string[])
     .option('--detail <n>', 'also stream up to N individual exits per interval (rate-limited in the kernel)', intIn('--detail', 1, 100_000))
     .option('--no-latency', 'do not time exits (kvm_entry not traced): the cheapest mode, counts stay exact')
@@ -307,7 +311,7 @@ function liveOptions(c: Command): Command {
 }
 
 function live(o: LiveCli): LiveOptions {
-  return { interval: o.interval, pid: o.pid, ...(o.vm ? { vm: o.vm } : {}), reason: o.reason, ...(o.detail ? { detail: o.detail } : {}), ...(o.latency === false ? { latency: false } : {}), ...(o.verbose ? { verbose: true } : {}) };
+  return { interval: o.interval, pid: o.pid, ...(o.vm ? { vm: o.vm } : {}), ...(o.cgroup !== undefined ? { cgroup: o.cgroup } : {}), reason: o.reason, ...(o.detail ? { detail: o.detail } : {}), ...(o.latency === false ? { latency: false } : {}), ...(o.verbose ? { verbose: true } : {}) };
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -50,7 +50,7 @@ export async function startServer(o: ServeOptions, say: (line: string) => void):
       void (async () => {
         server.broadcast({ type: 'flame', state: 'sampling', seconds });
         try {
-          const c = await captureFlame({ seconds, hz: 99, ...captureTarget(l.caps, l.pids), userStacks: true });
+          const c = await captureFlame({ seconds, hz: 99, ...captureTarget(l.caps, l.pids, undefined, l.cgroup), userStacks: true });
           if (!c || c.profile.samples === 0) server.broadcast({ type: 'flame', state: 'failed', code: 'NO_SAMPLES', message: `no vCPU thread was on a CPU during the ${seconds} s capture` });
           else server.broadcast({ type: 'flame', state: 'done', meta: c.profile.meta, samples: c.profile.samples, summary: summarize(c.profile, 15), tree: buildTree(c.profile) });
         } catch (e) {

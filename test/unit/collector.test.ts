@@ -7,24 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Collector } from '../../src/collector/collector.js';
-import type { Capabilities } from '../../src/probes/capabilities.js';
 import type { Message } from '../../src/protocol/messages.js';
+import { fakeCaps } from './support/fake-caps.js';
 
 const FAKE = join(import.meta.dirname, 'support/fake-bpftrace.mjs');
-const caps: Capabilities = {
-  root: true,
-  bpftrace: { path: FAKE, version: '0.17.0', major: 0, minor: 17 },
-  tracefs: '/sys/kernel/tracing',
-  tracepoints: { kvm_exit: ['isa', 'exit_reason'], kvm_entry: ['rip'], kvm_page_fault: ['fault_address', 'error_code'] },
-  kvmLoaded: true,
-  vendor: 'amd',
-  tdp: true,
-  kprobes: true,
-  btf: true,
-  handlers: ['kvm_tdp_page_fault'],
-  kernel: 'test',
-  checks: [],
-};
+const caps = fakeCaps(FAKE);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const ours = (): string[] => readdirSync(tmpdir()).filter((d) => d.startsWith('exitscope-') && !d.startsWith('exitscope-e2e') && !d.startsWith('exitscope-lab') && !d.startsWith('exitscope-dash') && !d.startsWith('exitscope-rec'));
 

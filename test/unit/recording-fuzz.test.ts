@@ -17,6 +17,7 @@ import { Message } from '../../src/protocol/messages.js';
 import { parseRecording, readRecording } from '../../src/recording/recording.js';
 import { fastSnapshot } from '../../src/recording/snapshot-fast-path.js';
 import { plainTop } from '../../src/views/plain-top.js';
+import { prng } from './support/prng.js';
 
 const FIX = join(import.meta.dirname, '../fixtures/recordings');
 const FIXTURES: Buffer[] = ['run-mix-3-vcpus-2-npt-on.jsonl', 'run-npf-1031-npt-off.jsonl'].map((f) => readFileSync(join(FIX, f)));
@@ -25,17 +26,6 @@ const CASES = Number(process.env.EXITSCOPE_FUZZ_CASES ?? 3000);
 /** Small, so that the huge-line cases cross it without allocating hundreds of MB per case. */
 const MAX_LINE = 256 * 1024;
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Mutation = (b: Buffer, r: Rng) => Buffer;
 interface Rng {

@@ -17,6 +17,7 @@ import { type Message, Message as MessageSchema } from '../../src/protocol/messa
 import { parseRecording } from '../../src/recording/recording.js';
 import { StreamServer } from '../../src/server/server.js';
 import { exchange, type FrameSpec, frame, headersOf, type RawExchange, statusOf, upgradeRequest } from './support/raw-client.js';
+import { prng } from './support/prng.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed_2024);
 const HTTP_CASES = 1600;
@@ -30,17 +31,6 @@ const READ_TOKEN = 'r-secret-fuzz';
 
 const snapshot = parseRecording(readFileSync(join(import.meta.dirname, '../fixtures/recordings/run-mix-3-vcpus-2-npt-on.jsonl'), 'utf8')).messages.find((m) => m.type === 'snapshot') as Message;
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rand = prng(SEED);
 const int = (n: number): number => Math.floor(rand() * n);

@@ -8,25 +8,12 @@
 import { Collector } from '../../../src/collector/collector.js';
 import { type Live, waitForEnd } from '../../../src/commands/live.js';
 import { Aggregate } from '../../../src/model/aggregate.js';
-import type { Capabilities } from '../../../src/probes/capabilities.js';
 import type { Message } from '../../../src/protocol/messages.js';
+import { fakeCaps } from './fake-caps.js';
 
 const fake = process.argv[2] as string;
 const restarts = Number(process.env.RESTARTS ?? '0');
-const caps: Capabilities = {
-  root: true,
-  bpftrace: { path: fake, version: '0.17.0', major: 0, minor: 17 },
-  tracefs: '/sys/kernel/tracing',
-  tracepoints: { kvm_exit: ['isa', 'exit_reason'], kvm_entry: ['rip'], kvm_page_fault: ['fault_address', 'error_code'] },
-  kvmLoaded: true,
-  vendor: 'amd',
-  tdp: true,
-  kprobes: true,
-  btf: true,
-  handlers: ['kvm_tdp_page_fault'],
-  kernel: 'test',
-  checks: [],
-};
+const caps = fakeCaps(fake);
 const say = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
