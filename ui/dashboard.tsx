@@ -46,7 +46,7 @@ async function takeFlame(live: Live, store: DashboardStore, o: { seconds: number
     const capture = await captureFlame({
       seconds: o.seconds,
       hz: 99,
-      ...captureTarget(live.caps, live.pids, o.vm),
+      ...captureTarget(live.caps, live.pids, o.vm, live.cgroup),
       userStacks: true,
       signal: o.signal,
       onProgress: (p) => store.setFlame({ state: 'sampling', ...p }),

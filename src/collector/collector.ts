@@ -13,6 +13,7 @@ import { spawnTracer, type Tracer } from '../process/tracer-process.js';
 import { type HelloMessage, type Message, PROTOCOL_VERSION } from '../protocol/messages.js';
 import { BpftraceOutputParser, type OutputEvent } from './bpftrace-output.js';
 import { DeltaTracker } from './deltas.js';
+import type { CgroupScope } from '../scope/cgroup-target.js';
 import { VmTracker } from './vm-tracker.js';
 
 export interface CollectorOptions {
@@ -20,6 +21,8 @@ export interface CollectorOptions {
   intervalMs: number;
   pids?: number[];
   reasons?: number[];
+  /** Count only threads in this cgroup and the cgroups below it (src/scope/). */
+  cgroup?: CgroupScope;
   detailPerInterval?: number;
   /** Time exits when kvm:kvm_entry exists (default); false for the cheapest program. */
   latency?: boolean;
@@ -65,6 +68,7 @@ export class Collector {
       intervalMs: o.intervalMs,
       pids: o.pids ?? [],
       reasons: o.reasons ?? [],
+      cgroupIds: o.cgroup?.ids ?? [],
       latency: c.tracepoints.kvm_entry !== undefined && o.latency !== false,
       pageFaults: c.tracepoints.kvm_page_fault !== undefined,
       handlers: c.handlers,
@@ -92,7 +96,7 @@ export class Collector {
           : [{ probe: 'kprobe:*page_fault', attached: false, detail: c.kprobes ? 'no known fault handler symbol found' : 'kprobes unavailable on this kernel' }]),
       ],
       handlers: this.handlers,
-      filters: { pids: o.pids ?? [], reasons: o.reasons ?? [] },
+      filters: { pids: o.pids ?? [], reasons: o.reasons ?? [], ...(o.cgroup ? { cgroup: { path: o.cgroup.path, ids: o.cgroup.ids, created: o.cgroup.created } } : {}) },
     };
   }
 

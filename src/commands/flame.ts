@@ -10,13 +10,15 @@ import { readPageBundle } from '../flame/html.js';
 import { type FlameFormat, checkWritable, defaultFlameBase, outputPaths, writeFlameFiles } from '../flame/outputs.js';
 import { formatSummary, summarize } from '../flame/summary.js';
 import { safeJson } from '../views/safe-text.js';
-import { onInterrupt, targetPids, tracingCapabilities } from './live.js';
+import { onInterrupt, targetCgroup, targetPids, tracingCapabilities } from './live.js';
 
 export interface FlameCommandOptions {
   seconds: number;
   hz: number;
   pid: number[];
   vm?: string;
+  /** Sample only threads in this cgroup v2 (and below): --cgroup. */
+  cgroup?: string;
   output?: string;
   formats: FlameFormat[];
   reasons: boolean;
@@ -33,7 +35,7 @@ export async function flameCommand(o: FlameCommandOptions): Promise<number> {
   checkWritable(o.raw !== undefined ? { ...paths, raw: resolve(o.raw) } : paths);
   const caps = await tracingCapabilities();
   const pids = targetPids(o.pid, o.vm);
-  const target = captureTarget(caps, pids, o.vm);
+  const target = captureTarget(caps, pids, o.vm, targetCgroup(caps, o));
   const scope = target.scope;
   const abort = new AbortController();
   const off = onInterrupt(() => abort.abort());

@@ -13,12 +13,19 @@ import type { Message } from '../protocol/messages.js';
 import { RecordingWriter } from '../recording/recording.js';
 import { type ServeOptions, startServer } from '../server/start.js';
 import { safeText } from '../views/safe-text.js';
+import { type CgroupScope, resolveCgroup } from '../scope/cgroup-target.js';
+import { checkCgroupFilter } from '../scope/filter-support.js';
+import { createRunCgroup, removeRunCgroup } from '../scope/run-cgroup.js';
 
 export interface LiveOptions {
   interval: number;
   pid: number[];
   vm?: string;
   reason: string[];
+  /** Count only threads in this cgroup v2 (and the cgroups below it): --cgroup PATH. */
+  cgroup?: string;
+  /** Create a fresh cgroup to count in (run --scope; the caller puts COMMAND in it and removes it). */
+  createCgroup?: boolean;
   detail?: number;
   /** Time exits (kvm_exit → kvm_entry); default true. */
   latency?: boolean;
@@ -62,6 +69,8 @@ export interface Live {
   caps: Capabilities;
   /** The VM processes traced (from --pid and --vm); empty for all. */
   pids: number[];
+  /** The cgroup counted (--cgroup, or the one made for run --scope); undefined for all. */
+  cgroup: CgroupScope | undefined;
   agg: Aggregate;
   recording: RecordingWriter | undefined;
   /** Stops collecting, waits for the final totals, closes the recording; rejects with its write error, if any. */
@@ -87,10 +96,28 @@ export function targetPids(pid: readonly number[], vm: string | undefined): numb
   return pids;
 }
 
+/** --cgroup PATH resolved, or (run --scope) a fresh cgroup; checked against what bpftrace and the kernel can filter. */
+export function targetCgroup(caps: Capabilities, o: Pick<LiveOptions, 'cgroup' | 'createCgroup'>): CgroupScope | undefined {
+  if (o.cgroup === undefined && !o.createCgroup) return undefined;
+  checkCgroupFilter(caps);
+  return o.createCgroup ? createRunCgroup() : resolveCgroup(o.cgroup as string);
+}
+
 export async function startLive(o: LiveOptions, onMessage: (m: Message) => void = () => undefined): Promise<Live> {
   const caps = await tracingCapabilities();
   const pids = targetPids(o.pid, o.vm);
   const reasons = o.reason.map((r) => parseReason(r, caps.vendor));
+  // made last of the checks: nothing can fail between here and the try that removes it
+  const cgroup = targetCgroup(caps, o);
+  try {
+    return await startLiveIn(o, onMessage, caps, pids, reasons, cgroup);
+  } catch (e) {
+    if (cgroup?.created) await removeRunCgroup(cgroup);
+    throw e;
+  }
+}
+
+async function startLiveIn(o: LiveOptions, onMessage: (m: Message) => void, caps: Capabilities, pids: number[], reasons: number[], cgroup: CgroupScope | undefined): Promise<Live> {
   // the server first: the hello must reach it
   // where it listens and its token are said on stderr even under the dashboard (before it draws)
   const served = o.serve ? await startServer(o.serve, (l: string) => process.stderr.write(`${l}\n`)) : undefined;
@@ -103,6 +130,7 @@ export async function startLive(o: LiveOptions, onMessage: (m: Message) => void 
     intervalMs: o.interval,
     pids,
     reasons,
+    ...(cgroup ? { cgroup } : {}),
     ...(o.detail !== undefined ? { detailPerInterval: o.detail } : {}),
     ...(o.latency === false ? { latency: false } : {}),
     onMessage: (m) => {
@@ -127,6 +155,7 @@ export async function startLive(o: LiveOptions, onMessage: (m: Message) => void 
     collector,
     caps,
     pids,
+    cgroup,
     agg,
     recording,
     stop() {

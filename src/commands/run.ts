@@ -8,7 +8,21 @@ import { UserError } from '../errors.js';
 import { writeUserFile } from '../io/user-file.js';
 import { type Format, formatReport } from '../report/format.js';
 import { buildReport } from '../report/report.js';
-import { type LiveOptions, onInterrupt, startLive } from './live.js';
+import { type Live, type LiveOptions, onInterrupt, startLive } from './live.js';
+import { removeRunCgroup } from '../scope/run-cgroup.js';
+import { sayRemoval } from '../scope/removal-notice.js';
+import { spawnInCgroup } from '../scope/spawn-in-cgroup.js';
+
+/** COMMAND in the cgroup made for --scope; if it cannot be put there, tracing stops and the cgroup goes. */
+async function startScoped(argv: string[], live: Live): ReturnType<typeof spawnInCgroup> {
+  try {
+    return await spawnInCgroup(argv, (live.cgroup as NonNullable<Live['cgroup']>).path);
+  } catch (e) {
+    await live.stop().catch(() => undefined);
+    if (live.cgroup) await removeRunCgroup(live.cgroup);
+    throw e;
+  }
+}
 
 export interface RunOptions extends LiveOptions {
   format: Format;
@@ -18,13 +32,15 @@ export interface RunOptions extends LiveOptions {
 export async function runCommand(argv: string[], o: RunOptions): Promise<number> {
   if (argv.length === 0) throw new UserError('NO_COMMAND', 'exitscope run needs a command to run', 'exitscope run -- make test');
   const live = await startLive(o);
-  const child = execa(argv[0] as string, argv.slice(1), { stdio: 'inherit', reject: false });
+  // --scope: COMMAND starts in the fresh cgroup the program counts (src/scope/)
+  const child = live.cgroup?.created ? await startScoped(argv, live) : execa(argv[0] as string, argv.slice(1), { stdio: 'inherit', reject: false });
   // Ctrl-C reaches the command and bpftrace too (same process group): bpftrace prints its final
   // totals and exits; it must not be restarted while the command winds down. We stop after it.
   const off = onInterrupt(() => live.collector.interrupted());
   const result = await child;
   off();
   await live.stop();
+  if (live.cgroup?.created) sayRemoval(live.cgroup.path, await removeRunCgroup(live.cgroup));
   if (result.failed && result.exitCode === undefined && !result.signal)
     throw new UserError('COMMAND_FAILED', `could not run ${argv[0]}: ${result.shortMessage}`, 'check the command name and PATH');
   const text = formatReport(buildReport(live.agg), o.format);

@@ -16,12 +16,15 @@ import { decodeExitReason } from '../model/exit-reasons.js';
 import { type RawSample, parseStacksOutput } from './bpftrace-stacks.js';
 import { type FlameProfile, type Frame, type Stack, isKvmSymbol, kvmSymbolsFromKallsyms, makeProfile } from './profile.js';
 import { FLAME_MARK, IN_GUEST, buildFlameProgram } from './program.js';
+import type { CgroupScope } from '../scope/cgroup-target.js';
 
 export interface CaptureOptions {
   seconds: number;
   hz: number;
   /** VM processes to sample; empty: every thread that takes KVM exits. */
   pids: number[];
+  /** Sample only threads in these cgroups (ids from src/scope/; --cgroup); absent for all. */
+  cgroupIds?: readonly string[];
   /** How the scope reads in titles ("all VMs", "VM ci-3"). */
   scope: string;
   /** Root frame with the exit being handled (needs kvm:kvm_entry). */
@@ -42,13 +45,14 @@ export interface CaptureOptions {
 }
 
 /** How a capture's scope reads in titles: "VM ci-3", "pid 12, 34" or "all VMs". */
-export function flameScope(pids: readonly number[], vm?: string): string {
-  return vm !== undefined ? `VM ${vm}` : pids.length ? `pid ${pids.join(', ')}` : 'all VMs';
+export function flameScope(pids: readonly number[], vm?: string, cgroup?: string): string {
+  const who = vm !== undefined ? `VM ${vm}` : pids.length ? `pid ${pids.join(', ')}` : 'all VMs';
+  return cgroup !== undefined ? `${who} in cgroup ${cgroup}` : who;
 }
 
 /** The options every caller derives the same way from the machine and the traced VMs (flame, f, serve). */
-export function captureTarget(caps: Capabilities, pids: number[], vm?: string): Pick<CaptureOptions, 'pids' | 'scope' | 'reasons' | 'bpftrace' | 'kernel'> {
-  return { pids, scope: flameScope(pids, vm), reasons: caps.tracepoints.kvm_entry !== undefined, ...(caps.bpftrace ? { bpftrace: caps.bpftrace.path } : {}), kernel: caps.kernel };
+export function captureTarget(caps: Capabilities, pids: number[], vm?: string, cgroup?: CgroupScope): Pick<CaptureOptions, 'pids' | 'cgroupIds' | 'scope' | 'reasons' | 'bpftrace' | 'kernel'> {
+  return { pids, ...(cgroup ? { cgroupIds: cgroup.ids } : {}), scope: flameScope(pids, vm, cgroup?.path), reasons: caps.tracepoints.kvm_entry !== undefined, ...(caps.bpftrace ? { bpftrace: caps.bpftrace.path } : {}), kernel: caps.kernel };
 }
 
 /** The root frame for a sample's exit state. */
@@ -99,7 +103,7 @@ export const RESOLVE_TIMEOUT_MS = 120_000;
 /** Resolves to the capture, or to undefined if aborted. Throws UserError when bpftrace cannot run or gets stuck. */
 export async function captureFlame(o: CaptureOptions): Promise<Capture | undefined> {
   if (o.signal?.aborted) return undefined;
-  const program = buildFlameProgram({ hz: o.hz, pids: o.pids, reasons: o.reasons, userStacks: o.userStacks });
+  const program = buildFlameProgram({ hz: o.hz, pids: o.pids, ...(o.cgroupIds ? { cgroupIds: o.cgroupIds } : {}), reasons: o.reasons, userStacks: o.userStacks });
   const names = new Map<number, string>();
   const nameOf = (pid: number): string => {
     let n = names.get(pid);

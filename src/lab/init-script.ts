@@ -86,6 +86,8 @@ mount -t devpts devpts /newroot/dev/pts
 mount -t tmpfs tmpfs /newroot/dev/shm
 mount -t tracefs tracefs /newroot/sys/kernel/tracing 2>/dev/null
 mount -t debugfs debugfs /newroot/sys/kernel/debug 2>/dev/null
+# cgroup v2 where real hosts have it: run --scope and --cgroup attribute exits by it
+mount -t cgroup2 cgroup2 /newroot/sys/fs/cgroup 2>/dev/null || event "note no cgroup v2: run --scope and --cgroup are unavailable"
 mount -t tmpfs tmpfs /newroot/run
 mkdir -p /newroot/run/exitscope-lab
 mount --move /ctl /newroot/run/exitscope-lab

@@ -17,6 +17,11 @@ export interface ProgramOptions {
   exits?: boolean;
   /** Count only these host pids (VM processes); empty for all. */
   pids?: readonly number[];
+  /**
+   * Count only threads in these cgroups (cgroup v2 ids: --cgroup and its sub-cgroups, or the cgroup
+   * of `run --scope`), as decimal strings (u64); empty for all. src/scope/ resolves them from paths.
+   */
+  cgroupIds?: readonly string[];
   /** Count only these raw exit_reason values; empty for all. */
   reasons?: readonly number[];
   /** kvm:kvm_entry is available: exit-handling latency. */
@@ -50,7 +55,13 @@ function checkInt(name: string, v: number, min: number, max: number): number {
   return v;
 }
 
-function orOf(expr: string, values: readonly number[]): string {
+/** A cgroup v2 id: a u64 in decimal, nothing else (it is inserted into the program text). */
+export function checkCgroupId(v: string): string {
+  if (typeof v !== 'string' || !/^[1-9]\d{0,19}$/.test(v) || BigInt(v) > 0xffffffffffffffffn) throw new RangeError(`cgroup id must be a decimal u64 above 0, not ${JSON.stringify(v)}`);
+  return v;
+}
+
+function orOf(expr: string, values: readonly (number | string)[]): string {
   return values.map((v) => `${expr} == ${v}`).join(' || ');
 }
 
@@ -69,9 +80,12 @@ export function buildProgram(o: ProgramOptions): Program {
   checkInt('interval', o.intervalMs, 10, 3_600_000);
   const pids = (o.pids ?? []).map((p) => checkInt('pid', p, 1, 4_194_304));
   const reasons = (o.reasons ?? []).map((r) => checkInt('exit reason', r, 0, 0xffffffff));
+  const cgroups = (o.cgroupIds ?? []).map(checkCgroupId);
   for (const h of o.handlers) if (!ALLOWED_HANDLERS.has(h)) throw new Error(`unknown handler ${JSON.stringify(h)}`);
   const handlers = [...o.handlers];
   const pidFilter = pids.length ? orOf('pid', pids) : undefined;
+  // the thread's own cgroup: exits and faults happen on the vCPU thread, kprobed handlers too
+  const cgroupFilter = cgroups.length ? orOf('cgroup', cgroups) : undefined;
   const reasonFilter = reasons.length ? orOf('args->exit_reason', reasons) : undefined;
 
   const lines: string[] = [];
@@ -81,7 +95,7 @@ export function buildProgram(o: ProgramOptions): Program {
 
   const countExits = o.exits ?? true;
   if (countExits || o.latency) {
-    lines.push(`tracepoint:kvm:kvm_exit${predicate(pidFilter, reasonFilter)}`, '{');
+    lines.push(`tracepoint:kvm:kvm_exit${predicate(pidFilter, cgroupFilter, reasonFilter)}`, '{');
     if (countExits) lines.push(`  ${MAPS.exits}[pid, tid, args->isa, args->exit_reason] = count();`);
     // one map update per exit: the start time and the reason together (a tuple value)
     if (o.latency) lines.push('  @exit_start[tid] = (nsecs, ((uint64)args->isa << 32) | args->exit_reason);');
@@ -90,28 +104,29 @@ export function buildProgram(o: ProgramOptions): Program {
 
   if (o.detailPerInterval !== undefined) {
     const limit = checkInt('detail rate', o.detailPerInterval, 1, 100_000);
-    lines.push(`tracepoint:kvm:kvm_exit${predicate(pidFilter, reasonFilter, `${MAPS.detailSent} < ${limit}`)}`, '{');
+    lines.push(`tracepoint:kvm:kvm_exit${predicate(pidFilter, cgroupFilter, reasonFilter, `${MAPS.detailSent} < ${limit}`)}`, '{');
     lines.push(`  ${MAPS.detailSent}++;`);
     lines.push(`  printf("${MARK.exit} %d %d %d %u %lu %lu %lu\\n", pid, tid, args->isa, args->exit_reason, args->guest_rip, args->info1, args->info2);`);
     lines.push('}', '');
   }
 
   if (o.latency) {
-    // a missing key reads as (0, 0): an entry with no exit seen before it (the first after attach)
+    // a missing key reads as (0, 0): an entry with no exit seen before it (the first after attach).
+    // No filter here: only threads whose kvm_exit passed the filters have a start (the kretprobes alike)
     lines.push('tracepoint:kvm:kvm_entry', '{', '  $s = @exit_start[tid];', '  if ($s.0 != 0) {');
     lines.push(`    ${MAPS.exitNs}[pid, $s.1] = hist(nsecs - $s.0);`);
     lines.push('    delete(@exit_start[tid]);', '  }', '}', '');
   }
 
   if (o.pageFaults) {
-    lines.push(`tracepoint:kvm:kvm_page_fault${predicate(pidFilter)}`, '{');
+    lines.push(`tracepoint:kvm:kvm_page_fault${predicate(pidFilter, cgroupFilter)}`, '{');
     lines.push(`  ${MAPS.faults}[pid, args->error_code] = count();`);
     lines.push(`  ${MAPS.faultRegions}[pid, args->fault_address >> 21] = count();`);
     lines.push('}', '');
   }
 
   handlers.forEach((h, i) => {
-    lines.push(`kprobe:${h}${predicate(pidFilter)}`, '{', `  @h${i}_start[tid] = nsecs;`, '}');
+    lines.push(`kprobe:${h}${predicate(pidFilter, cgroupFilter)}`, '{', `  @h${i}_start[tid] = nsecs;`, '}');
     lines.push(`kretprobe:${h} /@h${i}_start[tid]/`, '{');
     lines.push(`  ${MAPS.handlerCalls}[pid, ${i}] = count();`);
     lines.push(`  ${MAPS.handlerNs}[pid, ${i}] = hist(nsecs - @h${i}_start[tid]);`);

@@ -36,7 +36,17 @@ export const Hello = z.object({
   probes: z.array(ProbeStatus),
   /** Handler names by index (snapshot `handlers[].h`). */
   handlers: z.array(z.string()),
-  filters: z.object({ pids: z.array(Int), reasons: z.array(Int) }),
+  filters: z.object({
+    pids: z.array(Int),
+    reasons: z.array(Int),
+    /**
+     * Only threads in this cgroup v2 were counted (--cgroup, run --scope): its path, the ids of it
+     * and the cgroups below it (u64 as decimal strings, the cgroup's own first), and whether
+     * exitscope made it for run --scope. Absent: every cgroup. Added without a version change:
+     * readers ignore keys they do not know.
+     */
+    cgroup: z.object({ path: z.string(), ids: z.array(z.string()), created: z.boolean() }).optional(),
+  }),
 });
 
 export const Snapshot = z.object({

@@ -94,6 +94,13 @@ describe('initScript', () => {
     expect(() => initScript({ baseModules: [], kvmModules: [] })).toThrow(/no KVM module/);
   });
 
+  it('mounts cgroup v2 at /sys/fs/cgroup of the new root, after sysfs moved there (run --scope, --cgroup)', () => {
+    const text = initScript({ baseModules: [], kvmModules: ['/lib/modules/kvm-amd.ko'] });
+    const mount = text.indexOf('mount -t cgroup2 cgroup2 /newroot/sys/fs/cgroup');
+    expect(mount).toBeGreaterThan(text.indexOf('mount --move /sys /newroot/sys'));
+    expect(mount).toBeLessThan(text.indexOf('chroot /newroot'));
+  });
+
   it('is valid shell for busybox sh and dash', () => {
     const text = initScript({ baseModules: ['/lib/modules/a.ko'], kvmModules: ['/lib/modules/kvm.ko', '/lib/modules/kvm-amd.ko'], overlayModule: '/lib/modules/overlay.ko' });
     execFileSync('sh', ['-n'], { input: text });

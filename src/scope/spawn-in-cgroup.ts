@@ -1,0 +1,43 @@
+/**
+ * Starts COMMAND inside a cgroup before it runs anything: a tiny sh waits on a pipe (fd 3) while
+ * exitscope writes its pid into cgroup.procs, then execs COMMAND, whose every thread and child
+ * (VMs it starts included) is then born in the cgroup. The command's words reach exec as
+ * positional parameters ("$@"): the shell never parses them.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { execa, type ResultPromise } from 'execa';
+import { UserError } from '../errors.js';
+import { which } from '../lab/preflight.js';
+
+/** Waits for "go" on fd 3; anything else (exitscope could not move it) ends it with 125, COMMAND not run. */
+export const GATE_SCRIPT = 'read -r go <&3; exec 3<&-; [ "$go" = go ] || exit 125; exec "$@"';
+
+export type ScopedChild = ResultPromise<{ stdio: ['inherit', 'inherit', 'inherit', Readable]; reject: false }>;
+
+/** What a shell would run for argv[0], or COMMAND_FAILED now (the gate would only say 127 later). */
+export function checkRunnable(cmd: string): void {
+  if (cmd.includes('/') || which(cmd) !== undefined) return;
+  throw new UserError('COMMAND_FAILED', `could not run ${cmd}: not found on PATH`, 'check the command name and PATH');
+}
+
+export async function spawnInCgroup(argv: readonly string[], cgroupDir: string): Promise<ScopedChild> {
+  const [cmd, ...args] = argv;
+  if (cmd === undefined) throw new Error('spawnInCgroup: no command');
+  checkRunnable(cmd);
+  // a readable of ours: execa pipes it into the shell's fd 3, and nothing is sent until the move is done
+  const gate = new Readable({ read: () => undefined });
+  const child = execa('/bin/sh', ['-c', GATE_SCRIPT, 'exitscope-scope', cmd, ...args], { stdio: ['inherit', 'inherit', 'inherit', gate], reject: false });
+  try {
+    if (child.pid === undefined) throw new Error('the shell did not start');
+    writeFileSync(join(cgroupDir, 'cgroup.procs'), `${child.pid}\n`);
+  } catch (e) {
+    gate.push(null); // EOF, no "go": the shell exits 125 without running COMMAND
+    await child;
+    throw new UserError('CGROUP_CREATE', `cannot move ${cmd} into the cgroup ${cgroupDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'run as root on a host where cgroup v2 is writable, or use --cgroup PATH');
+  }
+  gate.push('go\n');
+  gate.push(null);
+  return child;
+}
