@@ -18,6 +18,9 @@ import { runCommand } from './commands/run.js';
 import { recordFromCommand, streamUrl } from './commands/record-from.js';
 import { attachPlainCommand } from './commands/attach-plain.js';
 import { serveCommand } from './commands/serve.js';
+import { serveReplayCommand } from './commands/serve-replay.js';
+import { parseSpeed } from './replay-server/pace.js';
+import { reportHtmlCommand } from './commands/report-html.js';
 import type { ServeOptions } from './server/start.js';
 import { parseListen } from './server/listen-spec.js';
 import { topPlainCommand } from './commands/top-plain.js';
@@ -180,8 +183,18 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
       .option('--allow-origin <origin>', "a browser Origin allowed besides the server's own (repeatable)", collect((v: string) => v), [] as string[])
       .option('--max-clients <n>', 'clients at once', intIn('--max-clients', 1, 10_000), 64)
       .option('--duration <seconds>', 'stop after this many seconds', intIn('--duration', 1, 31_536_000))
-      .addHelpText('after', `\nExamples:\n  exitscope serve 8080                                  loopback, no token\n  exitscope serve 0.0.0.0:8080 --read-token \$(openssl rand -hex 16)\n  exitscope record --from ws://127.0.0.1:8080 -o remote.jsonl\n  exitscope lab --forward 8080 --run 'exitscope serve 0.0.0.0:8080 --token T'`),
-  ).action(async (listen: string, o: LiveCli & ServeCli & { maxClients: number; duration?: number }) => {
+      .option('--replay <file>', 'serve this recording instead of tracing (no KVM, bpftrace or root needed); it starts when the first client connects, and the finished stream stays served until Ctrl-C')
+      .option('--speed <factor>', 'with --replay: this many times the recorded pace (0.01..1000), or max (also 0): as fast as possible', wrap(parseSpeed))
+      .addHelpText('after', `\nExamples:\n  exitscope serve 8080                                  loopback, no token\n  exitscope serve 8080 --replay run.jsonl --speed 10    a recording, 10x faster: open http://127.0.0.1:8080/\n  exitscope serve 0.0.0.0:8080 --read-token \$(openssl rand -hex 16)\n  exitscope record --from ws://127.0.0.1:8080 -o remote.jsonl\n  exitscope lab --forward 8080 --run 'exitscope serve 0.0.0.0:8080 --token T'`),
+  ).action(async (listen: string, o: LiveCli & ServeCli & { maxClients: number; duration?: number; replay?: string; speed?: number }) => {
+    if (o.replay !== undefined) {
+      // nothing is traced: the tracing options would be silently ignored, so they are refused
+      const traced = (['pid', 'vm', 'reason', 'detail', 'verbose'] as const).filter((k) => (Array.isArray(o[k]) ? (o[k] as unknown[]).length > 0 : o[k] !== undefined));
+      if (traced.length || o.latency === false) throw new UserError('USAGE', `--replay serves a recording as it was recorded: --${traced[0] ?? 'no-latency'} applies to tracing only`, 'drop it (filter when recording), or serve a live trace without --replay');
+      process.exitCode = await serveReplayCommand({ ...serveOpts(listen, o), maxClients: o.maxClients, file: o.replay, speed: o.speed ?? 1, ...(o.duration ? { duration: o.duration } : {}) });
+      return;
+    }
+    if (o.speed !== undefined) throw new UserError('USAGE', '--speed paces a replay: it needs --replay FILE', 'add --replay FILE, or drop --speed');
     process.exitCode = await serveCommand({ ...live(o), ...serveOpts(listen, o), maxClients: o.maxClients, ...(o.duration ? { duration: o.duration } : {}) });
   });
 
@@ -222,9 +235,11 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
     .command('report')
     .description('Summarise a recording: per exit reason count, rate, share and latency; page faults; fault handlers; lost events; per VM and vCPU; hints.')
     .argument('<file>', 'a recording')
-    .addOption(new Option('-f, --format <format>', 'output format').choices([...FORMATS]).default('text'))
-    .action((file: string, o: { format: Format }) => {
-      process.exitCode = reportCommand(file, o.format);
+    .addOption(new Option('-f, --format <format>', 'output format; html: one self-contained page (report, charts over time, hints; works offline)').choices([...FORMATS, 'html']).default('text'))
+    .option('-o, --output <file>', 'write the report to this file (atomically) instead of stdout')
+    .addHelpText('after', `\nExamples:\n  exitscope report run.jsonl                        the text report\n  exitscope report run.jsonl -f json | jq .totalExits\n  exitscope report run.jsonl -f html -o run.html    one file to attach to a CI run or a bug\n\nAn HTML report is never written to a terminal: give -o FILE or redirect stdout. See docs/web.md.`)
+    .action((file: string, o: { format: Format | 'html'; output?: string }) => {
+      process.exitCode = o.format === 'html' ? reportHtmlCommand(file, o.output) : reportCommand(file, o.format, o.output);
     });
 
   liveOptions(

@@ -2,6 +2,7 @@
  * `exitscope replay FILE` and `exitscope report FILE`: a recording read back through the same model,
  * streamed (a message at a time: memory follows the keys, not the file's size).
  */
+import { writeAllAtomic } from '../flame/outputs.js';
 import { Aggregate } from '../model/aggregate.js';
 import { type Format, formatReport } from '../report/format.js';
 import { buildReport } from '../report/report.js';
@@ -22,9 +23,12 @@ export function loadRecording(path: string, longestWindowMs = 60_000): Aggregate
   return agg;
 }
 
-export function reportCommand(path: string, format: Format): number {
+export function reportCommand(path: string, format: Format, output?: string): number {
   // a report is of the totals: no window history is kept
-  process.stdout.write(formatReport(buildReport(loadRecording(path, 0)), format));
+  const text = formatReport(buildReport(loadRecording(path, 0)), format);
+  // -o: the whole file or none (written beside it, then renamed into place)
+  if (output !== undefined) writeAllAtomic([[output, text]], undefined, 'REPORT_WRITE');
+  else process.stdout.write(text);
   return 0;
 }
 

@@ -58,15 +58,15 @@ const openNewFile: OpenTemp = (tmp) => openSync(tmp, 'wx', 0o644);
 /**
  * All or nothing: every file is written to a temporary name first; only when all of them are
  * complete are they renamed into place. A failure (disk full, ...) removes the temporaries and is
- * a FLAME_WRITE UserError that says why (ENOSPC, EIO, ...) and what to do.
+ * a FLAME_WRITE UserError (`errorCode`: the HTML report's REPORT_WRITE) that says why (ENOSPC, EIO, ...) and what to do.
  */
-export function writeAllAtomic(files: readonly (readonly [string, string])[], openTemp: OpenTemp = openNewFile): void {
+export function writeAllAtomic(files: readonly (readonly [string, string])[], openTemp: OpenTemp = openNewFile, errorCode = 'FLAME_WRITE'): void {
   const tmps: string[] = [];
   let current = '';
   const failed = (e: unknown, what: string): UserError => {
     for (const t of tmps) rmSync(t, { force: true });
     const { reason, fix } = describeWriteFailure(e, current);
-    return new UserError('FLAME_WRITE', `could not write ${current}: ${reason}; ${what}`, fix);
+    return new UserError(errorCode, `could not write ${current}: ${reason}; ${what}`, fix);
   };
   for (const [path, text] of files) {
     current = path;

@@ -4,14 +4,16 @@
  */
 import { formatNs, type LatencySummary } from './histogram.js';
 import type { Report } from './report.js';
+import { scopeLine } from './scope-line.js';
 import { safeJson, safeStrings } from '../views/safe-text.js';
 
 export const FORMATS = ['text', 'json', 'csv', 'markdown'] as const;
 export type Format = (typeof FORMATS)[number];
 
-const lat = (l: LatencySummary | undefined): string[] => (l ? [formatNs(l.minNs), formatNs(l.p50Ns), formatNs(l.p99Ns), formatNs(l.maxNs)] : ['-', '-', '-', '-']);
-const rate = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
-const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+/** Cells as the text report writes them (the HTML report, src/html-report, shows the same). */
+export const lat = (l: LatencySummary | undefined): string[] => (l ? [formatNs(l.minNs), formatNs(l.p50Ns), formatNs(l.p99Ns), formatNs(l.maxNs)] : ['-', '-', '-', '-']);
+export const rate = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
+export const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 
 /** A text table; by default the first column is left-aligned and the others (numbers) right-aligned. */
 export function table(header: string[], rows: string[][], rightAligned: boolean[] = header.map((_, i) => i > 0)): string {
@@ -24,6 +26,7 @@ function text(r: Report): string {
   const out: string[] = [];
   out.push(`exitscope report: ${r.host}, kernel ${r.kernel}, bpftrace ${r.bpftrace}, ${r.vendor}${r.tdp === null ? '' : r.tdp ? ' (nested paging on)' : ' (nested paging OFF)'}`);
   out.push(`${r.durationSeconds.toFixed(1)} s, ${r.totalExits} exits${r.complete ? '' : ' (incomplete: bpftrace did not print its final totals)'}, lost events: ${r.lostEvents}`);
+  if (r.scope) out.push(scopeLine(r.scope));
   out.push('');
   out.push(
     r.exits.length
@@ -78,6 +81,7 @@ const mdText = (s: string): string => s.replace(/[\\`*[\]<>|]/g, (c) => `\\${c}`
 function markdown(r: Report): string {
   const md = (header: string[], rows: string[][]): string => [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((x) => `| ${x.map(mdText).join(' | ')} |`)].join('\n');
   const out = [`### exitscope: ${r.totalExits} exits in ${r.durationSeconds.toFixed(1)} s on ${mdText(r.host)} (${mdText(r.kernel)})`, ''];
+  if (r.scope) out.push(mdText(scopeLine(r.scope)), '');
   out.push(md(['exit reason', 'count', 'rate/s', 'share', 'p50 <=', 'p99 <='], r.exits.map((e) => [e.name, String(e.count), rate(e.rate), pct(e.share), ...lat(e.latency).slice(1, 3)])));
   out.push('', `Page faults: ${r.pageFaults.count} (MMIO ${r.pageFaults.mmio}); TDP handler ${mdText(r.tdpFaults.handler ?? 'not probed')}: ${r.tdpFaults.count}; lost events: ${r.lostEvents}`);
   for (const h of r.hints) out.push('', `> **${h.severity}**: ${mdText(h.message)}`);

@@ -19,6 +19,8 @@ export interface ServeOptions {
   readToken?: string;
   allowOrigin: string[];
   maxClients?: number;
+  /** Why flame snapshots cannot be taken here (serve --replay: there is no live trace to sample). */
+  flameUnavailable?: string;
 }
 
 /** Starts the server (before the collector, so that the hello reaches it); says where and with which token. */
@@ -43,6 +45,7 @@ export async function startServer(o: ServeOptions, say: (line: string) => void):
     // clients dropped for an error: on stderr with the other serve notices (rate-limited by the server)
     onLog: (line) => say(`exitscope: server: ${line}`),
     onFlameRequest: (seconds) => {
+      if (o.flameUnavailable) return o.flameUnavailable;
       if (!live) return 'the collector is not running yet';
       if (flameRunning) return 'a flame snapshot is being taken';
       flameRunning = true;
@@ -62,15 +65,17 @@ export async function startServer(o: ServeOptions, say: (line: string) => void):
       return undefined;
     },
   });
+  // port 0: the one the system chose is the one to say
+  let port = spec.port;
   try {
-    await server.listen();
+    port = (await server.listen()).port;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new UserError('PORT_IN_USE', `${spec.host}:${spec.port} is already in use`, 'choose another port, or stop what listens there (ss -ltnp)');
     if (code === 'EADDRNOTAVAIL') throw new UserError('BAD_LISTEN', `${spec.host} is not an address of this machine`, 'use 127.0.0.1, 0.0.0.0 or one of `ip addr`');
     throw e;
   }
-  const where = `ws://${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.port}/stream`;
+  const where = `ws://${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${port}/stream`;
   say(`exitscope: serving the stream at ${where}${control ? ` (control token: ${control})` : ''}${o.readToken ? ' (read-only token given)' : ''}`);
   if (control && !o.token) say('exitscope: the token was generated because the address is not loopback; clients pass it as ?token=... or Authorization: Bearer ...');
   return { server, attachLive: (l) => (live = l) };
