@@ -5,6 +5,9 @@
  * (VMs x vCPUs x reasons), never by time.
  */
 import type { HelloMessage, Message, SnapshotMessage } from '../protocol/messages.js';
+import { ExitCounts } from './exit-counts.js';
+
+export { ExitCounts, exitKey } from './exit-counts.js';
 
 export interface VmInfo {
   pid: number;
@@ -14,9 +17,12 @@ export interface VmInfo {
   gone: boolean;
 }
 
-/** Counts and histograms summed over some snapshots. Keys are comma-joined numbers. */
+/**
+ * Counts and histograms summed over some snapshots. Keys are comma-joined numbers; the exit counts
+ * (one per VM x thread x reason: the many) are an ExitCounts, a Map of those keys held compactly.
+ */
 export interface Totals {
-  exits: Map<string, number>; // pid,tid,isa,reason
+  exits: ExitCounts; // pid,tid,isa,reason
   exitNs: Map<string, Map<number, number>>; // pid,isa,reason -> low -> count
   faults: Map<string, number>; // pid,code
   regions: Map<string, number>; // pid,region
@@ -31,12 +37,12 @@ const MAX_WINDOWS = 4;
 const MAX_NOTICES = 1000;
 
 export function emptyTotals(): Totals {
-  return { exits: new Map(), exitNs: new Map(), faults: new Map(), regions: new Map(), handlerCalls: new Map(), handlerNs: new Map(), ms: 0 };
+  return { exits: new ExitCounts(), exitNs: new Map(), faults: new Map(), regions: new Map(), handlerCalls: new Map(), handlerNs: new Map(), ms: 0 };
 }
 
 /** The read-only view of Totals (windows are kept up to date in place: readers must not change them). */
 export interface ReadonlyTotals {
-  readonly exits: ReadonlyMap<string, number>;
+  readonly exits: ReadonlyMap<string, number> & Pick<ExitCounts, 'forEachExit' | 'getOf'>;
   readonly exitNs: ReadonlyMap<string, ReadonlyMap<number, number>>;
   readonly faults: ReadonlyMap<string, number>;
   readonly regions: ReadonlyMap<string, number>;
@@ -45,12 +51,14 @@ export interface ReadonlyTotals {
   readonly ms: number;
 }
 
-type CountKind = 'exits' | 'faults' | 'regions' | 'handlerCalls';
+type CountKind = 'faults' | 'regions' | 'handlerCalls';
 type HistKind = 'exitNs' | 'handlerNs';
 
-/** Every entry of a snapshot under its Totals key: the one place the keys are made. */
+/**
+ * Every entry of a snapshot other than exit counts under its Totals key: the one place the keys
+ * are made. (Exit counts are many and keyed by their numbers: see ExitCounts.)
+ */
 function forEachEntry(s: SnapshotMessage, count: (kind: CountKind, k: string, n: number) => void, hist: (kind: HistKind, k: string, b: readonly (readonly [number, number])[]) => void): void {
-  for (const e of s.exits) count('exits', `${e.pid},${e.tid},${e.isa},${e.reason}`, e.n);
   for (const e of s.exitNs) hist('exitNs', `${e.pid},${e.isa},${e.reason}`, e.b);
   for (const f of s.faults) count('faults', `${f.pid},${f.code}`, f.n);
   for (const r of s.regions) count('regions', `${r.pid},${r.region}`, r.n);
@@ -65,6 +73,7 @@ function addBuckets(h: Map<number, number>, b: readonly (readonly [number, numbe
 }
 
 export function addSnapshot(t: Totals, s: SnapshotMessage): void {
+  for (const e of s.exits) t.exits.add(e.pid, e.tid, e.isa, e.reason, e.n);
   forEachEntry(
     s,
     (kind, k, n) => t[kind].set(k, (t[kind].get(k) ?? 0) + n),
@@ -86,7 +95,7 @@ export function addSnapshot(t: Totals, s: SnapshotMessage): void {
 class RunningSum {
   readonly totals: Totals = emptyTotals();
   /** How many snapshots in the run have each key, per kind. */
-  private readonly holders = { exits: new Map<string, number>(), faults: new Map<string, number>(), regions: new Map<string, number>(), handlerCalls: new Map<string, number>(), exitNs: new Map<string, number>(), handlerNs: new Map<string, number>() };
+  private readonly holders = { exits: new ExitCounts(), faults: new Map<string, number>(), regions: new Map<string, number>(), handlerCalls: new Map<string, number>(), exitNs: new Map<string, number>(), handlerNs: new Map<string, number>() };
   /** Absolute index (Aggregate.snapshots numbering) of the oldest snapshot in the run; next one to add. */
   from = 0;
   to = 0;
@@ -96,6 +105,10 @@ class RunningSum {
   add(s: SnapshotMessage): void {
     const t = this.totals;
     const hold = (kind: CountKind | HistKind, k: string): void => void this.holders[kind].set(k, (this.holders[kind].get(k) ?? 0) + 1);
+    for (const e of s.exits) {
+      t.exits.add(e.pid, e.tid, e.isa, e.reason, e.n);
+      this.holders.exits.add(e.pid, e.tid, e.isa, e.reason, 1);
+    }
     forEachEntry(
       s,
       (kind, k, n) => {
@@ -122,6 +135,17 @@ class RunningSum {
       else this.holders[kind].delete(k);
       return left > 0;
     };
+    const holders = this.holders.exits;
+    for (const e of s.exits) {
+      const left = (holders.getOf(e.pid, e.tid, e.isa, e.reason) ?? 1) - 1;
+      if (left > 0) {
+        holders.setOf(e.pid, e.tid, e.isa, e.reason, left);
+        t.exits.add(e.pid, e.tid, e.isa, e.reason, -e.n);
+      } else {
+        holders.deleteOf(e.pid, e.tid, e.isa, e.reason);
+        t.exits.deleteOf(e.pid, e.tid, e.isa, e.reason);
+      }
+    }
     forEachEntry(
       s,
       (kind, k, n) => {
@@ -147,7 +171,7 @@ class RunningSum {
 }
 
 function copyTotals(from: Totals, to: Totals): void {
-  for (const [k, n] of from.exits) to.exits.set(k, n);
+  from.exits.forEachExit((n, pid, tid, isa, reason) => to.exits.setOf(pid, tid, isa, reason, n));
   for (const [k, h] of from.exitNs) to.exitNs.set(k, new Map(h));
   for (const [k, n] of from.faults) to.faults.set(k, n);
   for (const [k, n] of from.regions) to.regions.set(k, n);
@@ -160,7 +184,9 @@ function copyTotals(from: Totals, to: Totals): void {
 export function totalsOfPid(t: ReadonlyTotals, pid: number): Totals {
   const out = emptyTotals();
   const mine = (k: string): boolean => k.startsWith(`${pid},`);
-  for (const [k, n] of t.exits) if (mine(k)) out.exits.set(k, n);
+  t.exits.forEachExit((n, p, tid, isa, reason) => {
+    if (p === pid) out.exits.setOf(p, tid, isa, reason, n);
+  });
   for (const [k, h] of t.exitNs) if (mine(k)) out.exitNs.set(k, new Map(h));
   for (const [k, n] of t.faults) if (mine(k)) out.faults.set(k, n);
   for (const [k, n] of t.regions) if (mine(k)) out.regions.set(k, n);

@@ -44,34 +44,11 @@ export interface Report {
   errors: { code: string; message: string }[];
   vms: { pid: number; name: string; gone: boolean; totalExits: number; exits: { name: string; count: number }[]; vcpus: { tid: number; vcpu: number | null; count: number }[] }[];
   hints: Hint[];
+  /** Only threads in this cgroup v2 were counted (run --scope, --cgroup; hello.filters.cgroup); absent: all. */
+  scope?: { cgroup: string; ids: string[]; created: boolean };
 }
 
 const keyNums = (k: string): number[] => k.split(',').map(Number);
-
-/**
- * keyNums without allocating: the numbers of a Totals key into `out`. There is one exit key per
- * VM x vCPU x reason (a million on a big host); splitting each made more garbage than the model
- * holds. Keys are made of safe integers (validated), so plain digits with an optional minus.
- */
-function keyNumsInto(k: string, out: number[]): void {
-  let i = 0;
-  let n = 0;
-  let v = 0;
-  let neg = false;
-  for (let p = 0; p <= k.length; p++) {
-    const c = p < k.length ? k.charCodeAt(p) : 44;
-    if (c === 44) {
-      out[i++] = neg ? -v : v;
-      v = 0;
-      neg = false;
-      n = 0;
-    } else if (c === 45 && n === 0) neg = true;
-    else {
-      v = v * 10 + (c - 48);
-      n++;
-    }
-  }
-}
 
 /** Counts and latency buckets by exit reason (isa,reason as decoded), for all VMs or one. */
 interface ReasonSums {
@@ -117,11 +94,8 @@ function sumExits(t: ReadonlyTotals): { all: ReasonSums; byPid: Map<number, PidS
   const count = (m: Map<string, number>, k: string, n: number): void => void m.set(k, (m.get(k) ?? 0) + n);
   // a million keys share a few hundred reasons: each is decoded once (by isa, then reason)
   const reasonKeys = new Map<number, Map<number, string>>();
-  const nums = [0, 0, 0, 0];
-  // forEach, not for-of: no [key, value] pair made per entry
-  t.exits.forEach((n, k) => {
-    keyNumsInto(k, nums);
-    const [pid = 0, tid = 0, isa = 0, reason = 0] = nums;
+  // the exit counts as numbers: no key string read or made per entry
+  t.exits.forEachExit((n, pid, tid, isa, reason) => {
     let ofIsa = reasonKeys.get(isa);
     if (!ofIsa) reasonKeys.set(isa, (ofIsa = new Map()));
     let key = ofIsa.get(reason);
@@ -211,6 +185,7 @@ export function buildReport(agg: Aggregate, totals: ReadonlyTotals = agg.total):
     tdp: h?.tdp ?? null,
     durationSeconds: seconds,
     complete: agg.ended?.complete ?? false,
+    ...(h?.filters.cgroup ? { scope: { cgroup: h.filters.cgroup.path, ids: h.filters.cgroup.ids, created: h.filters.cgroup.created } } : {}),
     totalExits,
     exits,
     pageFaults: {
