@@ -6,7 +6,6 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
 import { UserError } from '../errors.js';
 import { which } from '../lab/preflight.js';
@@ -14,7 +13,7 @@ import { which } from '../lab/preflight.js';
 /** Waits for "go" on fd 3; anything else (exitscope could not move it) ends it with 125, COMMAND not run. */
 export const GATE_SCRIPT = 'read -r go <&3; exec 3<&-; [ "$go" = go ] || exit 125; exec "$@"';
 
-export type ScopedChild = ResultPromise<{ stdio: ['inherit', 'inherit', 'inherit', Readable]; reject: false }>;
+export type ScopedChild = ResultPromise<{ stdio: ['inherit', 'inherit', 'inherit', AsyncIterable<string>]; reject: false }>;
 
 /** What a shell would run for argv[0], or COMMAND_FAILED now (the gate would only say 127 later). */
 export function checkRunnable(cmd: string): void {
@@ -26,18 +25,21 @@ export async function spawnInCgroup(argv: readonly string[], cgroupDir: string):
   const [cmd, ...args] = argv;
   if (cmd === undefined) throw new Error('spawnInCgroup: no command');
   checkRunnable(cmd);
-  // a readable of ours: execa pipes it into the shell's fd 3, and nothing is sent until the move is done
-  const gate = new Readable({ read: () => undefined });
-  const child = execa('/bin/sh', ['-c', GATE_SCRIPT, 'exitscope-scope', cmd, ...args], { stdio: ['inherit', 'inherit', 'inherit', gate], reject: false });
+  // fd 3 is fed by this generator (execa pipes it in): "go" once the move is done, nothing if it failed
+  let release: (moved: boolean) => void = () => undefined;
+  const moved = new Promise<boolean>((r) => (release = r));
+  async function* gate(): AsyncGenerator<string> {
+    if (await moved) yield 'go\n';
+  }
+  const child = execa('/bin/sh', ['-c', GATE_SCRIPT, 'exitscope-scope', cmd, ...args], { stdio: ['inherit', 'inherit', 'inherit', gate()], reject: false });
   try {
     if (child.pid === undefined) throw new Error('the shell did not start');
     writeFileSync(join(cgroupDir, 'cgroup.procs'), `${child.pid}\n`);
   } catch (e) {
-    gate.push(null); // EOF, no "go": the shell exits 125 without running COMMAND
+    release(false); // EOF, no "go": the shell exits 125 without running COMMAND
     await child;
     throw new UserError('CGROUP_CREATE', `cannot move ${cmd} into the cgroup ${cgroupDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'run as root on a host where cgroup v2 is writable, or use --cgroup PATH');
   }
-  gate.push('go\n');
-  gate.push(null);
+  release(true);
   return child;
 }
