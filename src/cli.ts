@@ -15,6 +15,10 @@ import type { LiveOptions } from './commands/live.js';
 import { recordCommand } from './commands/record.js';
 import { replayCommand, reportCommand } from './commands/replay.js';
 import { runCommand } from './commands/run.js';
+import { diffCommand } from './commands/diff.js';
+import { baselineUpdateCommand } from './commands/baseline.js';
+import { DIFF_FORMATS, type DiffFormat } from './diff/format.js';
+import { parseFailOn } from './gate/spec.js';
 import { recordFromCommand, streamUrl } from './commands/record-from.js';
 import { attachPlainCommand } from './commands/attach-plain.js';
 import { serveCommand } from './commands/serve.js';
@@ -252,10 +256,39 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
       .addOption(new Option('-f, --format <format>', 'report format').choices([...FORMATS]).default('text'))
       .option('--report-file <file>', 'write the report here instead of stdout')
       .addOption(new Option('--scope', "run COMMAND in a fresh cgroup v2 and count only its threads' exits (VMs it starts included): jobs side by side counted apart").conflicts('cgroup'))
-      .addHelpText('after', `\nExamples:\n  exitscope run -- make integration-test\n  exitscope run --scope -- ./boot-test-vm.sh     only this job's VMs, whatever else runs on the host\n  exitscope run -f json --report-file exits.json -- ./ci.sh\n  exitscope lab --run 'exitscope run -- exitscope-workload npf 1031'`),
-  ).action(async (argv: string[], o: LiveCli & { output: string | false; format: Format; reportFile?: string; scope?: boolean }) => {
-    process.exitCode = await runCommand(argv, { ...live(o), ...(o.scope ? { createCgroup: true } : {}), ...(o.output ? { output: o.output } : {}), format: o.format, ...(o.reportFile ? { reportFile: o.reportFile } : {}) });
+      .option('--baseline <file>', 'compare this run with a good one: a recording or a report -f json (exitscope baseline update)')
+      .option('--fail-on <spec>', "rules against the baseline, e.g. 'total:+20%,EXCP_PF:>0,p99(IOIO):+100%' (repeatable; docs/ci.md): status 3 when COMMAND succeeded and one is broken", collect((v: string) => v), [] as string[])
+      .option('--summary <file>', 'append a markdown summary (verdict, rules, what changed) to this file, e.g. "$GITHUB_STEP_SUMMARY"')
+      .option('--junit <file>', 'write the rules as a JUnit XML report, one test case each (Jenkins, GitLab)')
+      .addHelpText('after', `\nExamples:\n  exitscope run -- make integration-test\n  exitscope run --scope -- ./boot-test-vm.sh     only this job's VMs, whatever else runs on the host\n  exitscope run -f json --report-file exits.json -- ./ci.sh\n  exitscope run --baseline good.json --fail-on 'total:+20%,EXCP_PF:>0' --summary "$GITHUB_STEP_SUMMARY" --junit exits.xml -- ./ci.sh\n  exitscope lab --run 'exitscope run -- exitscope-workload npf 1031'\n\nExit status: COMMAND's own; 3 when COMMAND succeeded and a --fail-on rule is broken; 2 for an error of exitscope's.`),
+  ).action(async (argv: string[], o: LiveCli & { output: string | false; format: Format; reportFile?: string; scope?: boolean; baseline?: string; failOn: string[]; summary?: string; junit?: string }) => {
+    const gate = { ...(o.baseline ? { baseline: o.baseline } : {}), ...(o.failOn.length ? { failOn: parseFailOn(o.failOn) } : {}), ...(o.summary ? { summary: o.summary } : {}), ...(o.junit ? { junit: o.junit } : {}) };
+    process.exitCode = await runCommand(argv, { ...live(o), ...(o.scope ? { createCgroup: true } : {}), ...(o.output ? { output: o.output } : {}), format: o.format, ...(o.reportFile ? { reportFile: o.reportFile } : {}), ...gate });
   });
+
+  program
+    .command('diff')
+    .description('Compare two runs (recordings, or report -f json files): per exit reason the counts, rates, shares and latency bounds side by side with the change; page-fault kinds, fault handlers, VMs (--by vm); hints about what changed. Differences are output: status 0.')
+    .argument('<base>', 'the run to compare against (a healthy host, yesterday)')
+    .argument('<new>', 'the run in question')
+    .addOption(new Option('-f, --format <format>', 'output format').choices([...DIFF_FORMATS]).default('text'))
+    .addOption(new Option('--by <what>', 'also compare per VM (matched by name)').choices(['vm']))
+    .addHelpText('after', `\nExamples:\n  exitscope diff healthy.jsonl slow.jsonl              what changed between two hosts\n  exitscope diff base.json new.json -f markdown       for a PR comment or a CI summary\n  exitscope diff a.jsonl b.jsonl --by vm -f json | jq '.exits[] | select(.count.delta != 0)'\n\nSee docs/ci.md.`)
+    .action((base: string, next: string, o: { format: DiffFormat; by?: 'vm' }) => {
+      process.exitCode = diffCommand(base, next, { format: o.format, byVm: o.by === 'vm' });
+    });
+
+  program
+    .command('baseline')
+    .description('Baselines for run --baseline: a report (report -f json) of a good run.')
+    .command('update')
+    .description('Write a baseline from a recording or a report (the same as run -f json --report-file FILE during the run).')
+    .requiredOption('--from <file>', 'a recording (record, run -o) or a report -f json of a good run')
+    .requiredOption('-o, --output <file>', 'the baseline file to write')
+    .addHelpText('after', `\nExamples:\n  exitscope baseline update --from exitscope-run.jsonl -o ci/exits-baseline.json\n  exitscope run --baseline ci/exits-baseline.json --fail-on 'total:+20%' -- ./ci.sh`)
+    .action((o: { from: string; output: string }) => {
+      process.exitCode = baselineUpdateCommand(o.from, o.output);
+    });
 
   program
     .command('flame')

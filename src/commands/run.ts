@@ -12,6 +12,7 @@ import { type Live, type LiveOptions, onInterrupt, startLive } from './live.js';
 import { removeRunCgroup } from '../scope/run-cgroup.js';
 import { sayRemoval } from '../scope/removal-notice.js';
 import { spawnInCgroup } from '../scope/spawn-in-cgroup.js';
+import { finishGate, type GateOptions, prepareGate } from '../gate/run-gate.js';
 
 /** COMMAND in the cgroup made for --scope; if it cannot be put there, tracing stops and the cgroup goes. */
 async function startScoped(argv: string[], live: Live): ReturnType<typeof spawnInCgroup> {
@@ -24,13 +25,15 @@ async function startScoped(argv: string[], live: Live): ReturnType<typeof spawnI
   }
 }
 
-export interface RunOptions extends LiveOptions {
+export interface RunOptions extends LiveOptions, GateOptions {
   format: Format;
   reportFile?: string;
 }
 
 export async function runCommand(argv: string[], o: RunOptions): Promise<number> {
   if (argv.length === 0) throw new UserError('NO_COMMAND', 'exitscope run needs a command to run', 'exitscope run -- make test');
+  // --baseline/--fail-on: read and checked before anything is traced (src/gate/)
+  const gate = prepareGate(o);
   const live = await startLive(o);
   // --scope: COMMAND starts in the fresh cgroup the program counts (src/scope/)
   const child = live.cgroup?.created ? await startScoped(argv, live) : execa(argv[0] as string, argv.slice(1), { stdio: 'inherit', reject: false });
@@ -43,11 +46,12 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
   if (live.cgroup?.created) sayRemoval(live.cgroup.path, await removeRunCgroup(live.cgroup));
   if (result.failed && result.exitCode === undefined && !result.signal)
     throw new UserError('COMMAND_FAILED', `could not run ${argv[0]}: ${result.shortMessage}`, 'check the command name and PATH');
-  const text = formatReport(buildReport(live.agg), o.format);
+  const report = buildReport(live.agg);
+  const text = formatReport(report, o.format);
   if (o.reportFile) writeUserFile(o.reportFile, text, 'REPORT_WRITE', '--report-file');
   else process.stdout.write(text);
   if (live.recording) process.stderr.write(`exitscope: recording written to ${live.recording.path} (${live.recording.lines} messages)\n`);
-  return exitStatus(result.exitCode, result.signal);
+  return finishGate(gate, report, exitStatus(result.exitCode, result.signal), live.recording?.path ?? 'this run');
 }
 
 /** The status a shell gives: the command's own, or 128 + the number of the signal that killed it. */
