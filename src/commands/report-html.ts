@@ -13,6 +13,7 @@ import { Aggregate } from '../model/aggregate.js';
 import type { Message } from '../protocol/messages.js';
 import { describeProblems, RecordingFile } from '../recording/recording.js';
 import { buildReport } from '../report/report.js';
+import { livePage } from '../server/live-page.js';
 
 function* tap(messages: Iterable<Message>, each: (m: Message) => void): Generator<Message> {
   for (const m of messages) {
@@ -33,7 +34,8 @@ export function htmlReportOf(path: string): string {
   });
   const { problems, problemCount } = (last as RecordingFile | undefined)?.lines ?? { problems: [], problemCount: 0 };
   if (problemCount) process.stderr.write(`${describeProblems(path, problems, problemCount)}\n`);
-  return renderHtmlReport({ report: buildReport(agg), messages: bounded.messages, source: basename(path), perPoint: bounded.perPoint });
+  const page = livePage({ embeddedMessages: bounded.messages, title: `exitscope report: ${basename(path)}` });
+  return renderHtmlReport({ report: buildReport(agg), messages: bounded.messages, source: basename(path), perPoint: bounded.perPoint, page });
 }
 
 export function reportHtmlCommand(path: string, output: string | undefined): number {

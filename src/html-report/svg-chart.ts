@@ -27,7 +27,8 @@ export function lineChart(t: readonly number[], series: readonly Series[], o: { 
   const bottom = 34;
   const w = width - left - right;
   const h = height - top - bottom;
-  const tMin = t.length ? Math.min(0, t[0] as number) : 0;
+  // from the first point: tracing starts some seconds into a recording (bpftrace attaching)
+  const tMin = t.length ? Math.floor(Math.min(...t)) : 0;
   const tMax = Math.max(tMin + 1, ...t);
   const yMax = Math.max(1, ...series.flatMap((s) => s.values));
   const yStep = niceStep(yMax);

@@ -16,6 +16,7 @@ import type { Message, SnapshotMessage } from '../../src/protocol/messages.js';
 import { parseRecording } from '../../src/recording/recording.js';
 import { formatReport } from '../../src/report/format.js';
 import { buildReport } from '../../src/report/report.js';
+import { livePage } from '../../src/server/live-page.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/recordings');
 const fixture = (name: string): Message[] => parseRecording(readFileSync(join(FIXTURES, name), 'utf8')).messages;
@@ -93,23 +94,28 @@ describe('the page', () => {
   const report = reportOf(messages);
 
   it('shows the text report numbers: each reason with its count, and the total', () => {
-    const html = renderHtmlReport({ report, messages, source: 'x.jsonl', perPoint: 1 });
+    const page = livePage({ embeddedMessages: messages });
+    const html = renderHtmlReport({ report, messages, source: 'x.jsonl', perPoint: 1, page });
     for (const r of report.exits) expect(html).toContain(`data-isa="${r.isa}" data-reason="${r.reason}" data-count="${r.count}"`);
-    expect(html).toContain(`<b id="total-exits">${report.totalExits}</b>`);
+    expect(html).toContain(`<b id="report-total-exits">${report.totalExits}</b>`);
     for (const h of report.hints) expect(html).toContain(h.message.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;').replaceAll("'", '&apos;'));
-    // no network: a CSP in the file, no src or href anywhere
-    expect(html).toMatch(/<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'none';/);
-    expect(html).not.toMatch(/\s(src|href)=/);
+    // no network: a CSP in the file that lets only the page's own script run; no src or href in the markup
+    expect(html).toContain(`<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'sha256-${page.scriptHashes[0]}';`);
+    expect(html.replace(/<script>[^]*?<\/script>/g, '')).not.toMatch(/\s(src|href)=/);
+    // one recording element (the page's), and the report's JSON
+    expect(html.match(/id="exitscope-recording"/g)).toHaveLength(1);
+    expect(JSON.parse(/<script type="application\/json" id="exitscope-report">([^<]*)<\/script>/.exec(html)?.[1] ?? '')).toEqual(report);
   });
 
   it('texts from the recording are never markup; the embedded JSON cannot end its element and reads back the same', () => {
     const markup = '</script><script>alert(1)</script><img src=x onerror=alert(2)>\u2028&amp;';
     const hostile = messages.map((m) => (m.type === 'hello' ? { ...m, host: markup, startedAt: markup } : m.type === 'vm' ? { ...m, name: markup } : m));
     const r = reportOf(hostile);
-    const html = renderHtmlReport({ report: r, messages: hostile, source: '<b>.jsonl', perPoint: 1 });
-    expect(html).not.toContain('<img');
-    expect(html).not.toContain('<b>.jsonl');
-    expect(html.match(/<script/g)).toHaveLength(2); // the two JSON elements, nothing else
+    const html = renderHtmlReport({ report: r, messages: hostile, source: '<b>.jsonl', perPoint: 1, page: livePage({ embeddedMessages: hostile }) });
+    const markupOnly = html.replace(/<script>[^]*?<\/script>/g, ''); // the page's own (bundled) script aside
+    expect(markupOnly).not.toContain('<img');
+    expect(markupOnly).not.toContain('<b>.jsonl');
+    expect(markupOnly.match(/<script/g)).toHaveLength(2); // the two JSON elements, nothing else
     const json = /<script type="application\/json" id="exitscope-recording">([^<]*)<\/script>/.exec(html)?.[1] ?? '';
     expect(JSON.parse(json)).toEqual(hostile);
     expect(embeddedJson('<\u2029')).toBe('"\\u003c\\u2029"');
