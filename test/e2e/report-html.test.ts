@@ -96,7 +96,7 @@ describe.each(['run-mix-3-vcpus-2-npt-on.jsonl', 'run-npf-1031-npt-off.jsonl'])(
 
     // the web page's panels over the whole recording: the same numbers, computed in the browser
     expect(await page.locator('#total').getAttribute('data-value')).toBe(String(want.totalExits));
-    const shown = await page.locator('#reasons tr').evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-key'), Number(tr.querySelector('[data-col="total"]')?.getAttribute('data-value'))]));
+    const shown = await page.locator('#reasons tr').evaluateAll((trs) => trs.map((tr): [string | null, number] => [tr.getAttribute('data-key'), Number(tr.querySelector('[data-col="total"]')?.getAttribute('data-value'))]));
     expect(new Map(shown)).toEqual(new Map(want.exits.map((e) => [`${e.isa},${e.reason}`, e.count])));
 
     expect(requests).toEqual([]);
