@@ -124,10 +124,20 @@ function viewOf(agg: Aggregate, ui: UiState, o: { paused: boolean; self: SelfSta
   // per-interval rates of each reason, for the sparklines
   const history = agg.history();
   const series = new Map<string, number[]>();
+  // a key per raw (isa, reason), decoded once: the history holds every VM x vCPU x reason entry
+  // of every interval (400 vCPUs: hundreds of thousands), the reasons are a few
+  const keyOf = new Map<number, Map<number, string>>();
+  const reasonKeyOf = (isa: number, raw: number): string => {
+    let ofIsa = keyOf.get(isa);
+    if (!ofIsa) keyOf.set(isa, (ofIsa = new Map()));
+    let key = ofIsa.get(raw);
+    if (key === undefined) ofIsa.set(raw, (key = `${isa},${decodeExitReason(isa, raw).reason}`));
+    return key;
+  };
   history.forEach((s, i) => {
     for (const e of s.exits) {
       if (vmPid !== undefined && e.pid !== vmPid) continue;
-      const key = `${e.isa},${decodeExitReason(e.isa, e.reason).reason}`;
+      const key = reasonKeyOf(e.isa, e.reason);
       let v = series.get(key);
       if (!v) series.set(key, (v = new Array<number>(history.length).fill(0)));
       v[i] = (v[i] ?? 0) + (s.ms > 0 ? (e.n * 1000) / s.ms : 0);
