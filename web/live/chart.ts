@@ -69,6 +69,9 @@ export class ReasonChart {
         width,
         height: 200,
         legend: { show: false },
+        // one point (a late joiner's catch-up is the totals so far as one interval): a minute around it,
+        // not uPlot's default span of years
+        scales: { x: { range: (_u, min, max) => (min === max ? [min - 60, max + 1] : [min, max]) } },
         series: [
           {},
           ...series.map((r) => ({

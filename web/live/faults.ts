@@ -8,6 +8,7 @@ export function renderFaults(view: DashboardView, p: PageUi): void {
   const f = view.faults;
   const w = windowLabel(p);
   const summary = el('div');
+  summary.id = 'faults-summary';
   summary.append(el('span', `faults (${w}): `), num('span', 'count', f.count, String(f.count), ''), el('span', ` · per second: `), num('span', 'rate', f.rate, compact(f.rate), ''), el('span', ' · MMIO (reserved bit): '), num('span', 'mmio', f.mmio, String(f.mmio), ''));
   const max = Math.max(1, ...f.byKind.map((k) => k.count));
   const kinds = el('div');

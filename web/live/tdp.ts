@@ -19,10 +19,12 @@ export function renderTdp(view: DashboardView, p: PageUi): void {
     parts.push(warn);
   }
   const summary = el('div');
+  summary.id = 'tdp-summary';
   summary.append(el('span', `${t.handler ?? 'no TDP handler probed'} (${w}): `), num('span', 'count', t.count, String(t.count), ''), el('span', ' calls · per second: '), num('span', 'rate', t.rate, compact(t.rate), ''));
   parts.push(summary);
   if (t.latency) {
     const lat = el('div');
+    lat.id = 'tdp-latency';
     lat.append(el('span', 'time in handler: p50 '), num('span', 'p50', t.latency.p50Ns, formatNs(t.latency.p50Ns), ''), el('span', ' · p99 '), num('span', 'p99', t.latency.p99Ns, formatNs(t.latency.p99Ns), ''), el('span', ' · max '), num('span', 'max', t.latency.maxNs, formatNs(t.latency.maxNs), ''));
     parts.push(lat);
   }
