@@ -4,9 +4,9 @@
  * stdout when it is not a terminal. The Report in it is built from the recording itself, exactly
  * as `report -f json` builds it; the embedded messages are the bounded stream.
  */
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { writeAllAtomic } from '../flame/outputs.js';
+import { checkWritable, writeAllAtomic } from '../flame/outputs.js';
 import { boundedMessages } from '../html-report/bounded-messages.js';
 import { renderHtmlReport } from '../html-report/render.js';
 import { Aggregate } from '../model/aggregate.js';
@@ -40,6 +40,7 @@ export function htmlReportOf(path: string): string {
 
 export function reportHtmlCommand(path: string, output: string | undefined): number {
   if (output === undefined && process.stdout.isTTY) throw new UserError('USAGE', 'an HTML report is a file, not text for a terminal', 'give -o FILE.html, or redirect it: exitscope report REC -f html > report.html');
+  if (output !== undefined) checkWritable({ html: resolve(output) }); // before reading the recording twice
   const html = htmlReportOf(path);
   if (output === undefined) {
     process.stdout.write(html);

@@ -173,3 +173,31 @@ describe('serve --replay: errors before anything starts', () => {
     expect(r4.stderr()).toContain('--speed takes a factor');
   });
 });
+
+describe('report -o (every format)', () => {
+  it('writes the same bytes as stdout; a path that cannot be written is REPORT_WRITE with its fix, status 2, nothing left behind', { timeout: 60_000 }, async () => {
+    const rec = join(FIXTURES, 'run-mix-3-vcpus-2-npt-on.jsonl');
+    for (const f of ['text', 'json', 'csv', 'markdown']) {
+      const out = join(dir, `report.${f}`);
+      const toStdout = start('report', rec, '-f', f);
+      let stdout = '';
+      toStdout.p.stdout?.removeAllListeners('data');
+      toStdout.p.stdout?.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+      expect(await toStdout.done).toBe(0);
+      const toFile = start('report', rec, '-f', f, '-o', out);
+      expect(await toFile.done).toBe(0);
+      expect(readFileSync(out, 'utf8')).toBe(stdout);
+    }
+    const missing = join(dir, 'no-such-dir', 'r.json');
+    const bad = start('report', rec, '-f', 'json', '-o', missing);
+    expect(await bad.done).toBe(2);
+    expect(bad.stderr()).toContain(`exitscope: error [REPORT_WRITE]: could not write ${missing}`);
+    expect(bad.stderr()).toMatch(/\n {2}fix: \S/);
+    // html: checked before the recording is read (it is read twice)
+    const html = start('report', rec, '-f', 'html', '-o', join(dir, 'no-such-dir', 'r.html'));
+    expect(await html.done).toBe(2);
+    expect(html.stderr()).toContain('exitscope: error [BAD_OUTPUT]: cannot write');
+    expect(bad.stderr()).toMatch(/\n {2}fix: \S/);
+    expect(bad.stderr()).not.toContain('\n    at ');
+  });
+});
