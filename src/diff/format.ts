@@ -60,7 +60,9 @@ function text(d: ReportDiff): string {
 
 /** Markdown text that stays text (as in the report's markdown): structure characters escaped. */
 export const mdText = (s: string): string => s.replace(/[\\`*[\]<>|_]/g, (c) => `\\${c}`);
-export const mdTable = (header: string[], rows: string[][]): string => [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((x) => `| ${x.map(mdText).join(' | ')} |`)].join('\n');
+/** A markdown table; cells are escaped, but for the columns in `code` (text of ours, shown as code). */
+export const mdTable = (header: string[], rows: string[][], code: readonly number[] = []): string =>
+  [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((x) => `| ${x.map((c, i) => (code.includes(i) ? `\`${c}\`` : mdText(c))).join(' | ')} |`)].join('\n');
 
 /** The diff's markdown body; `heading` is the level of its title ('###' by default). */
 export function diffMarkdown(d: ReportDiff, heading = '###'): string {

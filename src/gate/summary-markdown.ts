@@ -27,9 +27,10 @@ export function gateSummaryMarkdown(s: SummaryInput): string {
   if (s.verdict) {
     const v = s.verdict;
     out.push(`## exitscope gate: ${v.passed ? 'passed' : 'FAILED'} (${v.broken} of ${v.results.length} rule${v.results.length === 1 ? '' : 's'} broken; ${command})`, '');
-    out.push(mdTable(['rule', 'base', 'new', 'limit', 'result'], v.results.map((r) => [r.rule, cell(r.base), cell(r.next), cell(r.limit), r.detail])));
+    // a rule's text is a parsed rule (names, digits, + - > % ( ) : .): safe in a code span
+    out.push(mdTable(['rule', 'base', 'new', 'limit', 'result'], v.results.map((r) => [r.rule, cell(r.base), cell(r.next), cell(r.limit), r.detail]), [0]));
     const broken = v.results.filter((r) => !r.passed);
-    if (broken.length) out.push('', ...broken.map((r) => `- **broken** \`${r.rule.replace(/`/g, "'")}\`: ${mdText(r.detail)}`));
+    if (broken.length) out.push('', ...broken.map((r) => `- \`${r.rule}\` ${mdText(r.detail)}`));
     out.push('');
   } else out.push(`## exitscope: ${command}`, '');
   // the diff against the baseline, or this run's report when there is none

@@ -9,7 +9,7 @@ import { buildReport, type Report } from '../../src/report/report.js';
 const FIX = join(import.meta.dirname, '../fixtures');
 const read = (p: string): string => readFileSync(join(FIX, p), 'utf8');
 
-describe.each(['run-mix-3-vcpus-2-npt-on', 'run-npf-1031-npt-off'])('the report of the recording %s', (name) => {
+describe.each(['run-mix-3-vcpus-2-npt-on', 'run-npf-1031-npt-off', 'run-npf-1031-npt-on'])('the report of the recording %s', (name) => {
   const report = buildReport(loadRecording(join(FIX, 'recordings', `${name}.jsonl`)));
   const oracle = parseOracle(read(`recordings/${name}.perf.csv`));
 
