@@ -80,6 +80,7 @@ async function expectPageEquals(page: Page, r: Report, vmPid?: number, everyVm: 
     expect(row, e.name).toEqual({ count: e.count, rate: e.rate, share: e.share, p50: e.latency?.p50Ns ?? -1, p99: e.latency?.p99Ns ?? -1, max: e.latency?.maxNs ?? -1, total: e.count });
   }
   const seconds = r.durationSeconds;
+  expect(await value(page, '#facts [data-col=exits-per-second]')).toBe(r.totalExits / seconds);
   expect(await value(page, '#faults-summary [data-col=count]')).toBe(r.pageFaults.count);
   expect(await value(page, '#faults-summary [data-col=mmio]')).toBe(r.pageFaults.mmio);
   expect(await value(page, '#faults-summary [data-col=rate]')).toBe(r.pageFaults.count / seconds);
