@@ -193,7 +193,7 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
   ).action(async (listen: string, o: LiveCli & ServeCli & { maxClients: number; duration?: number; replay?: string; speed?: number }) => {
     if (o.replay !== undefined) {
       // nothing is traced: the tracing options would be silently ignored, so they are refused
-      const traced = (['pid', 'vm', 'reason', 'detail', 'verbose'] as const).filter((k) => (Array.isArray(o[k]) ? (o[k] as unknown[]).length > 0 : o[k] !== undefined));
+      const traced = (['pid', 'vm', 'cgroup', 'reason', 'detail', 'verbose'] as const).filter((k) => (Array.isArray(o[k]) ? (o[k] as unknown[]).length > 0 : o[k] !== undefined));
       if (traced.length || o.latency === false) throw new UserError('USAGE', `--replay serves a recording as it was recorded: --${traced[0] ?? 'no-latency'} applies to tracing only`, 'drop it (filter when recording), or serve a live trace without --replay');
       process.exitCode = await serveReplayCommand({ ...serveOpts(listen, o), maxClients: o.maxClients, file: o.replay, speed: o.speed ?? 1, ...(o.duration ? { duration: o.duration } : {}) });
       return;
