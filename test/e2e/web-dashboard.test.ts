@@ -172,6 +172,30 @@ describe('the web page, at parity with the dashboard', () => {
     await page.close();
   });
 
+  it('lost events and gaps: a banner with their numbers, and the warnings among the hints (equal to the report)', { timeout: 60_000 }, async () => {
+    const base = read(MIX);
+    const end = base.findIndex((m) => m.type === 'end');
+    const last = base.filter((m): m is SnapshotMessage => m.type === 'snapshot').at(-1) as SnapshotMessage;
+    const trouble: Message[] = [
+      { type: 'lost', t: last.t, events: 17 },
+      { type: 'gap', t: last.t, reason: 'bpftrace exited with status 1', resumed: true },
+    ];
+    const messages = [...base.slice(0, end), ...trouble, ...base.slice(end)];
+    const r = reportOf(messages);
+    expect(r.lostEvents).toBe(17);
+    const { url } = await serve(messages);
+    const { page, errors } = await open(url);
+    await expectPageEquals(page, r);
+    expect(await page.locator('#banner').isVisible()).toBe(true);
+    expect(await page.locator('#banner').getAttribute('data-lost')).toBe(String(r.lostEvents));
+    expect(await page.locator('#banner').getAttribute('data-gaps')).toBe(String(r.gaps.length));
+    expect(await page.locator('#banner').textContent()).toContain('bpftrace exited with status 1');
+    expect(await page.locator('#hints li.warning[data-id]').evaluateAll((lis) => lis.map((l) => l.getAttribute('data-id')))).toEqual(expect.arrayContaining(['lost-events', 'gaps']));
+    await page.locator('#banner').screenshot({ path: join(SHOTS, 'banner.png') });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it("choosing a VM changes every panel to that VM's numbers (VM list with the keyboard, the select, the v key)", { timeout: 90_000 }, async () => {
     const messages = twoVms(read(MIX), 4242, 'second-vm');
     const all = reportOf(messages);
