@@ -3,7 +3,7 @@
  * `exitscope report`) or a `report -f json` file (the Report itself), told apart by content,
  * not by name: a recording's first line is its hello message; a report is one JSON object.
  */
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
 import { Aggregate } from '../model/aggregate.js';
@@ -44,22 +44,27 @@ const reportShape = z.looseObject({
   hints: z.array(z.looseObject({ id: z.string(), severity: z.enum(['info', 'warning']), message: z.string() })),
 });
 
-function firstLine(path: string): string {
+/**
+ * The file's first line (up to 64 KiB), or undefined when it is not a regular file that can be
+ * opened: then the recording reader reads it and says what is wrong (RECORDING_READ,
+ * RECORDING_NOT_FILE). Opened without blocking: a FIFO with no writer must not hang the job.
+ */
+function firstLine(path: string): string | undefined {
   let fd: number;
   try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    throw new UserError('NOT_A_REPORT', `cannot open ${path}: ${(e as Error).message}`, 'give a recording (exitscope record / run -o) or a report (exitscope report -f json)');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
   }
   try {
+    if (!fstatSync(fd).isFile()) return undefined;
     const buf = Buffer.alloc(64 * 1024);
     const n = readSync(fd, buf, 0, buf.length, 0);
     const text = buf.toString('utf8', 0, n);
-    return text.slice(0, text.indexOf('\n') < 0 ? text.length : text.indexOf('\n'));
-  } catch (e) {
-    // a directory, or a device that cannot be read: the recording reader says which
-    if ((e as NodeJS.ErrnoException).code === 'EISDIR') return '';
-    throw new UserError('NOT_A_REPORT', `cannot read ${path}: ${(e as Error).message}`, 'give a recording or a report -f json file');
+    const nl = text.indexOf('\n');
+    return nl < 0 ? text : text.slice(0, nl);
+  } catch {
+    return undefined;
   } finally {
     closeSync(fd);
   }
@@ -110,6 +115,6 @@ function loadReportFile(path: string): LoadedSide {
 export function loadSide(path: string): LoadedSide {
   // a recording starts with its hello; anything else that is a file must be a whole report
   const line = firstLine(path);
-  if (line === '' || isHello(line)) return loadRecordingReport(path);
+  if (line === undefined || line === '' || isHello(line)) return loadRecordingReport(path);
   return loadReportFile(path);
 }

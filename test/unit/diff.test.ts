@@ -3,6 +3,7 @@
  * scripts/record-fixtures.mjs): the same workload, npf 1031, with nested paging on and off.
  * Goldens in test/fixtures/golden (regenerate with scripts/update-goldens.mjs, review the diff).
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,7 +106,13 @@ describe('inputs that are not a run', () => {
     }
   });
 
-  it('a missing file: NOT_A_REPORT naming it', () => {
+  it('a FIFO with no writer: refused at once (RECORDING_NOT_FILE), never waited on', () => {
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    expect(() => loadSide(fifo)).toThrow(/is a FIFO/);
+  });
+
+  it('a missing file: the reader\'s error, naming it', () => {
     expect(() => loadSide(join(dir, 'nope.jsonl'))).toThrow(/nope\.jsonl/);
   });
 });
