@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -277,5 +278,23 @@ describe('the stream and the report say what was scoped', () => {
     plain.apply(Hello.parse(hello));
     expect('scope' in buildReport(plain)).toBe(false);
     expect(formatReport(buildReport(plain), 'text')).not.toContain('scoped to');
+  });
+});
+
+describe('the command line', () => {
+  const cli = (args: string[]) => spawnSync(process.execPath, [join(import.meta.dirname, '../../bin/exitscope.js'), ...args], { encoding: 'utf8' });
+
+  it('--scope and --cgroup together are a usage error (one scope at a time)', () => {
+    const r = cli(['run', '--scope', '--cgroup', 'machine.slice', '--', 'true']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('error [USAGE]');
+    expect(r.stderr).toContain('--scope');
+  });
+
+  it.each([['run', '--scope'], ['top', '--cgroup'], ['record', '--cgroup'], ['serve', '--cgroup'], ['flame', '--cgroup']])('%s --help teaches %s with an example', (command, flag) => {
+    const r = cli([command, '--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(flag);
+    if (command === 'run' || command === 'top' || command === 'flame') expect(r.stdout).toMatch(new RegExp(`Examples:[\\s\\S]*exitscope ${command} ${flag}`));
   });
 });
