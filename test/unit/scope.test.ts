@@ -15,6 +15,7 @@ import { MAX_CGROUP_IDS, cgroupDirectory, resolveCgroup } from '../../src/scope/
 import { checkCgroupFilter } from '../../src/scope/filter-support.js';
 import { removalNotice } from '../../src/scope/removal-notice.js';
 import { createRunCgroup, removeRunCgroup } from '../../src/scope/run-cgroup.js';
+import { plainTop } from '../../src/views/plain-top.js';
 import { GATE_SCRIPT, spawnInCgroup } from '../../src/scope/spawn-in-cgroup.js';
 
 const tmp = (p: string): string => mkdtempSync(join(tmpdir(), p));
@@ -274,10 +275,13 @@ describe('the stream and the report say what was scoped', () => {
     expect(text).toContain("scoped to cgroup /sys/fs/cgroup/exitscope-run-1-ab (made for this run by --scope, removed after): only its threads' exits are counted (it and the 1 cgroup below it)");
     expect(formatReport(r, 'markdown')).toContain('scoped to cgroup /sys/fs/cgroup/exitscope-run-1-ab');
     expect(JSON.parse(formatReport(r, 'json')).scope.cgroup).toBe('/sys/fs/cgroup/exitscope-run-1-ab');
+    // top --plain / --once and replay say it under their header line
+    expect(plainTop(agg, 10_000).split('\n')[1]).toContain('scoped to cgroup /sys/fs/cgroup/exitscope-run-1-ab');
     const plain = new Aggregate();
     plain.apply(Hello.parse(hello));
     expect('scope' in buildReport(plain)).toBe(false);
     expect(formatReport(buildReport(plain), 'text')).not.toContain('scoped to');
+    expect(plainTop(plain, 10_000)).not.toContain('scoped to');
   });
 });
 
