@@ -85,6 +85,28 @@ describe('exitscope run --scope and --cgroup count one job among others exactly'
     expect((await lab.session.exec('test -d /sys/fs/cgroup/job-b/vm')).status).toBe(0);
   });
 
+  it('flame --cgroup: samples only the job in the cgroup, never the busy VM beside it', async () => {
+    const folded = join(lab.outDir, 'scoped.folded');
+    const command = [
+      'mkdir -p /sys/fs/cgroup/job-f',
+      // exec keeps the pid: $inner is the workload's own
+      `sh -c 'echo $$ > /sys/fs/cgroup/job-f/cgroup.procs && exec "$@"' job-f ${sh([WORKLOAD, ...workloadArgs('npf', 1031), '--loop'])} > /dev/null & inner=$!`,
+      `${sh([WORKLOAD, ...workloadArgs('cpuid', 2003), '--loop'])} > /dev/null & outer=$!`,
+      'sleep 2',
+      `${sh([EXITSCOPE, 'flame', '--cgroup', 'job-f', '--seconds', '3', '--no-user', '-q', '-o', folded])} > /dev/null; s=$?`,
+      'echo "inner=$inner outer=$outer"',
+      'kill $inner $outer; wait 2>/dev/null',
+      'exit $s',
+    ].join('\n');
+    const r = await lab.session.exec(command, 480_000);
+    expect(r.status, r.stderr).toBe(0);
+    const [, inner, outer] = /inner=(\d+) outer=(\d+)/.exec(r.stdout) ?? [];
+    const text = readFileSync(folded, 'utf8');
+    expect(text).toContain(`(pid ${inner})]`);
+    expect(text).not.toContain(`(pid ${outer})]`);
+    expect(text).not.toContain('[exit CPUID]');
+  });
+
   it('--cgroup that does not exist: error [CGROUP_NOT_FOUND] with a fix, status 2, nothing started', async () => {
     const r = await lab.session.exec(`${sh([EXITSCOPE, 'top', '--once', '--cgroup', 'no/such.scope'])}; echo "status=$?"`);
     expect(r.stderr).toContain('exitscope: error [CGROUP_NOT_FOUND]: no cgroup /sys/fs/cgroup/no/such.scope');
