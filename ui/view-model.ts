@@ -68,6 +68,8 @@ export interface DashboardView {
     /** The window actually covered (less than asked at the start). */
     windowCoveredMs: number;
     vmLabel: string;
+    /** The cgroup counted (run --scope, --cgroup: hello.filters.cgroup); undefined when all are. */
+    scope: string | undefined;
     source: 'live' | 'replay';
     ended: boolean;
   };
@@ -203,6 +205,7 @@ function viewOf(agg: Aggregate, ui: UiState, o: { paused: boolean; self: SelfSta
       windowSeconds: ui.windowSeconds,
       windowCoveredMs: win.ms,
       vmLabel: vmPid === undefined ? 'all VMs' : `${agg.vmName(vmPid)} (pid ${vmPid})`,
+      scope: h?.filters.cgroup?.path,
       source: o.source,
       ended: agg.ended !== undefined,
     },

@@ -34,6 +34,7 @@ export function Header({ h, theme, width }: { h: DashboardView['header']; theme:
         <Text color={theme.muted}>collector {h.self ? `${h.self.cpuPercent.toFixed(1)}% CPU ${h.self.rssMiB.toFixed(0)} MiB` : '-'}</Text>
       </Text>
       <Text wrap="truncate-end" color={theme.muted}>
+        {h.scope !== undefined ? <Text color={theme.accent}>scoped to cgroup {h.scope} · </Text> : null}
         probes: {h.attached.length} attached
         {h.notAttached.length > 0 ? `; not attached: ${h.notAttached.map((p) => `${p.probe} (${p.detail})`).join(', ')}` : ''}
       </Text>
