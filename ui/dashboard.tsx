@@ -5,6 +5,7 @@
  */
 import { render } from 'ink';
 import { type Live, type LiveOptions, onInterrupt, startLive } from '../src/commands/live.js';
+import { selfUsageMeter } from '../src/collector/self-usage.js';
 import { captureFlame, captureTarget } from '../src/flame/capture.js';
 import { readPageBundle } from '../src/flame/html.js';
 import { defaultFlameBase, outputPaths, writeFlameFiles } from '../src/flame/outputs.js';
@@ -12,25 +13,18 @@ import { summarize } from '../src/flame/summary.js';
 import { describeProblems, readRecording, RecordingWriter } from '../src/recording/recording.js';
 import type { FlameSummary } from '../src/flame/summary.js';
 import { RemoteStream } from '../src/remote/remote-stream.js';
+import { CollectorStatsMessage } from '../src/server/client-messages.js';
 import { App } from './App.js';
 import { DashboardStore } from './store.js';
 import { themeFor } from './theme.js';
-import type { UiState, WindowSeconds } from './view-model.js';
+import { selfStatsOf, type UiState, type WindowSeconds } from './view-model.js';
 
 const RENDER = { exitOnCtrlC: false, patchConsole: false, maxFps: 10 } as const;
 
 /** The collector's own CPU (% of one core) and memory, once a second. */
 function watchSelf(store: DashboardStore): () => void {
-  let last = process.cpuUsage();
-  let lastAt = process.hrtime.bigint();
-  const timer = setInterval(() => {
-    const now = process.hrtime.bigint();
-    const cpu = process.cpuUsage(last);
-    const us = Number(now - lastAt) / 1000;
-    store.setSelf({ cpuPercent: us > 0 ? ((cpu.user + cpu.system) / us) * 100 : 0, rssMiB: process.memoryUsage().rss / 2 ** 20 });
-    last = process.cpuUsage();
-    lastAt = now;
-  }, 1000);
+  const measure = selfUsageMeter();
+  const timer = setInterval(() => store.setSelf(selfStatsOf(measure())), 1000);
   timer.unref();
   return () => clearInterval(timer);
 }
@@ -173,6 +167,9 @@ export async function attachDashboard(o: { url: URL; token?: string; windowSecon
       }
     },
     onServerMessage: (m) => {
+      // the remote collector's own cost, shown where the local one is
+      const stats = m.type === 'collector' ? CollectorStatsMessage.safeParse(m) : undefined;
+      if (stats?.success) store.setSelf(selfStatsOf(stats.data));
       if (m.type !== 'flame') return;
       const f = m as { state?: string; seconds?: number; summary?: FlameSummary; message?: string };
       if (f.state === 'sampling') store.setFlame({ state: 'sampling', phase: 'sampling', elapsed: 0, seconds: f.seconds ?? 5 });

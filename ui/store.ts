@@ -59,9 +59,13 @@ export class DashboardStore {
     if (!this.frozen) this.changed();
   }
 
-  /** Shown with the next change (a snapshot comes every interval): no redraw of its own. */
-  setSelf(s: SelfStats): void {
+  /**
+   * Shown with the next change (a snapshot comes every interval): no redraw of its own, unless
+   * `redraw` (the page: a server's figures may come after the stream's last change).
+   */
+  setSelf(s: SelfStats, redraw = false): void {
     this.self = s;
+    if (redraw) this.changed();
   }
 
   /** The flame snapshot's progress or result (shown at once: it changes a few times a second at most). */

@@ -36,6 +36,9 @@ export interface SelfStats {
   rssMiB: number;
 }
 
+/** The header's figures from a measurement (src/collector/self-usage.ts, or a server's `collector` message). */
+export const selfStatsOf = (u: { cpu: number; rssBytes: number }): SelfStats => ({ cpuPercent: u.cpu * 100, rssMiB: u.rssBytes / 2 ** 20 });
+
 export interface ReasonView {
   key: string;
   name: string;

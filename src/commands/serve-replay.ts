@@ -58,7 +58,7 @@ export async function serveReplayCommand(o: ServeReplayOptions): Promise<number>
   const first = messages.next();
   const all: Iterable<Message> = first.done ? [] : { [Symbol.iterator]: () => prepend(first.value, messages) };
 
-  const served = await startServer({ ...o, flameUnavailable: 'this server replays a recording: there is nothing live to sample' }, say);
+  const served = await startServer({ ...o, replay: true, flameUnavailable: 'this server replays a recording: there is nothing live to sample' }, say);
   const sw = stopSwitch();
   const off = onInterrupt(() => sw.stop());
   const timer = o.duration !== undefined ? setTimeout(() => sw.stop(), o.duration * 1000) : undefined;

@@ -21,7 +21,7 @@ import type { Duplex } from 'node:stream';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Message } from '../protocol/messages.js';
-import { ClientMessage, type Rights, type ServerMessage, TOPICS, type Topic } from './client-messages.js';
+import { ClientMessage, type CollectorStatsMessage, type Rights, type ServerMessage, type ServerSource, TOPICS, type Topic } from './client-messages.js';
 import { StreamHub } from './hub.js';
 import { SnapshotMerger } from './merge.js';
 import { MessageProgress } from './message-progress.js';
@@ -53,6 +53,14 @@ export interface StreamServerOptions {
   onFlameRequest?: (seconds: number) => string | undefined;
   /** The web page served at /: its HTML and the sha256 (base64) of each inline script, for the CSP. */
   page?: () => { html: string; scriptHashes: string[] };
+  /** What is served, said in the welcome (the page shows "replay" for the collector's cost); default live. */
+  source?: ServerSource;
+  /**
+   * serve, top --serve: the collector's own CPU and memory, asked every `collectorEveryMs` and sent
+   * to clients subscribed to `collector` (the latest also to each new client); undefined: nothing yet.
+   */
+  collectorStats?: () => Omit<CollectorStatsMessage, 'type'> | undefined;
+  collectorEveryMs?: number;
 }
 
 export const DEFAULTS = { maxClients: 64, maxPayload: 4096, heartbeatMs: 30_000, highWaterBytes: 1 << 20, stuckMs: 30_000, maxBadMessages: 5, maxMessagesPerSecond: 20, messageDeadlineMs: 10_000, headersTimeoutMs: 10_000 } as const;
@@ -79,8 +87,8 @@ interface Client {
   bad: number;
   windowStart: number;
   windowCount: number;
-  /** The latest broadcast (flame) held while the client is behind. */
-  pendingBroadcast: unknown;
+  /** The latest broadcast of each type (flame, collector) held while the client is behind. */
+  pendingBroadcast: Map<string, unknown>;
   progress: MessageProgress;
   peer: string;
 }
@@ -93,11 +101,13 @@ export class StreamServer {
   private readonly clients = new Set<Client>();
   private readonly wss: WebSocketServer;
   private readonly http: Server;
-  private readonly o: Required<Omit<StreamServerOptions, 'tokens' | 'allowOrigins' | 'onFlameRequest' | 'page' | 'onLog'>> & StreamServerOptions;
+  private readonly o: Required<Omit<StreamServerOptions, 'tokens' | 'allowOrigins' | 'onFlameRequest' | 'page' | 'onLog' | 'source' | 'collectorStats' | 'collectorEveryMs'>> & StreamServerOptions;
   private readonly log: ServerLog;
   private timers: NodeJS.Timeout[] = [];
   private closing = false;
   private origins = new Set<string>();
+  /** The latest `collector` message, for clients that connect before the next one. */
+  private lastCollector: CollectorStatsMessage | undefined;
 
   constructor(options: StreamServerOptions) {
     this.o = { ...DEFAULTS, ...options };
@@ -190,6 +200,7 @@ export class StreamServer {
     for (const o of this.o.allowOrigins ?? []) this.origins.add(o.replace(/\/$/, ''));
     this.timers.push(setInterval(() => this.heartbeat(), this.o.heartbeatMs));
     this.timers.push(setInterval(() => this.sweep(), 100));
+    if (this.o.collectorStats) this.timers.push(setInterval(() => this.publishCollector(), this.o.collectorEveryMs ?? 2000));
     for (const t of this.timers) t.unref();
     return { host: this.o.host, port };
   }
@@ -211,16 +222,28 @@ export class StreamServer {
 
   /** A server message (e.g. a flame result) to every client subscribed to it. */
   broadcast(m: ServerMessage | { type: 'flame'; [k: string]: unknown }, topic: Topic = 'flame'): void {
-    for (const c of this.clients) {
-      if (!c.topics.has(topic)) continue;
-      this.guarded(c, 'broadcast', () => {
-        // a client that is behind keeps only the latest (a flame tree can be megabytes)
-        if (this.behind(c) || c.behindSince !== undefined) {
-          c.behindSince ??= Date.now();
-          c.pendingBroadcast = m;
-        } else this.sendRaw(c, m);
-      });
+    for (const c of this.clients) if (c.topics.has(topic)) this.guarded(c, 'broadcast', () => this.broadcastTo(c, m));
+  }
+
+  /** A client that is behind keeps only the latest of each type (a flame tree can be megabytes). */
+  private broadcastTo(c: Client, m: { type: string }): void {
+    if (this.behind(c) || c.behindSince !== undefined) {
+      c.behindSince ??= Date.now();
+      c.pendingBroadcast.set(m.type, m);
+    } else this.sendRaw(c, m);
+  }
+
+  /** The collector's cost now, to every client subscribed to `collector` (called on a timer). */
+  private publishCollector(): void {
+    let stats: Omit<CollectorStatsMessage, 'type'> | undefined;
+    try {
+      stats = this.o.collectorStats?.();
+    } catch (e) {
+      return this.log(`collector stats: ${why(e)}`); // a timer's exception would end the process
     }
+    if (!stats) return;
+    this.lastCollector = { ...stats, type: 'collector' };
+    this.broadcast(this.lastCollector, 'collector');
   }
 
   async close(): Promise<void> {
@@ -292,7 +315,7 @@ export class StreamServer {
   }
 
   private accept(ws: WebSocket, rights: Rights, socket: Socket): void {
-    const c: Client = { ws, rights, topics: new Set(TOPICS), alive: true, merger: new SnapshotMerger(), queue: [], dropped: 0, behindSince: undefined, bad: 0, windowStart: Date.now(), windowCount: 0, pendingBroadcast: undefined, progress: new MessageProgress(), peer: peerOf(socket) };
+    const c: Client = { ws, rights, topics: new Set(TOPICS), alive: true, merger: new SnapshotMerger(), queue: [], dropped: 0, behindSince: undefined, bad: 0, windowStart: Date.now(), windowCount: 0, pendingBroadcast: new Map(), progress: new MessageProgress(), peer: peerOf(socket) };
     this.clients.add(c);
     ws.on('pong', () => {
       c.alive = true;
@@ -303,8 +326,9 @@ export class StreamServer {
     // ws registered its own listener first (in handleUpgrade): this one sees the same bytes after it
     socket.on('data', (chunk: Buffer) => c.progress.feed(chunk, Date.now()));
     this.guarded(c, 'catch-up', () => {
-      this.sendRaw(c, { type: 'welcome', v: 1, rights, topics: [...c.topics] });
+      this.sendRaw(c, { type: 'welcome', v: 1, rights, topics: [...c.topics], source: this.o.source ?? 'live' });
       for (const m of this.hub.catchUp()) this.deliver(c, m);
+      if (this.lastCollector) this.broadcastTo(c, this.lastCollector);
     });
   }
 
@@ -404,8 +428,8 @@ export class StreamServer {
     if (snap) this.sendRaw(c, snap);
     const end = c.queue.find((m) => m.type === 'end');
     if (end) this.sendRaw(c, end);
-    if (c.pendingBroadcast) this.sendRaw(c, c.pendingBroadcast);
-    c.pendingBroadcast = undefined;
+    for (const m of c.pendingBroadcast.values()) this.sendRaw(c, m);
+    c.pendingBroadcast.clear();
     c.queue = [];
     c.dropped = 0;
     c.behindSince = undefined;

@@ -1,11 +1,13 @@
 /**
  * Starts the WebSocket server for `serve` and `top --serve`: address and
- * tokens (generated for a non-loopback address), and flame requests from
- * control clients, whose results go to every client subscribed to `flame`.
+ * tokens (generated for a non-loopback address), flame requests from
+ * control clients, whose results go to every client subscribed to `flame`, and
+ * (live only) the collector's own CPU and memory every few seconds (`collector`).
  */
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../errors.js';
 import type { Live } from '../commands/live.js';
+import { selfUsageMeter } from '../collector/self-usage.js';
 import { captureFlame, captureTarget } from '../flame/capture.js';
 import { summarize } from '../flame/summary.js';
 import { buildTree } from '../flame/tree.js';
@@ -21,7 +23,12 @@ export interface ServeOptions {
   maxClients?: number;
   /** Why flame snapshots cannot be taken here (serve --replay: there is no live trace to sample). */
   flameUnavailable?: string;
+  /** serve --replay: a recording is served, nothing is collected (no `collector` messages; the welcome says so). */
+  replay?: boolean;
 }
+
+/** How often a live server sends the collector's own CPU and memory. */
+export const COLLECTOR_STATS_MS = 2000;
 
 /** Starts the server (before the collector, so that the hello reaches it); says where and with which token. */
 export async function startServer(o: ServeOptions, say: (line: string) => void): Promise<{ server: StreamServer; attachLive: (live: Live) => void }> {
@@ -35,12 +42,25 @@ export async function startServer(o: ServeOptions, say: (line: string) => void):
   if (!isLoopback(spec.host) && !control && !o.readToken) control = randomBytes(18).toString('base64url');
   let live: Live | undefined;
   let flameRunning = false;
+  const measure = selfUsageMeter();
   const server = new StreamServer({
     host: spec.host,
     port: spec.port,
     ...(control || o.readToken ? { tokens: { ...(control ? { control } : {}), ...(o.readToken ? { read: o.readToken } : {}) } } : {}),
     allowOrigins: o.allowOrigin,
     page: livePage,
+    source: o.replay ? 'replay' : 'live',
+    // the cost of this process (as the terminal header), timed as the stream (ms since the hello's startedAt)
+    ...(o.replay
+      ? {}
+      : {
+          collectorEveryMs: COLLECTOR_STATS_MS,
+          collectorStats: () => {
+            const started = live?.agg.hello?.startedAt;
+            if (started === undefined) return undefined;
+            return { t: Date.now() - Date.parse(started), ...measure() };
+          },
+        }),
     ...(o.maxClients ? { maxClients: o.maxClients } : {}),
     // clients dropped for an error: on stderr with the other serve notices (rate-limited by the server)
     onLog: (line) => say(`exitscope: server: ${line}`),
