@@ -8,7 +8,7 @@
 import { Aggregate, totalsOfPid } from '../src/model/aggregate.js';
 import { buildReport } from '../src/report/report.js';
 import { DashboardStore } from '../ui/store.js';
-import { buildView, nextVm, WINDOWS, type WindowSeconds } from '../ui/view-model.js';
+import { buildView, nextVm, selfStatsOf, WINDOWS, type WindowSeconds } from '../ui/view-model.js';
 import { renderBanner } from './live/banner.js';
 import { ReasonChart } from './live/chart.js';
 import { connectStream, type StreamConnection } from './live/connection.js';
@@ -157,11 +157,15 @@ if (source.kind === 'embedded') {
 } else {
   const flameButton = byId<HTMLButtonElement>('flame-button');
   connection = connectStream({
-    welcome: (rights) => {
+    welcome: (rights, server) => {
       store.restart(); // the catch-up follows
+      page.server = server;
       flameButton.disabled = rights !== 'control';
     },
     message: (m) => store.apply(m),
+    collector: (m) => {
+      store.setSelf(selfStatsOf(m), true); // now: a finished stream has no next change to show it with
+    },
     flame: showFlame,
     reject: (message) => {
       byId('flame-status').textContent = message;

@@ -75,7 +75,7 @@ body{font-family:system-ui,sans-serif;margin:12px;background:var(--bg);color:var
 .panel{background:var(--panel);border:1px solid var(--line);border-radius:6px;padding:8px 10px;margin:8px 0}
 .muted{color:var(--muted)}#conn.ok{color:var(--good)}#conn.bad{color:var(--bad)}
 .badge{font-size:12px;padding:1px 6px;border-radius:4px;border:1px solid currentColor}.badge.live{color:var(--good)}.badge.paused{color:var(--warn)}.badge.ended{color:var(--bad)}.badge.report{color:var(--accent)}
-#facts{display:flex;flex-wrap:wrap;gap:4px 16px;margin:4px 0;font-size:13px}#facts div{display:flex;gap:4px}#facts dt{color:var(--muted)}#facts dd{margin:0}
+#facts{display:flex;flex-wrap:wrap;gap:4px 16px;margin:4px 0;font-size:13px}#facts div{display:flex;gap:4px}#facts dt{color:var(--muted)}#facts dd{margin:0}#scope dd{color:var(--accent);font-weight:600}
 .controls{display:flex;flex-wrap:wrap;gap:6px 14px;align-items:center}
 button,select,input{font:inherit;color:inherit;background:var(--panel);border:1px solid var(--line);border-radius:4px}
 :focus-visible{outline:2px solid var(--accent);outline-offset:1px}

@@ -4,12 +4,15 @@
  * hands messages on; the model and the views are elsewhere.
  */
 import { Message } from '../../src/protocol/messages.js';
+import { CollectorStatsMessage, type ServerSource } from '../../src/server/client-messages.js';
 import { safeText } from '../../src/views/safe-text.js';
 
 export interface StreamHandlers {
   /** A (re)connection was accepted: the server's catch-up follows, so the model starts afresh. */
-  welcome(rights: 'control' | 'read'): void;
+  welcome(rights: 'control' | 'read', source: ServerSource): void;
   message(m: Message): void;
+  /** The server's collector's own CPU and memory (a live server, every few seconds). */
+  collector(m: CollectorStatsMessage): void;
   flame(m: { state?: unknown; seconds?: unknown; tree?: unknown; samples?: unknown; message?: unknown }): void;
   reject(message: string): void;
   state(text: string, ok: boolean): void;
@@ -42,7 +45,12 @@ export function connectStream(h: StreamHandlers): StreamConnection {
       if (json.type === 'welcome') {
         const rights = json.rights === 'control' ? 'control' : 'read';
         h.state(`connected (${rights === 'control' ? 'control' : 'read-only'})`, true);
-        h.welcome(rights);
+        h.welcome(rights, json.source === 'replay' ? 'replay' : 'live');
+        return;
+      }
+      if (json.type === 'collector') {
+        const c = CollectorStatsMessage.safeParse(json);
+        if (c.success) h.collector(c.data);
         return;
       }
       if (json.type === 'flame') return h.flame(json as Parameters<StreamHandlers['flame']>[0]);

@@ -1,6 +1,7 @@
 /**
- * The header: where the stream comes from (host, kernel, bpftrace, vendor, nested paging), which
- * probes are attached, the collector's own cost, live / paused / ended, and the totals line.
+ * The header: where the stream comes from (host, kernel, bpftrace, vendor, nested paging), the cgroup
+ * it was scoped to, which probes are attached, the collector's own cost, live / paused / ended, and
+ * the totals line.
  */
 import { safeText } from '../../src/views/safe-text.js';
 import type { Report } from '../../src/report/report.js';
@@ -9,8 +10,9 @@ import type { DashboardView } from '../../ui/view-model.js';
 import { byId, el, num } from './dom.js';
 import { type PageUi, windowLabel } from './page-state.js';
 
-function fact(label: string, value: string | HTMLElement): HTMLDivElement {
+function fact(label: string, value: string | HTMLElement, id?: string): HTMLDivElement {
   const d = el('div');
+  if (id) d.id = id;
   const dd = el('dd');
   dd.append(typeof value === 'string' ? el('span', value) : value);
   d.append(el('dt', label), dd);
@@ -29,20 +31,33 @@ export function renderHeader(view: DashboardView, sinceStart: Report, p: PageUi,
   byId('ended').textContent = h.ended ? `stream ended${sinceStart.complete ? ' (complete)' : ''}` : '';
   const paging = sinceStart.tdp === null ? 'unknown' : sinceStart.tdp ? 'on (NPT/EPT)' : 'OFF: shadow paging';
   const probes = h.notAttached.length ? `${h.attached.length} attached; not attached: ${h.notAttached.map((x) => `${x.probe} (${x.detail})`).join(', ')}` : `${h.attached.length} attached`;
-  // the collector's CPU and memory are the local process's (the terminal reads /proc); the stream does not carry them
-  const collector = h.self ? `${h.self.cpuPercent.toFixed(1)}% CPU, ${h.self.rssMiB.toFixed(0)} MiB` : 'not in the stream';
+  const collector = collectorFact(view, p);
   const covered = h.windowCoveredMs / 1000;
   byId('facts').replaceChildren(
     fact('kernel', h.kernel),
     fact('bpftrace', h.bpftrace),
     fact('vendor', sinceStart.vendor),
     fact('nested paging', paging),
+    ...(h.scope !== undefined ? [fact('scoped to', `cgroup ${h.scope}`, 'scope')] : []),
     fact('probes', probes),
-    fact('collector', collector),
+    ...(collector ? [collector] : []),
     fact('up', uptime(h.uptimeMs)),
     fact(`exits/s (${windowLabel(p)})`, num('span', 'exits-per-second', h.exitsPerSecond, compact(h.exitsPerSecond), '')),
     fact('window covers', `${covered.toFixed(covered < 10 ? 1 : 0)} s`),
     fact('lost events', num('span', 'lost', h.lost, String(h.lost), '')),
     fact('VM', h.vmLabel),
   );
+}
+
+/**
+ * The collector's own CPU (% of one core) and memory, from the server's `collector` messages (the
+ * view's `self`; data-value: the figures unrounded); a replay collects nothing; a report shows none.
+ */
+function collectorFact(view: DashboardView, p: PageUi): HTMLDivElement | undefined {
+  if (p.embedded) return undefined;
+  const self = view.header.self;
+  if (!self) return fact('collector', p.server === 'replay' ? 'replay: nothing is collected' : 'not measured yet', 'collector');
+  const figures = el('span');
+  figures.append(num('span', 'collector-cpu', self.cpuPercent, `${self.cpuPercent.toFixed(1)}% CPU`, ''), el('span', ', '), num('span', 'collector-rss', self.rssMiB, `${self.rssMiB.toFixed(0)} MiB`, ''));
+  return fact('collector', figures, 'collector');
 }
