@@ -121,6 +121,23 @@ export async function replayDashboard(path: string, o: { windowSeconds: WindowSe
 }
 
 /**
+ * attach: a server message to the store: the remote collector's own CPU and memory (shown where the
+ * local one is, at once: they come every few seconds, apart from the stream), flame progress and result.
+ */
+export function applyServerMessage(store: DashboardStore, m: { type: string; [k: string]: unknown }): void {
+  if (m.type === 'collector') {
+    const stats = CollectorStatsMessage.safeParse(m);
+    if (stats.success) store.setSelf(selfStatsOf(stats.data), true);
+    return;
+  }
+  if (m.type !== 'flame') return;
+  const f = m as { state?: string; seconds?: number; summary?: FlameSummary; message?: string };
+  if (f.state === 'sampling') store.setFlame({ state: 'sampling', phase: 'sampling', elapsed: 0, seconds: f.seconds ?? 5 });
+  else if (f.state === 'done' && f.summary) store.setFlame({ state: 'done', summary: f.summary, files: [] });
+  else if (f.state === 'failed') store.setFlame({ state: 'failed', message: f.message ?? 'the flame snapshot failed' });
+}
+
+/**
  * `exitscope attach ws://HOST:PORT`: the same dashboard on a remote stream. Each (re)connection
  * starts from a fresh model (the server's catch-up carries the totals so far); `f` asks the
  * server for a flame snapshot when the token allows it, and its result comes to the panel.
@@ -166,16 +183,7 @@ export async function attachDashboard(o: { url: URL; token?: string; windowSecon
         recording.write(m);
       }
     },
-    onServerMessage: (m) => {
-      // the remote collector's own cost, shown where the local one is
-      const stats = m.type === 'collector' ? CollectorStatsMessage.safeParse(m) : undefined;
-      if (stats?.success) store.setSelf(selfStatsOf(stats.data));
-      if (m.type !== 'flame') return;
-      const f = m as { state?: string; seconds?: number; summary?: FlameSummary; message?: string };
-      if (f.state === 'sampling') store.setFlame({ state: 'sampling', phase: 'sampling', elapsed: 0, seconds: f.seconds ?? 5 });
-      else if (f.state === 'done' && f.summary) store.setFlame({ state: 'done', summary: f.summary, files: [] });
-      else if (f.state === 'failed') store.setFlame({ state: 'failed', message: f.message ?? 'the flame snapshot failed' });
-    },
+    onServerMessage: (m) => applyServerMessage(store, m),
   });
   await remote.start(); // a wrong address or token is an error here, before the dashboard draws
   const onFlame = (): string | undefined => {
