@@ -182,15 +182,19 @@ async function startLiveIn(o: LiveOptions, onMessage: (m: Message) => void, caps
 /**
  * Calls `stop` on the first SIGINT/SIGTERM; a second one exits at once, with the status a shell
  * gives for that signal (130, 143): process.exit runs the exit hook that kills bpftrace
- * (src/process/tracer-process.ts). Returns an unsubscribe. This is the one place signals are
+ * (src/process/tracer-process.ts), after `lastly`. Returns an unsubscribe. This is the one place signals are
  * handled: nothing else (execa's cleanup, signal-exit) may re-raise them.
  */
-export function onInterrupt(stop: () => void): () => void {
+export function onInterrupt(stop: (signal: NodeJS.Signals) => void, lastly?: () => void): () => void {
   let count = 0;
   const handler = (signal: NodeJS.Signals): void => {
     count++;
-    if (count === 1) stop();
-    else process.exit(128 + (constants.signals[signal] ?? constants.signals.SIGINT));
+    if (count === 1) stop(signal);
+    else {
+      // what cannot wait for the exit hook's SIGKILL of bpftrace (e.g. run's COMMAND and cgroup)
+      lastly?.();
+      process.exit(128 + (constants.signals[signal] ?? constants.signals.SIGINT));
+    }
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);

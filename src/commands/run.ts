@@ -9,7 +9,7 @@ import { writeUserFile } from '../io/user-file.js';
 import { type Format, formatReport } from '../report/format.js';
 import { buildReport } from '../report/report.js';
 import { type Live, type LiveOptions, onInterrupt, startLive } from './live.js';
-import { removeRunCgroup } from '../scope/run-cgroup.js';
+import { leaveRunCgroup, removeRunCgroup } from '../scope/run-cgroup.js';
 import { sayRemoval } from '../scope/removal-notice.js';
 import { spawnInCgroup } from '../scope/spawn-in-cgroup.js';
 import { finishGate, type GateOptions, prepareGate } from '../gate/run-gate.js';
@@ -34,24 +34,57 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
   if (argv.length === 0) throw new UserError('NO_COMMAND', 'exitscope run needs a command to run', 'exitscope run -- make test');
   // --baseline/--fail-on: read and checked before anything is traced (src/gate/)
   const gate = prepareGate(o);
-  const live = await startLive(o);
-  // --scope: COMMAND starts in the fresh cgroup the program counts (src/scope/)
-  const child = live.cgroup?.created ? await startScoped(argv, live) : execa(argv[0] as string, argv.slice(1), { stdio: 'inherit', reject: false });
-  // Ctrl-C reaches the command and bpftrace too (same process group): bpftrace prints its final
-  // totals and exits; it must not be restarted while the command winds down. We stop after it.
-  const off = onInterrupt(() => live.collector.interrupted());
-  const result = await child;
-  off();
-  await live.stop();
-  if (live.cgroup?.created) sayRemoval(live.cgroup.path, await removeRunCgroup(live.cgroup));
-  if (result.failed && result.exitCode === undefined && !result.signal)
-    throw new UserError('COMMAND_FAILED', `could not run ${argv[0]}: ${result.shortMessage}`, 'check the command name and PATH');
-  const report = buildReport(live.agg);
-  const text = formatReport(report, o.format);
-  if (o.reportFile) writeUserFile(o.reportFile, text, 'REPORT_WRITE', '--report-file');
-  else process.stdout.write(text);
-  if (live.recording) process.stderr.write(`exitscope: recording written to ${live.recording.path} (${live.recording.lines} messages)\n`);
-  return finishGate(gate, report, exitStatus(result.exitCode, result.signal), live.recording?.path ?? 'this run');
+  // Signals are ours from the start (attaching takes seconds): the first stops in order, a second
+  // exits at once (onInterrupt). SIGTERM comes to exitscope alone (a CI timeout, kill): it is passed
+  // on to COMMAND, so that the run ends as if COMMAND had ended. SIGINT (Ctrl-C) reaches COMMAND and
+  // bpftrace through the terminal's process group already; bpftrace's final totals come then, and it
+  // must not be restarted while COMMAND winds down.
+  let live: Live | undefined;
+  let child: { kill(signal?: NodeJS.Signals): boolean } | undefined;
+  let interruptedEarly = false;
+  const off = onInterrupt(
+    (signal) => {
+      if (!live || !child) interruptedEarly = true;
+      live?.collector.interrupted();
+      if (signal === 'SIGTERM') child?.kill('SIGTERM');
+    },
+    () => {
+      // the second signal: COMMAND goes too, and the cgroup made for it if it is empty by then
+      child?.kill('SIGKILL');
+      if (live?.cgroup?.created) leaveRunCgroup(live.cgroup.path);
+    },
+  );
+  try {
+    live = await startLive(o);
+    if (interruptedEarly) {
+      await stopAndRemoveCgroup(live);
+      return 130;
+    }
+    // --scope: COMMAND starts in the fresh cgroup the program counts (src/scope/)
+    const started = live.cgroup?.created ? (await startScoped(argv, live)).child : execa(argv[0] as string, argv.slice(1), { stdio: 'inherit', reject: false });
+    child = started;
+    const result = await started;
+    await stopAndRemoveCgroup(live);
+    if (result.failed && result.exitCode === undefined && !result.signal)
+      throw new UserError('COMMAND_FAILED', `could not run ${argv[0]}: ${result.shortMessage}`, 'check the command name and PATH');
+    const report = buildReport(live.agg);
+    const text = formatReport(report, o.format);
+    if (o.reportFile) writeUserFile(o.reportFile, text, 'REPORT_WRITE', '--report-file');
+    else process.stdout.write(text);
+    if (live.recording) process.stderr.write(`exitscope: recording written to ${live.recording.path} (${live.recording.lines} messages)\n`);
+    return finishGate(gate, report, exitStatus(result.exitCode, result.signal), live.recording?.path ?? 'this run');
+  } finally {
+    off();
+  }
+}
+
+/** Stops tracing (final totals, the recording closed) and removes the --scope cgroup, even when the stop fails (a full disk). */
+async function stopAndRemoveCgroup(live: Live): Promise<void> {
+  try {
+    await live.stop();
+  } finally {
+    if (live.cgroup?.created) sayRemoval(live.cgroup.path, await removeRunCgroup(live.cgroup));
+  }
 }
 
 /** The status a shell gives: the command's own, or 128 + the number of the signal that killed it. */

@@ -3,7 +3,7 @@
  * Pure; outside strings (hosts, kernels, VM and handler names, file names) are neutralised for
  * the text forms (src/views/safe-text.ts) and kept exact, escaped, in JSON.
  */
-import { table } from '../report/format.js';
+import { mdText, table } from '../report/format.js';
 import { formatNs } from '../report/histogram.js';
 import { safeJson, safeStrings } from '../views/safe-text.js';
 import type { BoundChange, Change, ReportDiff, SideSummary } from './compare.js';
@@ -58,8 +58,6 @@ function text(d: ReportDiff): string {
   return `${out.join('\n')}\n`;
 }
 
-/** Markdown text that stays text (as in the report's markdown): structure characters escaped. */
-export const mdText = (s: string): string => s.replace(/[\\`*[\]<>|_]/g, (c) => `\\${c}`);
 /** A markdown table; cells are escaped, but for the columns in `code` (text of ours, shown as code). */
 export const mdTable = (header: string[], rows: string[][], code: readonly number[] = []): string =>
   [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((x) => `| ${x.map((c, i) => (code.includes(i) ? `\`${c}\`` : mdText(c))).join(' | ')} |`)].join('\n');

@@ -90,13 +90,21 @@ function loadRecordingReport(path: string): LoadedSide {
 function loadReportFile(path: string): LoadedSide {
   const notReport = (why: string): UserError =>
     new UserError('NOT_A_REPORT', `${path} is neither a recording nor a report of this exitscope: ${why}`, 'give a recording (exitscope record / run -o FILE) or a report written by exitscope report -f json / run -f json --report-file FILE');
+  // the size is checked before reading (a multi-GB file is not read to be refused), and on the
+  // file that was opened: it cannot be swapped for a FIFO between the check and the read
   let text: string;
+  let fd: number | undefined;
   try {
-    text = readFileSync(path, 'utf8');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw notReport('not a regular file');
+    if (st.size > MAX_REPORT_BYTES) throw notReport('too large for a report');
+    text = readFileSync(fd, 'utf8');
   } catch (e) {
-    throw notReport((e as Error).message);
+    throw e instanceof UserError ? e : notReport((e as Error).message);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
-  if (text.length > MAX_REPORT_BYTES) throw notReport('too large for a report');
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -4,12 +4,10 @@
  * the baseline, the summary and JUnit files are written, and the status is chosen: COMMAND's own
  * when it failed, GATE_FAILED_STATUS when it succeeded and a rule is broken.
  */
-import { closeSync, openSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import { compareReports } from '../diff/compare.js';
 import { loadSide, type LoadedSide } from '../diff/load-side.js';
 import { writeUserFile } from '../io/user-file.js';
-import { describeWriteFailure, writeFully } from '../io/write-failure.js';
 import type { Report } from '../report/report.js';
 import { safeText } from '../views/safe-text.js';
 import { evaluateGate, type GateVerdict } from './evaluate.js';
@@ -43,27 +41,14 @@ export function prepareGate(o: GateOptions): PreparedGate {
   return { o, ...(baseline ? { baseline } : {}) };
 }
 
-/** The summary is appended to (each CI step adds its own), in place: it may be a FIFO too. */
-function appendSummary(path: string, text: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, 'a');
-    writeFully(fd, text);
-  } catch (e) {
-    const { reason, fix } = describeWriteFailure(e, path, '--summary');
-    throw new UserError('GATE_WRITE', `cannot write ${path}: ${reason}`, fix);
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
 /** After COMMAND: compare, write the files, say the verdict; returns the status run exits with. */
 export function finishGate(g: PreparedGate, report: Report, commandStatus: number, runLabel: string): number {
   const { o, baseline } = g;
   if (!baseline && !o.summary) return commandStatus;
   const diff = baseline ? compareReports(baseline.report, report, { baseLabel: baseline.path, nextLabel: runLabel, byVm: true }) : undefined;
   const verdict: GateVerdict | undefined = diff && o.failOn?.length ? evaluateGate(o.failOn, diff) : undefined;
-  if (o.summary) appendSummary(o.summary, gateSummaryMarkdown({ commandStatus, report, ...(diff ? { diff } : {}), ...(verdict ? { verdict } : {}) }));
+  // appended, in place (each CI step adds its own; it may be a FIFO)
+  if (o.summary) writeUserFile(o.summary, gateSummaryMarkdown({ commandStatus, report, ...(diff ? { diff } : {}), ...(verdict ? { verdict } : {}) }), 'GATE_WRITE', '--summary', 'a');
   if (o.junit && verdict && baseline) writeUserFile(o.junit, gateJunit(verdict, { baseline: baseline.path, commandStatus }), 'GATE_WRITE', '--junit');
   if (!verdict) return commandStatus;
   for (const r of verdict.results) process.stderr.write(`exitscope: gate: ${safeText(r.rule)} ${safeText(r.detail)}\n`);

@@ -4,7 +4,8 @@
  * (the diff's own markdown, hints included). Pure.
  */
 import type { ReportDiff } from '../diff/compare.js';
-import { diffMarkdown, mdTable, mdText } from '../diff/format.js';
+import { diffMarkdown, mdTable } from '../diff/format.js';
+import { mdText } from '../report/format.js';
 import type { Report } from '../report/report.js';
 import { formatReport } from '../report/format.js';
 import type { GateVerdict } from './evaluate.js';

@@ -8,11 +8,12 @@
  */
 import type { HelloMessage, Message, SnapshotMessage, VmMessage } from '../protocol/messages.js';
 import { SnapshotMerger } from '../server/merge.js';
+import { MAX_NOTICES } from '../model/aggregate.js';
 
 /** Points over time in an HTML report (the chart's resolution). */
 export const MAX_POINTS = 500;
-/** Gaps and errors kept (the newest), as the model keeps them (src/model/aggregate.ts). */
-export const MAX_NOTICES_KEPT = 50;
+/** Gaps and errors kept (the newest): as many as the model keeps, so the page and the report agree. */
+export const MAX_NOTICES_KEPT = MAX_NOTICES;
 
 export interface BoundedStream {
   messages: Message[];

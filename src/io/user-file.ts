@@ -10,16 +10,26 @@ import { describeWriteFailure, writeFully } from './write-failure.js';
 /**
  * @param code the error code a failure is reported under (documented in docs/errors.md)
  * @param flag the option that named the file, for the fix ("--report-file")
+ * @param mode 'w' replaces the file; 'a' appends (a CI step summary, which each step adds to)
  */
-export function writeUserFile(path: string, text: string, code: string, flag: string): void {
+export function writeUserFile(path: string, text: string, code: string, flag: string, mode: 'w' | 'a' = 'w'): void {
   let fd: number | undefined;
   try {
-    fd = openSync(path, 'w');
+    fd = openSync(path, mode);
     writeFully(fd, text);
+    // a network filesystem may say ENOSPC only here: a close that fails is a failed write too
+    const open = fd;
+    fd = undefined;
+    closeSync(open);
   } catch (e) {
+    if (fd !== undefined) {
+      try {
+        closeSync(fd);
+      } catch {
+        // the write's own error is the one to report
+      }
+    }
     const { reason, fix } = describeWriteFailure(e, path, flag);
     throw new UserError(code, `cannot write ${path}: ${reason}`, fix);
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
 }

@@ -34,7 +34,7 @@ export interface Totals {
 /** Window lengths kept up to date at once (the views ask for one to three). */
 const MAX_WINDOWS = 4;
 /** Gaps and errors kept (the newest): a collector restarting all week must not grow without bound. */
-const MAX_NOTICES = 1000;
+export const MAX_NOTICES = 1000;
 
 export function emptyTotals(): Totals {
   return { exits: new ExitCounts(), exitNs: new Map(), faults: new Map(), regions: new Map(), handlerCalls: new Map(), handlerNs: new Map(), ms: 0 };

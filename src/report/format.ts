@@ -76,7 +76,8 @@ function csv(r: Report): string {
  * links and images, inline HTML, code spans, emphasis) are backslash-escaped. Line breaks are
  * already gone (safeStrings spells them out), so no text can start a heading or a table row.
  */
-const mdText = (s: string): string => s.replace(/[\\`*[\]<>|]/g, (c) => `\\${c}`);
+/** Text from outside in markdown: the characters that would make links, emphasis, HTML or table cells are escaped. */
+export const mdText = (s: string): string => s.replace(/[\\`*[\]<>|_]/g, (c) => `\\${c}`);
 
 function markdown(r: Report): string {
   const md = (header: string[], rows: string[][]): string => [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((x) => `| ${x.map(mdText).join(' | ')} |`)].join('\n');

@@ -5,7 +5,7 @@
  * guess, removed when COMMAND is done. exitscope itself stays outside it.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../errors.js';
@@ -70,4 +70,21 @@ export async function removeRunCgroup(scope: CgroupScope, tries = 40): Promise<R
   }
   const pids = cgroupPids(scope.path);
   return { removed: false, pids, reason: pids.length ? 'processes are still in it' : `rmdir failed: ${last}` };
+}
+
+/**
+ * At a second Ctrl-C, when nothing may wait: kills what is left in the cgroup (cgroup.kill, Linux
+ * 5.14+) and tries to remove it once; if its tasks have not left yet, says how to remove it later.
+ */
+export function leaveRunCgroup(path: string, write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): void {
+  try {
+    writeFileSync(join(path, 'cgroup.kill'), '1\n');
+  } catch {
+    // older kernels: the processes were sent SIGKILL one by one (run kills COMMAND)
+  }
+  try {
+    rmdirSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') write(`exitscope: the cgroup ${path} is left (its processes were still leaving); remove it with: rmdir ${path}`);
+  }
 }

@@ -21,7 +21,11 @@ export function checkRunnable(cmd: string): void {
   throw new UserError('COMMAND_FAILED', `could not run ${cmd}: not found on PATH`, 'check the command name and PATH');
 }
 
-export async function spawnInCgroup(argv: readonly string[], cgroupDir: string): Promise<ScopedChild> {
+/**
+ * Resolves once COMMAND is in the cgroup and released, with its subprocess wrapped in an object:
+ * a subprocess is a thenable, and resolving a promise with it would wait for COMMAND to end.
+ */
+export async function spawnInCgroup(argv: readonly string[], cgroupDir: string): Promise<{ child: ScopedChild }> {
   const [cmd, ...args] = argv;
   if (cmd === undefined) throw new Error('spawnInCgroup: no command');
   checkRunnable(cmd);
@@ -41,5 +45,5 @@ export async function spawnInCgroup(argv: readonly string[], cgroupDir: string):
     throw new UserError('CGROUP_CREATE', `cannot move ${cmd} into the cgroup ${cgroupDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'run as root on a host where cgroup v2 is writable, or use --cgroup PATH');
   }
   release(true);
-  return child;
+  return { child };
 }

@@ -6,6 +6,8 @@
  * of bad clients cannot fill a disk: at most `perWindow` lines per `windowMs`,
  * then one line saying how many were left out.
  */
+import { safeText } from '../views/safe-text.js';
+
 export interface ServerLogOptions {
   perWindow?: number;
   windowMs?: number;
@@ -15,12 +17,9 @@ export interface ServerLogOptions {
 
 export type ServerLog = (line: string) => void;
 
-// C0 controls (but not plain text), DEL, C1 controls, and the Unicode line/paragraph separators
-// eslint-disable-next-line no-control-regex
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
-
 export function printable(text: string, maxChars = 300): string {
-  const escaped = text.replace(UNPRINTABLE, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  // the one neutraliser of text from outside: controls, DEL, C1, bidi overrides, line separators
+  const escaped = safeText(text);
   return escaped.length > maxChars ? `${escaped.slice(0, maxChars)}…` : escaped;
 }
 

@@ -151,6 +151,30 @@ describe('hardening, in the lab (npt on)', { timeout: 300_000 }, () => {
     });
   }
 
+  it('SIGTERM to exitscope run alone (a CI timeout): passed on to COMMAND, the run ends in order, the --scope cgroup removed', async () => {
+    const out = lab.outDir;
+    const rec = join(out, 'run-term.jsonl');
+    const r = await lab.session.exec(
+      [
+        `${EXITSCOPE} run --scope -o ${rec} -f json --report-file ${out}/run-term.report.json -- sleep 600 2> ${out}/run-term.err & P=$!`,
+        waitFor(`grep -q '"type":"snapshot"' ${rec} 2>/dev/null`, 120, 'the first snapshot'),
+        'kill -TERM $P', // to exitscope only, not its process group
+        'set +e; wait $P; echo status=$?; set -e',
+        'ls /sys/fs/cgroup | grep -c exitscope-run || true',
+        '! pgrep -x sleep > /dev/null && echo sleep-gone',
+      ].join('\n'),
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('status=143'); // COMMAND's own status: killed by the SIGTERM passed on
+    expect(r.stdout).toMatch(/^0$/m); // no cgroup left
+    expect(r.stdout).toContain('sleep-gone');
+    const { messages } = countsOf(rec);
+    expect(messages.at(-1)).toMatchObject({ type: 'end', complete: true });
+    const report = JSON.parse(readFileSync(join(out, 'run-term.report.json'), 'utf8')) as { scope?: unknown };
+    expect(report.scope).toBeDefined();
+    expect(readFileSync(join(out, 'run-term.err'), 'utf8')).not.toMatch(/\n\s+at /);
+  });
+
   it('SIGKILL of exitscope: bpftrace does not outlive it', async () => {
     const out = lab.outDir;
     const rec = join(out, 'sigkill.jsonl');

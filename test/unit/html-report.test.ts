@@ -79,6 +79,20 @@ describe('the bounded stream', () => {
     expect(b.messages.at(-1)?.type).toBe('end');
   });
 
+  it('many gaps and errors: the page rebuilds as many as the report says (the model keeps the same number)', () => {
+    const base = fixture('run-npf-1031-npt-off.jsonl');
+    const end = base.at(-1) as Message;
+    const noisy: Message[] = [...base.slice(0, -1)];
+    for (let i = 0; i < 1200; i++) {
+      noisy.push({ type: 'gap', t: 10_000 + i, reason: `bpftrace exited (${i})`, resumed: true });
+      noisy.push({ type: 'error', t: 10_000 + i, code: 'BPFTRACE_DIED', message: `died ${i}` });
+    }
+    noisy.push(end);
+    const original = reportOf(noisy);
+    expect(original.gaps.length).toBeGreaterThan(100);
+    expect(reportOf(boundedMessages(() => noisy).messages)).toEqual(original);
+  });
+
   it('any bound: still the same report (a few points, or one)', () => {
     const messages = longRecording(fixture('run-npf-1031-npt-off.jsonl'), 30);
     for (const max of [1, 2, 7, 64]) {

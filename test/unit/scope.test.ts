@@ -230,7 +230,7 @@ describe('run --scope: COMMAND enters the cgroup before it runs', () => {
     const out = join(dir, 'out.json');
     const words = ['a b', '$(touch pwned)', '"; echo x', "it's", '*'];
     const script = 'require("fs").writeFileSync(process.argv[1], JSON.stringify({ pid: process.pid, args: process.argv.slice(3), procs: require("fs").readFileSync(process.argv[2] + "/cgroup.procs", "utf8") }))';
-    const child = await spawnInCgroup([process.execPath, '-e', script, out, dir, ...words], dir);
+    const { child } = await spawnInCgroup([process.execPath, '-e', script, out, dir, ...words], dir);
     const r = await child;
     expect(r.exitCode).toBe(0);
     const seen = JSON.parse(readFileSync(out, 'utf8')) as { pid: number; args: string[]; procs: string };

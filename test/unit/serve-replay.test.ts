@@ -129,7 +129,7 @@ describe.each(['run-mix-3-vcpus-2-npt-on.jsonl', 'run-npf-1031-npt-off.jsonl'])(
     const server = start('serve', '0', '--replay', join(FIXTURES, name), '--speed', 'max');
     try {
       const url = (await said(server, /serving the stream at (ws:\/\/127\.0\.0\.1:\d+)\/stream/))[1] as string;
-      expect(server.stderr()).toContain('when the first client connects');
+      await said(server, /when the first client connects/); // its own write, after the line above
       const out = join(dir, `from-${name}`);
       const recorder = start('record', '--from', url, '-o', out);
       expect(await recorder.done).toBe(0);

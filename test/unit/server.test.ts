@@ -434,7 +434,7 @@ describe('the parts of that', () => {
     now = 1000;
     log('later');
     expect(out.slice(3)).toEqual(['97 more lines left out (rate limit)', 'later']);
-    expect(printable('a\u001b[31mred\r\nb\u2028')).toBe('a\\x1b[31mred\\x0d\\x0ab\\x2028');
+    expect(printable('a\u001b[31mred\r\nb\u2028\u202e')).toBe('a\\x1b[31mred\\x0d\\x0ab\\u2028\\u202e');
     expect(printable('x'.repeat(1000), 10)).toBe(`${'x'.repeat(10)}…`);
   });
 });
