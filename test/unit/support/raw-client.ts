@@ -18,11 +18,22 @@ export interface ExchangeOptions {
   end?: boolean;
   /** Time between writes, so that later chunks arrive as separate reads. */
   gapMs?: number;
+  /**
+   * An answer is certain (a test asserts on it): past `waitMs`, keep waiting until its head (status
+   * line and headers) is complete or the server closes. The bound, HEAD_WAIT_MS, only matters when
+   * the server never answers; without this, a busy machine could make a late answer look missing.
+   */
+  awaitHead?: boolean;
 }
+
+/** How long `awaitHead` waits at most for an answer's head (a generous bound, not a timing claim). */
+export const HEAD_WAIT_MS = 10_000;
+
+const headComplete = (got: Buffer[]): boolean => Buffer.concat(got).includes('\r\n\r\n');
 
 /**
  * Sends `chunks` (one write each) and collects the answer until the server closes or
- * `waitMs` passes, then destroys the socket either way. Never rejects: a reset is a close.
+ * `waitMs` passes (see `awaitHead`), then destroys the socket either way. Never rejects: a reset is a close.
  */
 export function exchange(port: number, chunks: (string | Buffer)[], waitMs = 1000, o: ExchangeOptions = {}): Promise<RawExchange> {
   return new Promise((resolve) => {
@@ -36,8 +47,16 @@ export function exchange(port: number, chunks: (string | Buffer)[], waitMs = 100
       socket.destroy();
       resolve({ bytes: Buffer.concat(got), closedByServer });
     };
-    const timer = setTimeout(() => finish(false), waitMs);
-    socket.on('data', (d) => got.push(d));
+    let waitingForHead = false;
+    let timer = setTimeout(() => {
+      if (!o.awaitHead || headComplete(got)) return finish(false);
+      waitingForHead = true;
+      timer = setTimeout(() => finish(false), Math.max(0, HEAD_WAIT_MS - waitMs));
+    }, waitMs);
+    socket.on('data', (d) => {
+      got.push(d);
+      if (waitingForHead && headComplete(got)) finish(false);
+    });
     socket.on('error', () => finish(true));
     socket.on('close', () => finish(true));
     socket.on('end', () => finish(true));
