@@ -18,7 +18,8 @@ import { SnapshotMerger } from '../../src/server/merge.js';
 import { MessageProgress } from '../../src/server/message-progress.js';
 import { parseRequestTarget } from '../../src/server/request-target.js';
 import { printable, rateLimitedLog } from '../../src/server/server-log.js';
-import { exchange, frame, headersOf, rawWebSocket, statusOf, upgradeRequest } from './support/raw-client.js';
+import { until as untilFor } from './support/ink-wait.js';
+import { exchange, frame, HEAD_WAIT_MS, headersOf, type RawExchange, rawWebSocket, statusOf, upgradeRequest } from './support/raw-client.js';
 
 const FIX = join(import.meta.dirname, '../fixtures');
 const messages = parseRecording(readFileSync(join(FIX, 'recordings', 'run-mix-3-vcpus-2-npt-on.jsonl'), 'utf8')).messages;
@@ -58,12 +59,30 @@ function connect(url: string, opts: ConstructorParameters<typeof WebSocket>[2] =
 
 const streamOf = (c: TestClient): Message[] => c.got.map((m) => MessageSchema.safeParse(m)).filter((r) => r.success).map((r) => r.data as Message);
 
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error('timed out');
-    await tick(20);
+/** Waits for a condition; the bound (generous: it only matters when the code is broken) is no timing claim. */
+const until = (cond: () => boolean, what = 'a condition', ms = 10_000): Promise<void> => untilFor(cond, what, ms);
+
+/** A promise that must settle, with a generous bound so that a broken server fails the test with a reason. */
+async function within<T>(p: Promise<T>, what: string, ms = 15_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
   }
+}
+
+/** The server's own record of a client's unfinished message (when it started), for the message-deadline tests. */
+function unfinishedSince(server: StreamServer): (number | undefined)[] {
+  const clients = (server as unknown as { clients?: Set<{ progress?: { unfinishedSince?: number } }> }).clients;
+  if (!clients) throw new Error('StreamServer has no `clients` any more: update this test');
+  return [...clients].map((c) => {
+    if (!c.progress) throw new Error('a StreamServer client has no `progress` any more: update this test');
+    return c.progress.unfinishedSince;
+  });
 }
 
 describe('the stream over WebSocket', () => {
@@ -98,7 +117,8 @@ describe('the stream over WebSocket', () => {
     const c = await connect(url);
     c.ws.send(JSON.stringify({ type: 'subscribe', topics: ['vm', 'end'] }));
     c.ws.send(JSON.stringify({ type: 'ping' }));
-    await tick();
+    // messages are handled in order: once the pong is here, the subscription is in force
+    await until(() => c.got.some((m) => m.type === 'pong'), 'the pong');
     for (const m of messages) server.publish(m);
     await until(() => streamOf(c).some((m) => m.type === 'end'));
     expect(new Set(streamOf(c).map((m) => m.type))).toEqual(new Set(['hello', 'vm', 'end']));
@@ -201,9 +221,9 @@ describe('hostile clients', () => {
     expect(server.clientCount).toBe(0);
   });
 
-  it('a client that never reads: its frames are merged while it is behind, then it is terminated; the others get everything; its buffer stays bounded', async () => {
+  it('a client that never reads: its frames are merged while it is behind, then it is terminated; the others get everything; its buffer stays bounded', { timeout: 60_000 }, async () => {
     const high = 64 * 1024;
-    const { server, url } = await serve({ highWaterBytes: high, stuckMs: 1500 });
+    const { server, url } = await serve({ highWaterBytes: high, stuckMs: 3000 });
     const stalled = await connect(url);
     const others = await Promise.all([connect(url), connect(url)]);
     // stop reading: the kernel's buffers fill, then the server's send buffer for it grows
@@ -212,35 +232,55 @@ describe('hostile clients', () => {
     // a big snapshot (~10 KB): 200 vCPU threads
     const big: SnapshotMessage = { ...base, exits: Array.from({ length: 200 }, (_, i) => ({ pid: 7, tid: 1000 + i, isa: 2, reason: 123, n: 1 })) };
     const frame = JSON.stringify(big).length;
+    /** Snapshots a client received, merged ones counted as what they stand for, and the exits in them. */
+    const received = (c: TestClient): { snapshots: number; exits: number } => {
+      let snapshots = 0;
+      let exits = 0;
+      for (const m of c.got) {
+        if (m.type !== 'snapshot') continue;
+        snapshots += (m.merged as number | undefined) ?? 1;
+        for (const e of m.exits as { n: number }[]) exits += e.n;
+      }
+      return { snapshots, exits };
+    };
     let sent = 0;
     let maxBuffered = 0;
-    let maxMerged = 0;
-    const t0 = Date.now();
-    while (Date.now() - t0 < 2500 && server.clientCount === 3) {
-      for (let i = 0; i < 40; i++) server.publish({ ...big, seq: sent++ });
-      for (const st of server.stats()) {
-        maxBuffered = Math.max(maxBuffered, st.buffered);
-        maxMerged = Math.max(maxMerged, st.merged);
+    const burst = (): void => {
+      for (let i = 0; i < 40; i++) {
+        server.publish({ ...big, seq: sent++ });
+        for (const st of server.stats()) maxBuffered = Math.max(maxBuffered, st.buffered);
       }
-      await tick(5);
+    };
+    const othersHaveAll = (): boolean => others.every((o) => received(o).snapshots === sent);
+    // Publish until it is behind, however large this machine's socket buffers are. After each burst
+    // the others are let catch up: then their mergers are empty, so a merged count is the stalled
+    // client's. (It is terminated only stuckMs after falling behind: far longer than a catch-up.)
+    let stalledMerged = 0;
+    const t0 = Date.now();
+    while (stalledMerged === 0 && server.clientCount === 3) {
+      if (Date.now() - t0 > 20_000) throw new Error(`the client that never reads was not behind after ${sent} snapshots`);
+      burst();
+      await until(othersHaveAll, 'the reading clients to receive every snapshot so far');
+      if (server.clientCount === 3) stalledMerged = Math.max(0, ...server.stats().map((st) => st.merged));
     }
-    // it fell behind (snapshots merged for it), its buffer never went past the mark by more than a frame
-    expect(maxMerged).toBeGreaterThan(0);
+    expect(stalledMerged).toBeGreaterThan(0);
+    // more while it is behind: merged for it, not sent (its buffer would grow)
+    burst();
+    burst();
     expect(maxBuffered).toBeLessThanOrEqual(high + 2 * frame);
-    await until(() => server.clientCount === 2, 5000);
+    await until(() => server.clientCount === 2, 'the client that never reads to be terminated (stuckMs)', 20_000);
+    for (const o of others) expect(o.ws.readyState).toBe(WebSocket.OPEN);
     for (let i = 0; i < 10; i++) server.publish({ ...big, seq: sent++ });
-    await tick(300);
-    for (const o of others) {
-      const snaps = streamOf(o).filter((m): m is SnapshotMessage => m.type === 'snapshot');
-      expect(snaps.reduce((n, m) => n + (m.merged ?? 1), 0)).toBe(sent);
-      expect(snaps.reduce((n, m) => n + m.exits.reduce((a, e) => a + e.n, 0), 0)).toBe(sent * 200);
-    }
+    await until(othersHaveAll, 'the reading clients to receive every snapshot');
+    for (const o of others) expect(received(o)).toEqual({ snapshots: sent, exits: sent * 200 });
   });
 });
 
 describe('what a client sends cannot crash the server or hold a slot (issue 9)', () => {
   const portOf = (url: string): number => Number(new URL(url).port);
   const get = (path: string, headers = ''): string => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${headers}\r\n`;
+  /** An exchange whose answer a test asserts on: waits for the answer's head, however late (see awaitHead). */
+  const answer = (port: number, chunks: string[]): Promise<RawExchange> => exchange(port, chunks, 1000, { awaitHead: true });
   /** The server still does its job: a client with the token gets welcome and a published snapshot. */
   async function stillServes(server: StreamServer, url: string, token?: string): Promise<void> {
     const c = await connect(token ? `${url}?token=${token}` : url);
@@ -254,7 +294,7 @@ describe('what a client sends cannot crash the server or hold a slot (issue 9)',
   it.each(['//', '//[::', '//:99999', '//[::]:1/stream', '/%zz?token=%', 'http://[::/stream', '//stream', '/%'])('GET %s: a plain 404 with nosniff, and the server goes on', async (path) => {
     const log: string[] = [];
     const { server, url } = await serve({ tokens: { control: 'c-secret' }, onLog: (l) => log.push(l) });
-    const r = await exchange(portOf(url), [get(path)]);
+    const r = await answer(portOf(url), [get(path)]);
     expect(statusOf(r.bytes)).toBe(404);
     expect(headersOf(r.bytes)).toMatchObject({ 'x-content-type-options': 'nosniff', 'content-type': 'text/plain; charset=utf-8' });
     await stillServes(server, url, 'c-secret');
@@ -263,7 +303,7 @@ describe('what a client sends cannot crash the server or hold a slot (issue 9)',
 
   it.each(['//', '//[::', '//:99999'])('a WebSocket upgrade on %s: a plain 404 with nosniff, and the server goes on', async (path) => {
     const { server, url } = await serve({ tokens: { control: 'c-secret' } });
-    const r = await exchange(portOf(url), [upgradeRequest(`${path}?token=c-secret`)]);
+    const r = await answer(portOf(url), [upgradeRequest(`${path}?token=c-secret`)]);
     expect(statusOf(r.bytes)).toBe(404);
     expect(headersOf(r.bytes)['x-content-type-options']).toBe('nosniff');
     await stillServes(server, url, 'c-secret');
@@ -273,28 +313,28 @@ describe('what a client sends cannot crash the server or hold a slot (issue 9)',
     const { url } = await serve({ tokens: { control: 'c-secret' }, maxClients: 1 });
     const port = portOf(url);
     const answers = {
-      401: await exchange(port, [upgradeRequest('/stream')]),
-      403: await exchange(port, [upgradeRequest('/stream?token=c-secret', { origin: 'https://evil.example' })]),
-      400: await exchange(port, [upgradeRequest('/stream?token=c-secret', { 'sec-websocket-key': 'short' })]),
-      405: await exchange(port, [upgradeRequest('/stream?token=c-secret').replace(/^GET/, 'POST')]),
+      401: await answer(port, [upgradeRequest('/stream')]),
+      403: await answer(port, [upgradeRequest('/stream?token=c-secret', { origin: 'https://evil.example' })]),
+      400: await answer(port, [upgradeRequest('/stream?token=c-secret', { 'sec-websocket-key': 'short' })]),
+      405: await answer(port, [upgradeRequest('/stream?token=c-secret').replace(/^GET/, 'POST')]),
     };
     for (const [status, r] of Object.entries(answers)) {
       expect(statusOf(r.bytes), status).toBe(Number(status));
       expect(headersOf(r.bytes), status).toMatchObject({ 'x-content-type-options': 'nosniff', 'content-type': 'text/plain; charset=utf-8' });
     }
     // found by the fuzz: Node's own 400 for an HTTP/1.1 request without Host, and 417 for an odd Expect
-    const noHost = await exchange(port, ['TRACE /% HTTP/1.1\r\n\r\n']);
-    const expectation = await exchange(port, [get('/', 'Expect: something-else\r\n')]);
+    const noHost = await answer(port, ['TRACE /% HTTP/1.1\r\n\r\n']);
+    const expectation = await answer(port, [get('/', 'Expect: something-else\r\n')]);
     for (const [status, r] of [[400, noHost], [417, expectation]] as const) {
       expect(statusOf(r.bytes)).toBe(status);
       expect(headersOf(r.bytes), String(status)).toMatchObject({ 'x-content-type-options': 'nosniff', 'content-type': 'text/plain; charset=utf-8' });
     }
-    const garbage = await exchange(port, ['GARBAGE \x01\x02 nonsense\r\n\r\n']);
+    const garbage = await exchange(port, ['GARBAGE \x01\x02 nonsense\r\n\r\n'], HEAD_WAIT_MS); // the server closes it: waited for (bounded), as asserted below
     expect(statusOf(garbage.bytes)).toBe(400);
     expect(headersOf(garbage.bytes)['x-content-type-options']).toBe('nosniff');
     expect(garbage.closedByServer).toBe(true);
     await connect(`${url}?token=c-secret`);
-    const full = await exchange(port, [upgradeRequest('/stream?token=c-secret')]);
+    const full = await answer(port, [upgradeRequest('/stream?token=c-secret')]);
     expect(statusOf(full.bytes)).toBe(503);
     expect(headersOf(full.bytes)['x-content-type-options']).toBe('nosniff');
   });
@@ -310,7 +350,7 @@ describe('what a client sends cannot crash the server or hold a slot (issue 9)',
       },
       onLog: (l) => log.push(l),
     });
-    const r = await exchange(portOf(url), [get('/')]);
+    const r = await answer(portOf(url), [get('/')]);
     expect(statusOf(r.bytes)).toBe(400);
     expect(headersOf(r.bytes)['x-content-type-options']).toBe('nosniff');
     expect(log.join('\n')).toContain('page broke');
@@ -319,7 +359,7 @@ describe('what a client sends cannot crash the server or hold a slot (issue 9)',
     (server as unknown as { upgrade: () => void }).upgrade = () => {
       throw new TypeError('Invalid URL');
     };
-    const u = await exchange(portOf(url), [upgradeRequest('/stream')]);
+    const u = await answer(portOf(url), [upgradeRequest('/stream')]);
     expect(statusOf(u.bytes)).toBe(400);
     expect(log.join('\n')).toContain('Invalid URL');
     (server as unknown as { upgrade: unknown }).upgrade = upgrade;
@@ -343,23 +383,29 @@ describe('what a client sends cannot crash the server or hold a slot (issue 9)',
 
   it('a message left unfinished (FIN=0, never continued) is terminated even while the client answers every ping', async () => {
     const log: string[] = [];
-    const { server, url } = await serve({ tokens: { read: 'r-secret' }, heartbeatMs: 50, messageDeadlineMs: 400, onLog: (l) => log.push(l) });
+    // The heartbeat is long (a stall of the event loop longer than it would make this in-process
+    // client look dead): the unfinished message starts as the first ping is answered, and the
+    // deadline, shorter than a heartbeat, is what cuts it off.
+    const { server, url } = await serve({ tokens: { read: 'r-secret' }, heartbeatMs: 2000, messageDeadlineMs: 300, onLog: (l) => log.push(l) });
     let pongs = 0;
+    let keepTrying: NodeJS.Timeout | undefined;
     const raw = await rawWebSocket(portOf(url), '/stream?token=r-secret', {}, (f, s) => {
-      // a ping from the server: answered at once, as a live peer does
+      // a ping from the server: answered at once, as a live peer does (the first one after the message has begun)
       if (f.opcode === 0x9 && !s.destroyed) {
+        if (pongs === 0) {
+          s.write(frame({ opcode: 0x1, fin: false, payload: '{"type":' }));
+          // empty continuations do not finish it either
+          keepTrying = setInterval(() => s.destroyed || s.write(frame({ opcode: 0x0, fin: false })), 50);
+        }
         s.write(frame({ opcode: 0xa, payload: f.payload }));
         pongs++;
       }
     });
-    raw.socket.write(frame({ opcode: 0x1, fin: false, payload: '{"type":' }));
-    // empty continuations do not finish it either
-    const keepTrying = setInterval(() => raw.socket.destroyed || raw.socket.write(frame({ opcode: 0x0, fin: false })), 50);
-    await raw.closed;
+    await within(raw.closed, 'the connection to be cut off');
     clearInterval(keepTrying);
     expect(pongs).toBeGreaterThan(0); // it was alive by the heartbeat's measure
     expect(log.join('\n')).toMatch(/unfinished/);
-    await until(() => server.clientCount === 0);
+    await until(() => server.clientCount === 0, 'the server to forget the client');
     await stillServes(server, url, 'r-secret');
   });
 
@@ -372,19 +418,24 @@ describe('what a client sends cannot crash the server or hold a slot (issue 9)',
   });
 
   it('a client that finishes its messages, fragmented or split across writes, is not cut off', async () => {
-    const { server, url } = await serve({ heartbeatMs: 60_000, messageDeadlineMs: 300 });
+    // a deadline far beyond the gaps below (an event-loop stall would have to outlast it); the
+    // server's own record of the unfinished message is checked, so no wait for the deadline is needed
+    const { server, url } = await serve({ heartbeatMs: 60_000, messageDeadlineMs: 10_000 });
     const raw = await rawWebSocket(portOf(url), '/stream');
     const body = JSON.stringify({ type: 'ping' });
+    const pongs = (): number => raw.received.filter((f) => f.opcode === 0x1 && f.payload.toString().includes('"pong"')).length;
     for (let i = 0; i < 8; i++) {
       const parts = Buffer.concat([frame({ opcode: 0x1, fin: false, payload: body.slice(0, 4) }), frame({ opcode: 0x9, payload: 'x' }), frame({ opcode: 0x0, payload: body.slice(4) })]);
       raw.socket.write(parts.subarray(0, 3));
-      await tick(60);
+      // the server has read the first bytes: the message's clock runs
+      await until(() => unfinishedSince(server)[0] !== undefined, `the server to see message ${i + 1} begin`);
       raw.socket.write(parts.subarray(3));
-      await tick(60);
+      // the pong: the server has read the whole message (and fed it to its progress, in the same read)
+      await until(() => pongs() === i + 1, `the pong to message ${i + 1}`);
+      expect(unfinishedSince(server)).toEqual([undefined]);
     }
-    await tick(400);
     expect(raw.isClosed()).toBe(false);
-    expect(raw.received.filter((f) => f.opcode === 0x1 && f.payload.toString().includes('"pong"'))).toHaveLength(8);
+    expect(pongs()).toBe(8);
     expect(server.clientCount).toBe(1);
     raw.socket.destroy();
   });
