@@ -5,14 +5,14 @@
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Collector } from '../../src/collector/collector.js';
 import type { Message } from '../../src/protocol/messages.js';
 import { fakeCaps } from './support/fake-caps.js';
+import { until } from './support/ink-wait.js';
 
 const FAKE = join(import.meta.dirname, 'support/fake-bpftrace.mjs');
 const caps = fakeCaps(FAKE);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const ours = (): string[] => readdirSync(tmpdir()).filter((d) => d.startsWith('exitscope-') && !d.startsWith('exitscope-e2e') && !d.startsWith('exitscope-lab') && !d.startsWith('exitscope-dash') && !d.startsWith('exitscope-rec'));
 
 function collect(mode: string, maxRestarts = 3) {
@@ -24,7 +24,15 @@ function collect(mode: string, maxRestarts = 3) {
 }
 const exitsIn = (ms: Message[]): number => ms.reduce((a, m) => a + (m.type === 'snapshot' ? m.exits.reduce((x, e) => x + e.n, 0) : 0), 0);
 
+/** Resolves once the collector has handled its bpftrace's exit (restart scheduled, or not). */
+const exitHandled = (c: Collector): Promise<void> => {
+  const p = (c as unknown as { exitPromise?: Promise<void> }).exitPromise;
+  if (!p) throw new Error('Collector has no `exitPromise` any more: update this test');
+  return p;
+};
+
 afterEach(() => {
+  vi.useRealTimers();
   delete process.env.FAKE_BPFTRACE_MODE;
 });
 
@@ -32,7 +40,7 @@ describe('Collector and its bpftrace', () => {
   it('stop: the final totals are read before the end, and the stream ends once', async () => {
     const { c, messages, types } = collect('normal');
     await c.start();
-    await sleep(150);
+    await until(() => types().includes('snapshot'), 'a first snapshot');
     await c.stop();
     await c.stop();
     expect(types()[0]).toBe('hello');
@@ -46,11 +54,10 @@ describe('Collector and its bpftrace', () => {
   it('bpftrace dies: restarted, the gap marked, counting goes on', async () => {
     const { c, messages, types } = collect('crash');
     await c.start();
-    for (let i = 0; i < 100 && !types().includes('gap'); i++) await sleep(50);
+    await until(() => types().includes('gap'), 'the gap', 20_000);
     expect(messages.find((m) => m.type === 'gap')).toMatchObject({ resumed: true, reason: 'bpftrace exited with status 1' });
     const before = exitsIn(messages);
-    await sleep(200);
-    expect(exitsIn(messages)).toBeGreaterThan(before);
+    await until(() => exitsIn(messages) > before, 'exits counted by the restarted bpftrace');
     await c.stop();
     expect(types().filter((t) => t === 'end')).toHaveLength(1);
   });
@@ -58,7 +65,7 @@ describe('Collector and its bpftrace', () => {
   it('gives up after maxRestarts: gap not resumed, an error, one end; stop() adds nothing', async () => {
     const { c, messages, types } = collect('crash-always', 1);
     await c.start();
-    for (let i = 0; i < 100 && !types().includes('end'); i++) await sleep(50);
+    await until(() => types().includes('end'), 'the end', 20_000);
     expect(messages.filter((m) => m.type === 'gap').at(-1)).toMatchObject({ resumed: false });
     expect(messages.find((m) => m.type === 'error')).toMatchObject({ code: 'BPFTRACE_DIED' });
     const n = messages.length;
@@ -70,10 +77,17 @@ describe('Collector and its bpftrace', () => {
   it('Ctrl-C reaching bpftrace too (interrupted): no restart, no gap', async () => {
     const { c, types } = collect('normal');
     await c.start();
-    await sleep(100);
+    await until(() => types().includes('snapshot'), 'a first snapshot');
+    const pid = c.bpftracePid;
+    // the collector's timers (the grace period, the restart's back-off) run on a fake clock: no
+    // sleeping through them, and none is left out however slow the machine
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     c.interrupted();
-    process.kill(c.bpftracePid as number, 'SIGINT');
-    await sleep(800);
+    process.kill(pid as number, 'SIGINT');
+    await exitHandled(c);
+    await vi.runAllTimersAsync(); // the grace period, and a restart's back-off if one were scheduled
+    vi.useRealTimers();
+    expect(c.bpftracePid).toBe(pid); // no new bpftrace was started
     await c.stop();
     expect(types()).not.toContain('gap');
     expect(types().at(-1)).toBe('end');
@@ -82,9 +96,9 @@ describe('Collector and its bpftrace', () => {
   it('an orderly bpftrace exit that nobody asked for is restarted after a grace period', async () => {
     const { c, messages, types } = collect('normal');
     await c.start();
-    await sleep(100);
+    await until(() => types().includes('snapshot'), 'a first snapshot');
     process.kill(c.bpftracePid as number, 'SIGINT');
-    for (let i = 0; i < 100 && !types().includes('gap'); i++) await sleep(50);
+    await until(() => types().includes('gap'), 'the gap (after the grace period and the restart)', 20_000);
     expect(messages.find((m) => m.type === 'gap')).toMatchObject({ resumed: true });
     await c.stop();
   });

@@ -33,8 +33,11 @@ describe('captureFlame with a bpftrace stand-in', () => {
 
   it('aborted while sampling: resolves to nothing', async () => {
     const abort = new AbortController();
-    setTimeout(() => abort.abort(), 100);
-    expect(await captureFlame(opts('normal', { seconds: 5, signal: abort.signal }))).toBeUndefined();
+    // aborted once sampling has begun (not after a fixed time: it might still be attaching)
+    const onProgress = (p: { phase: string }): void => {
+      if (p.phase === 'sampling') abort.abort();
+    };
+    expect(await captureFlame(opts('normal', { seconds: 5, signal: abort.signal, onProgress }))).toBeUndefined();
   });
 
   it('a bpftrace that never attaches is given up on: FLAME_FAILED saying so', async () => {

@@ -27,19 +27,22 @@ for (const l of capture) {
     }
   }
 }
-process.stdout.write(`${capture[0]}\n${capture[1]}\n`); // attached_probes, exitscope:attached
 let i = 0;
-const crash = mode === 'crash-always' || (mode === 'crash' && !(once && existsSync(once)));
-const timer = setInterval(() => {
-  if (crash && i === 2) {
-    if (once) writeFileSync(once, 'crashed');
-    process.exit(1);
-  }
-  if (i < frames.length - 1) process.stdout.write(`${frames[i++].join('\n')}\n`);
-}, 30);
+let timer;
+// ready for SIGINT before saying it is attached: a SIGINT sent as soon as the
+// collector has seen the attach lines must never find the default action (death, no final frame)
 process.on('SIGINT', () => {
   clearInterval(timer);
   const last = frames[Math.min(i, frames.length - 1)];
   process.stdout.write(`${last.map((l) => l.replace('exitscope:begin', 'exitscope:final')).join('\n')}\n`);
   process.exit(0);
 });
+const crash = mode === 'crash-always' || (mode === 'crash' && !(once && existsSync(once)));
+timer = setInterval(() => {
+  if (crash && i === 2) {
+    if (once) writeFileSync(once, 'crashed');
+    process.exit(1);
+  }
+  if (i < frames.length - 1) process.stdout.write(`${frames[i++].join('\n')}\n`);
+}, 30);
+process.stdout.write(`${capture[0]}\n${capture[1]}\n`); // attached_probes, exitscope:attached
