@@ -35,7 +35,9 @@ sleep 3; cap paused-later
 $T send-keys -t top p; until_screen '● LIVE' 30; cap resumed
 $T send-keys -t top v; until_screen 'VM exitscope-workload \(pid' 30; cap vm
 $T send-keys -t top f; until_screen 'flame snapshot' 30; cap flame-progress
-until_screen 'top total' 150; cap flame
+# attaching and resolving symbols under emulation take minutes on a loaded host (the capture's own
+# deadlines grow with how long attaching took): a bound for a broken capture, not a pace
+until_screen 'top total' 600; cap flame
 $T send-keys -t top q
 until_screen 'exitscope-exit=' 60
 cap quit

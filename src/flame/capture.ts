@@ -100,6 +100,16 @@ export interface Capture {
 export const ATTACH_TIMEOUT_MS = 180_000;
 export const RESOLVE_TIMEOUT_MS = 120_000;
 
+/**
+ * The time bpftrace gets to print the stacks: at least `base`, and more on a slow machine. Printing
+ * means compiling nothing but resolving every stack's symbols, work of the same kind as attaching
+ * (which loads and checks the program): a machine that took long to attach (an emulated CPU, a
+ * host under load) takes long to print too, and is not stuck.
+ */
+export function resolveDeadlineMs(attachTookMs: number, base = RESOLVE_TIMEOUT_MS): number {
+  return Math.max(base, 4 * attachTookMs);
+}
+
 /** Resolves to the capture, or to undefined if aborted. Throws UserError when bpftrace cannot run or gets stuck. */
 export async function captureFlame(o: CaptureOptions): Promise<Capture | undefined> {
   if (o.signal?.aborted) return undefined;
@@ -130,6 +140,7 @@ export async function captureFlame(o: CaptureOptions): Promise<Capture | undefin
     writeFileSync(programFile, program);
     o.onProgress?.({ phase: 'attaching', elapsed: 0, seconds: o.seconds });
     // dies with exitscope whatever kills it, and leaves signal handling to our own handler (tracer-process.ts)
+    const spawnedAt = Date.now();
     const child = spawnTracer(o.bpftrace ?? 'bpftrace', ['-f', 'json', programFile], {
       // a big map: every distinct stack is a key
       env: { BPFTRACE_MAP_KEYS_MAX: '65536', BPFTRACE_MAX_MAP_KEYS: '65536' },
@@ -155,7 +166,8 @@ export async function captureFlame(o: CaptureOptions): Promise<Capture | undefin
             if (ticker) clearInterval(ticker);
             o.onProgress?.({ phase: 'resolving', elapsed: o.seconds, seconds: o.seconds });
             child.kill('SIGINT');
-            deadline = setTimeout(() => giveUp(`bpftrace did not print the stacks within ${resolveMs / 1000} s of being stopped`), resolveMs);
+            const printMs = resolveDeadlineMs((attachedAt ?? spawnedAt) - spawnedAt, resolveMs);
+            deadline = setTimeout(() => giveUp(`bpftrace did not print the stacks within ${Math.round(printMs / 1000)} s of being stopped`), printMs);
           }, o.seconds * 1000);
           ticker = setInterval(() => {
             const elapsed = Math.min(o.seconds, (Date.now() - (attachedAt ?? Date.now())) / 1000);

@@ -3,14 +3,27 @@
  * the stacks arrive after SIGINT, an abort gives nothing, a stuck bpftrace is given up on with a
  * clear error, a dying one is reported, and no temporary directory is left behind.
  */
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { captureFlame, type CaptureOptions } from '../../src/flame/capture.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureFlame, type CaptureOptions, RESOLVE_TIMEOUT_MS, resolveDeadlineMs } from '../../src/flame/capture.js';
 import { UserError } from '../../src/errors.js';
 
 const FAKE = join(import.meta.dirname, 'support/fake-bpftrace-flame.mjs');
+// a temporary directory of this file's own: other exitscope processes on the machine (another test
+// run, a capture) make and remove theirs in the shared one, and must not be counted as ours
+const sharedTmp = process.env.TMPDIR;
+let privateTmp = '';
+beforeAll(() => {
+  privateTmp = mkdtempSync(join(tmpdir(), 'flame-capture-test-'));
+  process.env.TMPDIR = privateTmp;
+});
+afterAll(() => {
+  if (sharedTmp === undefined) delete process.env.TMPDIR;
+  else process.env.TMPDIR = sharedTmp;
+  rmSync(privateTmp, { recursive: true, force: true });
+});
 const tempDirs = (): string[] => readdirSync(tmpdir()).filter((d) => d.startsWith('exitscope-flame-'));
 
 function opts(mode: string, more: Partial<CaptureOptions> = {}): CaptureOptions {
@@ -51,6 +64,12 @@ describe('captureFlame with a bpftrace stand-in', () => {
     const e = await captureFlame(opts('never-prints', { resolveTimeoutMs: 300 })).catch((x: unknown) => x);
     expect((e as UserError).code).toBe('FLAME_FAILED');
     expect((e as UserError).message).toMatch(/did not print the stacks within/);
+  });
+
+  it('the time to print grows with the time attaching took (a slow machine is not a stuck bpftrace)', () => {
+    expect(resolveDeadlineMs(1_500)).toBe(RESOLVE_TIMEOUT_MS); // real hardware: attaching takes a second or two
+    expect(resolveDeadlineMs(90_000)).toBe(360_000); // an emulated CPU under load
+    expect(resolveDeadlineMs(10, 300)).toBe(300);
   });
 
   it('a bpftrace that dies: FLAME_FAILED with its last lines; no temporary directory left', async () => {
