@@ -10,10 +10,12 @@ import { Collector } from '../../src/collector/collector.js';
 import type { Message } from '../../src/protocol/messages.js';
 import { fakeCaps } from './support/fake-caps.js';
 import { until } from './support/ink-wait.js';
+import { usePrivateTmpdir } from './support/private-tmpdir.js';
 
 const FAKE = join(import.meta.dirname, 'support/fake-bpftrace.mjs');
 const caps = fakeCaps(FAKE);
-const ours = (): string[] => readdirSync(tmpdir()).filter((d) => d.startsWith('exitscope-') && !d.startsWith('exitscope-e2e') && !d.startsWith('exitscope-lab') && !d.startsWith('exitscope-dash') && !d.startsWith('exitscope-rec'));
+usePrivateTmpdir('collector-test-');
+const ours = (): string[] => readdirSync(tmpdir()).filter((d) => d.startsWith('exitscope-'));
 
 function collect(mode: string, maxRestarts = 3) {
   process.env.FAKE_BPFTRACE_MODE = mode;

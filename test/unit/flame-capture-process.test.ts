@@ -3,27 +3,16 @@
  * the stacks arrive after SIGINT, an abort gives nothing, a stuck bpftrace is given up on with a
  * clear error, a dying one is reported, and no temporary directory is left behind.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { captureFlame, type CaptureOptions, RESOLVE_TIMEOUT_MS, resolveDeadlineMs } from '../../src/flame/capture.js';
 import { UserError } from '../../src/errors.js';
+import { usePrivateTmpdir } from './support/private-tmpdir.js';
 
 const FAKE = join(import.meta.dirname, 'support/fake-bpftrace-flame.mjs');
-// a temporary directory of this file's own: other exitscope processes on the machine (another test
-// run, a capture) make and remove theirs in the shared one, and must not be counted as ours
-const sharedTmp = process.env.TMPDIR;
-let privateTmp = '';
-beforeAll(() => {
-  privateTmp = mkdtempSync(join(tmpdir(), 'flame-capture-test-'));
-  process.env.TMPDIR = privateTmp;
-});
-afterAll(() => {
-  if (sharedTmp === undefined) delete process.env.TMPDIR;
-  else process.env.TMPDIR = sharedTmp;
-  rmSync(privateTmp, { recursive: true, force: true });
-});
+usePrivateTmpdir('flame-capture-test-');
 const tempDirs = (): string[] => readdirSync(tmpdir()).filter((d) => d.startsWith('exitscope-flame-'));
 
 function opts(mode: string, more: Partial<CaptureOptions> = {}): CaptureOptions {
