@@ -44,7 +44,7 @@ function samplesOnPath(stacks: ReturnType<typeof parseFolded>, state: string, ca
     .reduce((n, st) => n + st.count, 0);
 }
 
-describe('flame snapshots in the lab, npt on', { timeout: 300_000 }, () => {
+describe('flame snapshots in the lab, npt on', { timeout: 600_000 }, () => {
   let lab: LabHandle;
   beforeAll(async () => {
     lab = await startLab({ npt: true });
@@ -138,7 +138,7 @@ describe('flame snapshots in the lab, npt on', { timeout: 300_000 }, () => {
   });
 });
 
-describe('flame snapshots in the lab, npt off (shadow paging)', { timeout: 240_000 }, () => {
+describe('flame snapshots in the lab, npt off (shadow paging)', { timeout: 600_000 }, () => {
   let lab: LabHandle;
   beforeAll(async () => {
     lab = await startLab({ npt: false });
