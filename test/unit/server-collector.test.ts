@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { Live } from '../../src/commands/live.js';
 import { selfUsageMeter } from '../../src/collector/self-usage.js';
@@ -15,9 +15,10 @@ import { Aggregate } from '../../src/model/aggregate.js';
 import type { Message, SnapshotMessage } from '../../src/protocol/messages.js';
 import { parseRecording } from '../../src/recording/recording.js';
 import { CollectorStatsMessage } from '../../src/server/client-messages.js';
-import { StreamServer, type StreamServerOptions } from '../../src/server/server.js';
+import type { StreamServerOptions } from '../../src/server/server.js';
 import { startServer } from '../../src/server/start.js';
 import { selfStatsOf } from '../../ui/view-model.js';
+import { useTestServers } from './support/test-servers.js';
 
 const messages = parseRecording(readFileSync(join(import.meta.dirname, '../fixtures/recordings/run-mix-3-vcpus-2-npt-on.jsonl'), 'utf8')).messages;
 const hello = messages[0] as Extract<Message, { type: 'hello' }>;
@@ -31,18 +32,7 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
-let servers: StreamServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.map((s) => s.close()));
-  servers = [];
-});
-
-async function serve(o: Partial<StreamServerOptions> = {}): Promise<{ server: StreamServer; url: string }> {
-  const server = new StreamServer({ host: '127.0.0.1', port: 0, ...o });
-  servers.push(server);
-  const { port } = await server.listen();
-  return { server, url: `ws://127.0.0.1:${port}/stream` };
-}
+const { serve, track } = useTestServers();
 
 interface TestClient {
   ws: WebSocket;
@@ -183,7 +173,7 @@ describe('startServer: live servers measure, replay servers say so', () => {
 
   it('live: once the collector is attached, `collector` messages timed as the stream (ms since the hello)', async () => {
     const { server, attachLive } = await startServer({ listen: '0', allowOrigin: [] }, quiet);
-    servers.push(server);
+    track(server);
     const port = (server as unknown as { http: { address(): { port: number } } }).http.address().port;
     const c = await connect(`ws://127.0.0.1:${port}/stream`);
     expect(c.got[0]).toMatchObject({ type: 'welcome', source: 'live' });
@@ -200,7 +190,7 @@ describe('startServer: live servers measure, replay servers say so', () => {
 
   it('replay: the welcome says `replay`; no `collector` message comes, even with a recording attached', async () => {
     const { server } = await startServer({ listen: '0', allowOrigin: [], replay: true }, quiet);
-    servers.push(server);
+    track(server);
     expect((server as unknown as { o: StreamServerOptions }).o.collectorStats).toBeUndefined();
     const port = (server as unknown as { http: { address(): { port: number } } }).http.address().port;
     const c = await connect(`ws://127.0.0.1:${port}/stream`);

@@ -7,12 +7,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { Aggregate } from '../../src/model/aggregate.js';
 import { type Message, Message as MessageSchema, type SnapshotMessage } from '../../src/protocol/messages.js';
 import { parseRecording } from '../../src/recording/recording.js';
-import { isLoopback, StreamServer, type StreamServerOptions } from '../../src/server/server.js';
+import { isLoopback, StreamServer } from '../../src/server/server.js';
 import { parseListen } from '../../src/server/listen-spec.js';
 import { SnapshotMerger } from '../../src/server/merge.js';
 import { MessageProgress } from '../../src/server/message-progress.js';
@@ -20,24 +20,14 @@ import { parseRequestTarget } from '../../src/server/request-target.js';
 import { printable, rateLimitedLog } from '../../src/server/server-log.js';
 import { until as untilFor } from './support/ink-wait.js';
 import { exchange, frame, HEAD_WAIT_MS, headersOf, type RawExchange, rawWebSocket, statusOf, upgradeRequest } from './support/raw-client.js';
+import { useTestServers } from './support/test-servers.js';
 
 const FIX = join(import.meta.dirname, '../fixtures');
 const messages = parseRecording(readFileSync(join(FIX, 'recordings', 'run-mix-3-vcpus-2-npt-on.jsonl'), 'utf8')).messages;
 const exitTotal = (ms: readonly Message[]): number => ms.reduce((n, m) => (m.type === 'snapshot' ? n + m.exits.reduce((a, e) => a + e.n, 0) : n), 0);
 const tick = (ms = 50): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-let servers: StreamServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.map((s) => s.close()));
-  servers = [];
-});
-
-async function serve(o: Partial<StreamServerOptions> = {}): Promise<{ server: StreamServer; url: string }> {
-  const server = new StreamServer({ host: '127.0.0.1', port: 0, ...o });
-  servers.push(server);
-  const { port } = await server.listen();
-  return { server, url: `ws://127.0.0.1:${port}/stream` };
-}
+const { serve } = useTestServers();
 
 interface TestClient {
   ws: WebSocket;
