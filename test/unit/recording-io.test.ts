@@ -11,19 +11,11 @@ import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
 import type { Message } from '../../src/protocol/messages.js';
 import { parseRecording, readRecording, RecordingFile, RecordingWriter } from '../../src/recording/recording.js';
+import { codeOf } from './support/user-error-code.js';
 
 const REC = readFileSync(join(import.meta.dirname, '../fixtures/recordings/run-mix-3-vcpus-2-npt-on.jsonl'), 'utf8');
 const msgs = parseRecording(REC).messages;
 const dir = mkdtempSync(join(tmpdir(), 'rec-io-'));
-const codeOf = (f: () => unknown): string | undefined => {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof UserError) return e.code;
-    throw e;
-  }
-  return undefined;
-};
 
 describe('RecordingWriter: a failed write is a UserError, said once, and writing stops', () => {
   it.runIf(existsSync('/dev/full'))('/dev/full (ENOSPC): RECORDING_WRITE with the reason and a fix; later writes do nothing', () => {

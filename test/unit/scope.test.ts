@@ -17,20 +17,12 @@ import { removalNotice } from '../../src/scope/removal-notice.js';
 import { createRunCgroup, removeRunCgroup } from '../../src/scope/run-cgroup.js';
 import { plainTop } from '../../src/views/plain-top.js';
 import { GATE_SCRIPT, spawnInCgroup } from '../../src/scope/spawn-in-cgroup.js';
+import { codeOf } from './support/user-error-code.js';
 
 const tmp = (p: string): string => mkdtempSync(join(tmpdir(), p));
 const ino = (p: string): string => statSync(p, { bigint: true }).ino.toString();
 const asCgroup2 = (): number => CGROUP2_SUPER_MAGIC;
 
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof UserError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 /** A /proc with the given mountinfo and cgroup files. */
 function fakeProc(mountinfo: string, cgroup = '0::/\n'): string {
