@@ -54,16 +54,9 @@ export interface VmDiff {
   exits: { name: string; count: Change }[];
 }
 
-export interface SideSummary {
+/** One side's header: the report's own fields, and the label it is shown under. */
+export interface SideSummary extends Pick<Report, 'host' | 'kernel' | 'bpftrace' | 'vendor' | 'tdp' | 'durationSeconds' | 'complete' | 'hints'> {
   label: string;
-  host: string;
-  kernel: string;
-  bpftrace: string;
-  vendor: string;
-  tdp: boolean | null;
-  durationSeconds: number;
-  complete: boolean;
-  hints: Hint[];
 }
 
 export interface ReportDiff {
