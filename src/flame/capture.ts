@@ -15,7 +15,7 @@ import { vmPidsFromDebugfs } from '../collector/vm-tracker.js';
 import { decodeExitReason } from '../model/exit-reasons.js';
 import { type RawSample, parseStacksOutput } from './bpftrace-stacks.js';
 import { type FlameProfile, type Frame, type Stack, isKvmSymbol, kvmSymbolsFromKallsyms, makeProfile } from './profile.js';
-import { FLAME_MARK, IN_GUEST, buildFlameProgram } from './program.js';
+import { END_CHECK_MS, FLAME_MARK, IN_GUEST, buildFlameProgram } from './program.js';
 import type { CgroupScope } from '../scope/cgroup-target.js';
 
 export interface CaptureOptions {
@@ -96,12 +96,11 @@ export interface Capture {
   raw: readonly string[];
 }
 
-/** How long bpftrace may take to attach, and to print the stacks after SIGINT, before it counts as stuck. */
+/** How long bpftrace may take to attach, and to print the stacks once the time is up, before it counts as stuck. */
 export const ATTACH_TIMEOUT_MS = 180_000;
-// 300 s: in the lab (an emulated CPU), bpftrace has twice taken over 120 s to print a first capture's
-// stacks after SIGINT, once on an idle host (whether slow or stuck is not known yet); the user can
-// cancel at any time (Ctrl-C, x in the dashboard), so a late verdict costs less than a wrong one
-export const RESOLVE_TIMEOUT_MS = 300_000;
+// Printing took 2-20 s in the lab (an emulated CPU). Captures that hung for minutes were bpftrace
+// missing our SIGINT (see program.ts: the program now ends itself), not slow printing.
+export const RESOLVE_TIMEOUT_MS = 120_000;
 
 /**
  * The time bpftrace gets to print the stacks: at least `base`, and more on a slow machine. Printing
@@ -116,7 +115,7 @@ export function resolveDeadlineMs(attachTookMs: number, base = RESOLVE_TIMEOUT_M
 /** Resolves to the capture, or to undefined if aborted. Throws UserError when bpftrace cannot run or gets stuck. */
 export async function captureFlame(o: CaptureOptions): Promise<Capture | undefined> {
   if (o.signal?.aborted) return undefined;
-  const program = buildFlameProgram({ hz: o.hz, pids: o.pids, ...(o.cgroupIds ? { cgroupIds: o.cgroupIds } : {}), reasons: o.reasons, userStacks: o.userStacks });
+  const program = buildFlameProgram({ hz: o.hz, durationMs: Math.max(1, Math.round(o.seconds * 1000)), pids: o.pids, ...(o.cgroupIds ? { cgroupIds: o.cgroupIds } : {}), reasons: o.reasons, userStacks: o.userStacks });
   const names = new Map<number, string>();
   const nameOf = (pid: number): string => {
     let n = names.get(pid);
@@ -136,7 +135,15 @@ export async function captureFlame(o: CaptureOptions): Promise<Capture | undefin
   let attachedAt: number | undefined;
   let ticker: NodeJS.Timeout | undefined;
   let stopTimer: NodeJS.Timeout | undefined;
+  let deadline: NodeJS.Timeout | undefined;
   let stuck: string | undefined;
+  let resolving = false;
+  const resolvingNow = (): void => {
+    if (resolving) return;
+    resolving = true;
+    if (ticker) clearInterval(ticker);
+    o.onProgress?.({ phase: 'resolving', elapsed: o.seconds, seconds: o.seconds });
+  };
   const dir = mkdtempSync(join(tmpdir(), 'exitscope-flame-'));
   try {
     const programFile = join(dir, 'flame.bt');
@@ -155,7 +162,7 @@ export async function captureFlame(o: CaptureOptions): Promise<Capture | undefin
     };
     const attachMs = o.attachTimeoutMs ?? ATTACH_TIMEOUT_MS;
     const resolveMs = o.resolveTimeoutMs ?? RESOLVE_TIMEOUT_MS;
-    let deadline = setTimeout(() => giveUp(`bpftrace did not start sampling within ${attachMs / 1000} s`), attachMs);
+    deadline = setTimeout(() => giveUp(`bpftrace did not start sampling within ${attachMs / 1000} s`), attachMs);
     child.stdout?.on('data', (d: Buffer) => {
       const parts = (rest + d.toString('utf8')).split('\n');
       rest = parts.pop() ?? '';
@@ -163,15 +170,13 @@ export async function captureFlame(o: CaptureOptions): Promise<Capture | undefin
         if (attachedAt === undefined && l.includes(FLAME_MARK.attached)) {
           attachedAt = Date.now();
           clearTimeout(deadline);
-          // bpftrace's output reaches us once every probe is attached: the capture's time starts now,
-          // and SIGINT ends it (bpftrace then runs END, which prints the stacks)
+          // bpftrace's output reaches us once every probe is attached: the capture's time starts now, and
+          // the program ends itself when it is up (END prints the stacks); from then on it is printing
           stopTimer = setTimeout(() => {
-            if (ticker) clearInterval(ticker);
-            o.onProgress?.({ phase: 'resolving', elapsed: o.seconds, seconds: o.seconds });
-            child.kill('SIGINT');
+            resolvingNow();
             const printMs = resolveDeadlineMs((attachedAt ?? spawnedAt) - spawnedAt, resolveMs);
-            deadline = setTimeout(() => giveUp(`bpftrace did not print the stacks within ${Math.round(printMs / 1000)} s of being stopped`), printMs);
-          }, o.seconds * 1000);
+            deadline = setTimeout(() => giveUp(`bpftrace did not print the stacks within ${Math.round(printMs / 1000)} s of the end of the capture`), printMs);
+          }, o.seconds * 1000 + END_CHECK_MS);
           ticker = setInterval(() => {
             const elapsed = Math.min(o.seconds, (Date.now() - (attachedAt ?? Date.now())) / 1000);
             o.onProgress?.({ phase: 'sampling', elapsed, seconds: o.seconds });
@@ -202,6 +207,8 @@ export async function captureFlame(o: CaptureOptions): Promise<Capture | undefin
       if (/permission|EPERM|Operation not permitted/i.test(text)) throw new UserError('BPFTRACE_PERMISSION', `bpftrace may not load programs: ${text.split('\n')[0]}`, 'run exitscope as root');
       throw new UserError('FLAME_FAILED', `${why} before the snapshot was complete:\n${text.replace(/^/gm, '    ')}`, 'run `exitscope doctor`; profile:hz needs perf events (CONFIG_PERF_EVENTS) in the kernel');
     }
+    // bpftrace may have printed before our timer said so (its clock and ours differ by a few ms)
+    resolvingNow();
     const { samples } = parseStacksOutput(lines, o.userStacks);
     const kvmSymbols = readKvmSymbols(o.kallsyms ?? '/proc/kallsyms');
     const stacks = toStacks(samples, { reasons: o.reasons, vmName: nameOf, ...(kvmSymbols ? { kvmSymbols } : {}) });
@@ -209,6 +216,8 @@ export async function captureFlame(o: CaptureOptions): Promise<Capture | undefin
   } finally {
     if (ticker) clearInterval(ticker);
     if (stopTimer) clearTimeout(stopTimer);
+    // also a deadline set by a timer that fired after bpftrace exited, before we resumed here
+    if (deadline) clearTimeout(deadline);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The flame capture's process handling, with a bpftrace stand-in that replays a real lab capture:
- * the stacks arrive after SIGINT, an abort gives nothing, a stuck bpftrace is given up on with a
+ * the stacks arrive when the program's time is up (it ends itself), an abort gives nothing, a stuck bpftrace is given up on with a
  * clear error, a dying one is reported, and no temporary directory is left behind.
  */
 import { readdirSync } from 'node:fs';
@@ -21,7 +21,7 @@ function opts(mode: string, more: Partial<CaptureOptions> = {}): CaptureOptions 
 }
 
 describe('captureFlame with a bpftrace stand-in', () => {
-  it('samples for the time asked, then SIGINT: the stacks of the real capture, progress in order', async () => {
+  it('samples for the time asked, then ends itself: the stacks of the real capture, progress in order', async () => {
     const before = tempDirs();
     const phases: string[] = [];
     const c = await captureFlame(opts('normal', { onProgress: (p) => phases.push(p.phase) }));
@@ -49,7 +49,7 @@ describe('captureFlame with a bpftrace stand-in', () => {
     expect((e as UserError).message).toMatch(/did not start sampling within/);
   });
 
-  it('a bpftrace that never prints after SIGINT is given up on too', async () => {
+  it('a bpftrace that never prints once the time is up is given up on too', async () => {
     const e = await captureFlame(opts('never-prints', { resolveTimeoutMs: 300 })).catch((x: unknown) => x);
     expect((e as UserError).code).toBe('FLAME_FAILED');
     expect((e as UserError).message).toMatch(/did not print the stacks within/);

@@ -21,18 +21,19 @@ function profileOf(folded: string): FlameProfile {
 
 describe('buildFlameProgram', () => {
   it('samples only threads with exit state, keyed by state, pid, stacks and comm (last), and exits after the duration', () => {
-    const t = buildFlameProgram({ hz: 99, reasons: true, userStacks: true });
-    expect(t).toContain('profile:hz:99 /@state[tid]/');
+    const t = buildFlameProgram({ hz: 99, durationMs: 3000, reasons: true, userStacks: true });
+    expect(t).toContain('profile:hz:99 /@flame_start != 0 && @state[tid]/');
     expect(t).toContain('@stacks[@state[tid], pid, kstack(perf), ustack(perf), comm] = count();');
     expect(t).toContain('tracepoint:kvm:kvm_entry /@state[tid]/');
-    // no timer of its own: the capture is ended by SIGINT, and END prints once
-    expect(t).not.toContain('interval:');
+    // it ends itself 3 s after BEGIN (not by our SIGINT, which bpftrace 0.17 can miss), and END prints once
+    expect(t).toContain('BEGIN { @flame_start = nsecs;');
+    expect(t).toMatch(/interval:ms:50 \/@flame_start != 0 && nsecs - @flame_start >= 3000000000\/\n\{\n {2}exit\(\);\n\}/);
     expect(t).toMatch(/END\n\{\n {2}print\(@stacks\);[\s\S]*clear\(@stacks\);/);
     expect(t).not.toContain('pid ==');
   });
 
   it('without reasons or user stacks: no kvm_entry probe, every sample IN_GUEST, no ustack', () => {
-    const t = buildFlameProgram({ hz: 49, reasons: false, userStacks: false, pids: [12, 34] });
+    const t = buildFlameProgram({ hz: 49, durationMs: 3000, reasons: false, userStacks: false, pids: [12, 34] });
     expect(t).not.toContain('kvm_entry');
     expect(t).not.toContain('ustack');
     expect(t).toContain(`@state[tid] = ${IN_GUEST};`);
@@ -40,10 +41,12 @@ describe('buildFlameProgram', () => {
   });
 
   it('refuses out-of-range numbers instead of pasting them', () => {
-    expect(() => buildFlameProgram({ hz: 0, reasons: true, userStacks: true })).toThrow(RangeError);
-    expect(() => buildFlameProgram({ hz: 10_001, reasons: true, userStacks: true })).toThrow(RangeError);
-    expect(() => buildFlameProgram({ hz: 99, pids: [1.5], reasons: true, userStacks: true })).toThrow(RangeError);
-    expect(() => buildFlameProgram({ hz: 99, pids: [Number('1; system("x")')], reasons: true, userStacks: true })).toThrow(RangeError);
+    expect(() => buildFlameProgram({ hz: 0, durationMs: 3000, reasons: true, userStacks: true })).toThrow(RangeError);
+    expect(() => buildFlameProgram({ hz: 10_001, durationMs: 3000, reasons: true, userStacks: true })).toThrow(RangeError);
+    expect(() => buildFlameProgram({ hz: 99, durationMs: 3000, pids: [1.5], reasons: true, userStacks: true })).toThrow(RangeError);
+    expect(() => buildFlameProgram({ hz: 99, durationMs: 0.5, reasons: true, userStacks: true })).toThrow(RangeError);
+    expect(() => buildFlameProgram({ hz: 99, durationMs: 3_600_001, reasons: true, userStacks: true })).toThrow(RangeError);
+    expect(() => buildFlameProgram({ hz: 99, durationMs: 3000, pids: [Number('1; system("x")')], reasons: true, userStacks: true })).toThrow(RangeError);
   });
 });
 

@@ -120,7 +120,7 @@ describe('--cgroup PATH', () => {
     const text = buildProgram({ intervalMs: 1000, latency: true, pageFaults: true, handlers: ['kvm_tdp_page_fault'], cgroupIds: s.ids }).text;
     expect(text).not.toContain('system');
     expect(text).toContain(`cgroup == ${ino(dir)}`);
-    expect(buildFlameProgram({ hz: 99, reasons: true, userStacks: true, cgroupIds: s.ids })).not.toContain('system');
+    expect(buildFlameProgram({ hz: 99, durationMs: 3000, reasons: true, userStacks: true, cgroupIds: s.ids })).not.toContain('system');
   });
 });
 
@@ -141,19 +141,19 @@ describe('the filter in the programs', () => {
 
   it('no filter without ids', () => {
     expect(buildProgram(ALL).text).not.toContain('cgroup');
-    expect(buildFlameProgram({ hz: 99, reasons: true, userStacks: false })).not.toContain('cgroup');
+    expect(buildFlameProgram({ hz: 99, durationMs: 3000, reasons: true, userStacks: false })).not.toContain('cgroup');
   });
 
   it('the flame program filters the exit that gives a thread its state (nothing else samples)', () => {
-    const t = buildFlameProgram({ hz: 99, reasons: true, userStacks: false, pids: [12], cgroupIds: ['99'] });
+    const t = buildFlameProgram({ hz: 99, durationMs: 3000, reasons: true, userStacks: false, pids: [12], cgroupIds: ['99'] });
     expect(t).toContain('tracepoint:kvm:kvm_exit /(pid == 12) && (cgroup == 99)/');
-    expect(buildFlameProgram({ hz: 99, reasons: true, userStacks: false, cgroupIds: ['99', '100'] })).toContain('tracepoint:kvm:kvm_exit /cgroup == 99 || cgroup == 100/');
+    expect(buildFlameProgram({ hz: 99, durationMs: 3000, reasons: true, userStacks: false, cgroupIds: ['99', '100'] })).toContain('tracepoint:kvm:kvm_exit /cgroup == 99 || cgroup == 100/');
   });
 
   it.each(['0', '-1', '1e3', ' 12', '12 ', '0x10', '18446744073709551616', '1; system("id")', '12 || 1', ''])('refuses the id %j', (bad) => {
     expect(() => checkCgroupId(bad)).toThrow(RangeError);
     expect(() => buildProgram({ ...ALL, cgroupIds: [bad] })).toThrow(RangeError);
-    expect(() => buildFlameProgram({ hz: 99, reasons: true, userStacks: false, cgroupIds: [bad] })).toThrow(RangeError);
+    expect(() => buildFlameProgram({ hz: 99, durationMs: 3000, reasons: true, userStacks: false, cgroupIds: [bad] })).toThrow(RangeError);
   });
 
   it('refuses an id that is not a string (a number may have lost digits)', () => {
