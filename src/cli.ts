@@ -131,10 +131,11 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
 
   program
     .command('doctor')
-    .description('Check what this machine can trace (bpftrace, tracepoints, KVM, kprobes, BTF) and how to fix what is missing.')
+    .description('Check what this machine can trace (bpftrace, tracepoints, KVM, kprobes, BTF) and how to fix what is missing;\nthen try it: compile and attach the program `top` runs, and stop it (a few seconds; as root).')
     .option('--json', 'print the findings as JSON')
-    .action(async (o: { json?: boolean }) => {
-      process.exitCode = await doctorCommand({ json: o.json === true });
+    .option('--no-trial', 'only read the files: do not compile and attach the program')
+    .action(async (o: { json?: boolean; trial: boolean }) => {
+      process.exitCode = await doctorCommand({ json: o.json === true, trial: o.trial });
     });
 
   liveOptions(

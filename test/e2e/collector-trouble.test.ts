@@ -105,6 +105,19 @@ describe('collector trouble, in the lab (npt on)', { timeout: 240_000 }, () => {
     expect(r.stderr.match(/error \[/g)).toHaveLength(1);
   });
 
+  it('doctor tries what top runs: the trial attach is ok here, and only then "can trace here"', async () => {
+    const d = await lab.session.exec(`${EXITSCOPE} doctor`);
+    expect(d.status, d.stderr).toBe(0);
+    expect(d.stdout).toMatch(/trial attach\s+ok\s+bpftrace compiled and attached the program top runs in \d+\.\d s/);
+    expect(d.stdout).toMatch(/exitscope can trace here\.\n$/);
+    expect(d.stderr).toContain('doctor: trying the program top runs');
+    // no bpftrace left behind
+    expect((await lab.session.exec('pgrep -x bpftrace || true')).stdout).toBe('');
+    const j = await lab.session.exec(`${EXITSCOPE} doctor --json --no-trial`);
+    expect(j.status).toBe(0);
+    expect((JSON.parse(j.stdout) as { checks: { name: string }[] }).checks.map((k) => k.name)).not.toContain('trial attach');
+  });
+
   // last: it unloads KVM from this guest
   it('no KVM tracepoints (kvm unloaded): one clear error with the fix; doctor says what is missing', async () => {
     const r = await lab.session.exec(`rmmod kvm_amd && rmmod kvm && ! test -d /sys/kernel/tracing/events/kvm && ${EXITSCOPE} run -- /bin/true`);

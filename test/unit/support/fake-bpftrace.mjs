@@ -3,6 +3,8 @@
 // tested in the lab, test/e2e). It replays a real capture's records: the attach lines, then one
 // interval frame every 30 ms; on SIGINT the next frame as the final one, then exit 0.
 // FAKE_BPFTRACE_MODE: normal | crash (exit 1 after 2 frames, the first time only) | crash-always | eperm
+//   | no-module-btf (bpftrace 0.17 on kernel 5.10, as seen in the lab: ../shared/research/compat-notes.md)
+//   | never-attaches (compiles forever: no output; SIGINT ends it)
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -10,6 +12,11 @@ const capture = readFileSync(join(import.meta.dirname, '../../fixtures/bpftrace/
 const mode = process.env.FAKE_BPFTRACE_MODE ?? 'normal';
 const once = process.env.FAKE_BPFTRACE_STATE; // a file: exists after the first run
 
+if (mode === 'no-module-btf') {
+  process.stderr.write("definitions.h:15:3: error: unknown type name 'u32'\nERROR: Include headers with missing type definitions or install BTF information to your system.\n");
+  process.exit(1);
+}
+if (mode === 'never-attaches') setInterval(() => undefined, 1000);
 if (mode === 'eperm') {
   process.stderr.write('ERROR: Operation not permitted: could not load the program\n');
   process.exit(1);
@@ -38,11 +45,11 @@ process.on('SIGINT', () => {
   process.exit(0);
 });
 const crash = mode === 'crash-always' || (mode === 'crash' && !(once && existsSync(once)));
-timer = setInterval(() => {
+if (mode !== 'never-attaches') timer = setInterval(() => {
   if (crash && i === 2) {
     if (once) writeFileSync(once, 'crashed');
     process.exit(1);
   }
   if (i < frames.length - 1) process.stdout.write(`${frames[i++].join('\n')}\n`);
 }, 30);
-process.stdout.write(`${capture[0]}\n${capture[1]}\n`); // attached_probes, exitscope:attached
+if (mode !== 'never-attaches') process.stdout.write(`${capture[0]}\n${capture[1]}\n`); // attached_probes, exitscope:attached
