@@ -51,12 +51,14 @@ describe('exitscope lab --run', { timeout: 120_000 }, () => {
 
   it('keeps stdout and stderr apart, passes the exit status, and lets files out through the writable dir', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lab-cli-'));
-    const r = await exitscope(['lab', '-q', '--npt', 'off', '--writable', dir, '--run', `echo out; echo err >&2; cat /sys/module/kvm_amd/parameters/npt > ${dir}/npt; pwd > ${dir}/pwd; exit 7`], { cwd: dir });
+    const r = await exitscope(['lab', '-q', '--npt', 'off', '--writable', dir, '--run', `echo out; echo err >&2; cat /sys/module/kvm_amd/parameters/npt > ${dir}/npt; pwd > ${dir}/pwd; readlink /dev/fd > ${dir}/devfd; exit 7`], { cwd: dir });
     expect(r.status).toBe(7);
     expect(r.stdout).toBe('out\n');
     expect(r.stderr).toBe('err\n');
     expect(readFileSync(join(dir, 'npt'), 'utf8').trim()).toBe('N');
     expect(readFileSync(join(dir, 'pwd'), 'utf8').trim()).toBe(dir);
+    // as on a real host (bpftrace 0.27 opens /dev/fd/N)
+    expect(readFileSync(join(dir, 'devfd'), 'utf8').trim()).toBe('/proc/self/fd');
   });
 
   it('forwards a host port to a server in the guest', async () => {
