@@ -27,6 +27,8 @@ export interface ReasonSeries {
   isa: string;
   byVcpu: Map<string, number>;
   latency: Log2Histogram | undefined;
+  /** The exposition's labels object for this series (made once: formatted once). */
+  labels?: unknown;
 }
 
 /** Everything counted under one `vm` label. */
@@ -36,7 +38,9 @@ export interface VmSeries {
   /** By "access,present,mmio". */
   faults: Map<string, number>;
   /** By handler index. */
-  handlers: Map<number, { calls: number; latency: Log2Histogram | undefined }>;
+  handlers: Map<number, { calls: number; latency: Log2Histogram | undefined; labels?: unknown }>;
+  /** The exposition's labels objects of the fault kinds, by the same keys. */
+  faultLabels?: Map<string, unknown>;
 }
 
 const newSeries = (): VmSeries => ({ reasons: new Map(), faults: new Map(), handlers: new Map() });

@@ -28,6 +28,8 @@ export interface VmMember {
   gone: boolean;
   /** Stream time (ms) after which it is dropped: gone + grace, or (never named) last count + grace. */
   dropAt: number | undefined;
+  /** The exposition's labels object for vm_info (made once: formatted once). */
+  labels?: unknown;
 }
 
 export interface VmLabelOptions {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadRecording } from '../../src/commands/replay.js';
 import { parseOracle } from '../../src/lab/oracle.js';
-import { metricsRegistry } from '../../src/metrics/exposition.js';
+import { metricsEndpoint, metricsRegistry } from '../../src/metrics/exposition.js';
 import { reasonLabels } from '../../src/metrics/labels.js';
 import { MetricsModel } from '../../src/metrics/model.js';
 import type { Message, SnapshotMessage } from '../../src/protocol/messages.js';
@@ -16,10 +16,11 @@ const FIX = join(import.meta.dirname, '../fixtures');
 const read = (p: string): string => readFileSync(join(FIX, p), 'utf8');
 const promtool = spawnSync('promtool', ['--version']).status === 0;
 
+/** What /metrics serves for a stream (the fast text; process metrics left out). */
 async function exposition(messages: Message[], perVcpu = false): Promise<string> {
   const model = new MetricsModel({ perVcpu });
   for (const m of messages) model.apply(m);
-  return metricsRegistry(model, { processMetrics: false }).metrics();
+  return (await metricsEndpoint(model, { processMetrics: false }).body()).toString('utf8');
 }
 
 describe.each(['run-mix-3-vcpus-2-npt-on', 'run-npf-1031-npt-off', 'run-npf-1031-npt-on'])('/metrics of the recording %s', (name) => {
@@ -28,6 +29,18 @@ describe.each(['run-mix-3-vcpus-2-npt-on', 'run-npf-1031-npt-off', 'run-npf-1031
 
   it('is the golden text (regenerate with scripts/update-metrics-goldens.mjs)', async () => {
     expect(await exposition(messages)).toBe(read(`golden/${name}.metrics.txt`));
+  });
+
+  it('is byte for byte what prom-client\'s own formatter writes, at every point of the stream', async () => {
+    for (const perVcpu of [false, true]) {
+      const model = new MetricsModel({ perVcpu });
+      const endpoint = metricsEndpoint(model, { processMetrics: false });
+      const registry = metricsRegistry(model, { processMetrics: false });
+      for (const m of messages) {
+        model.apply(m);
+        expect((await endpoint.body()).toString('utf8')).toBe(await registry.metrics());
+      }
+    }
   });
 
   it('counts every exit exactly: per reason, the sum of the deltas, the report and perf stat in the guest', async () => {
@@ -146,5 +159,16 @@ describe('/metrics of the host', () => {
     const samples = parseSamples(text);
     expect(samples.filter((s) => s.name === 'exitscope_exits_total')).toEqual([{ name: 'exitscope_exits_total', labels: { vm: name, reason: 'HLT', isa: 'svm' }, value: 3 }]);
     expect(samples.filter((s) => s.name === 'exitscope_nested_paging').map((s) => s.value)).toEqual([0]);
+    // the same text as prom-client's escaping
+    const model = new MetricsModel();
+    for (const m of [hello, { type: 'vm', event: 'appeared', t: 1, pid: 5, name, source: 'qemu', vcpus: {} }] as Message[]) model.apply(m);
+    expect((await metricsEndpoint(model, { processMetrics: false }).body()).toString('utf8')).toBe(await metricsRegistry(model, { processMetrics: false }).metrics());
+  });
+
+  it('the served body ends with prom-client\'s process metrics, as one registry would write them', async () => {
+    const text = (await metricsEndpoint(new MetricsModel()).body()).toString('utf8');
+    expect(text).toMatch(/\n\n# HELP process_cpu_user_seconds_total /);
+    expect(text.endsWith('\n')).toBe(true);
+    expect(text.endsWith('\n\n')).toBe(false);
   });
 });
