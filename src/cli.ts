@@ -22,6 +22,7 @@ import { parseFailOn } from './gate/spec.js';
 import { recordFromCommand, streamUrl } from './commands/record-from.js';
 import { attachPlainCommand } from './commands/attach-plain.js';
 import { serveCommand } from './commands/serve.js';
+import { exporterCommand } from './commands/exporter.js';
 import { serveReplayCommand } from './commands/serve-replay.js';
 import { parseSpeed } from './replay-server/pace.js';
 import { reportHtmlCommand } from './commands/report-html.js';
@@ -203,6 +204,23 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
     if (o.speed !== undefined) throw new UserError('USAGE', '--speed paces a replay: it needs --replay FILE', 'add --replay FILE, or drop --speed');
     process.exitCode = await serveCommand({ ...live(o), ...serveOpts(listen, o), maxClients: o.maxClients, ...(o.duration ? { duration: o.duration } : {}) });
   });
+
+  metricsOptions(liveOptions(
+    program
+      .command('exporter')
+      .description('Trace and serve only /metrics (Prometheus) and /healthz, for running as a service (systemd): no dashboard, no recording, no WebSocket. Loopback needs no token; any other address does (generated and printed once if not given), sent as Authorization: Bearer TOKEN. docs/metrics.md lists the metrics.')
+      .argument('<[addr:]port>', 'where to listen: 9477 is 127.0.0.1:9477; 0.0.0.0:9477 all addresses (a token is then required)')
+      .option('--read-token <token>', 'the token scrapers send (generated off loopback if neither this nor --read-token-file is given)')
+      .option('--read-token-file <file>', "the token from a file (one line): kept out of `ps`, e.g. systemd's LoadCredential="),
+  )).addHelpText('after', `\nExamples:\n  exitscope exporter 9477                                   loopback: curl -s http://127.0.0.1:9477/metrics\n  exitscope exporter 0.0.0.0:9477 --read-token-file /etc/exitscope/token\n  exitscope exporter 0.0.0.0:9477 --metrics-max-vms 200 --metrics-gone-grace 60   a CI farm of short-lived VMs\n\nPrometheus (prometheus.yml), one job for the fleet:\n  scrape_configs:\n    - job_name: exitscope\n      authorization: { credentials_file: /etc/prometheus/exitscope.token }\n      static_configs: [{ targets: ['hv1:9477', 'hv2:9477'] }]\n\n/healthz answers 200 while bpftrace is attached and counting, 503 with the reason otherwise.\nSIGTERM or SIGINT stop it cleanly (status 0); if collection ends by itself the status is 1.`)
+    .action(async (listen: string, o: LiveCli & MetricsCli & { readToken?: string; readTokenFile?: string }) => {
+      try {
+        parseListen(listen); // before anything else is checked or started
+      } catch (e) {
+        throw new UserError('BAD_LISTEN', (e as Error).message, 'give a port (loopback) or ADDR:PORT, e.g. exporter 9477 or exporter 0.0.0.0:9477');
+      }
+      process.exitCode = await exporterCommand({ ...live(o), listen, metrics: metricsOpts(o), ...(o.readToken !== undefined ? { readToken: o.readToken } : {}), ...(o.readTokenFile !== undefined ? { readTokenFile: o.readTokenFile } : {}) });
+    });
 
   program
     .command('attach')
