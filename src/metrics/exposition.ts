@@ -179,6 +179,8 @@ export function metricsRegistry(model: MetricsModel, o: MetricsRegistryOptions =
 export interface MetricsEndpoint {
   readonly contentType: string;
   body(): Promise<Buffer>;
+  /** The body is sent and will not be read again: its memory may be reused by a later scrape. */
+  release(body: Buffer): void;
 }
 
 export function metricsEndpoint(model: MetricsModel, o: MetricsRegistryOptions = {}): MetricsEndpoint {
@@ -193,5 +195,6 @@ export function metricsEndpoint(model: MetricsModel, o: MetricsRegistryOptions =
       const tail = processRegistry ? (await processRegistry.metrics()).replace(/\n$/, '') : undefined;
       return formatter.write(families, tail);
     },
+    release: (body) => formatter.release(body),
   };
 }

@@ -56,7 +56,8 @@ export function serveMetricsRoute(req: IncomingMessage, res: ServerResponse, tar
     (body) => {
       if (res.destroyed) return;
       res.writeHead(200, { 'content-type': service.endpoint.contentType, 'content-length': String(body.length), 'cache-control': 'no-store' });
-      res.end(req.method === 'HEAD' ? undefined : body);
+      // its memory is reused once written (or never, if the client went away mid-way)
+      res.end(req.method === 'HEAD' ? undefined : body, () => service.endpoint.release(body));
     },
     (e: unknown) => {
       log(`metrics: ${e instanceof Error ? e.message : String(e)}`);

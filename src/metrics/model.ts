@@ -39,11 +39,13 @@ export interface VmSeries {
   faults: Map<string, number>;
   /** By handler index. */
   handlers: Map<number, { calls: number; latency: Log2Histogram | undefined; labels?: unknown }>;
+  /** The same ReasonSeries by kvm_exit's raw (isa, exit_reason): one lookup per entry on ingest. */
+  byRaw: Map<number, ReasonSeries>;
   /** The exposition's labels objects of the fault kinds, by the same keys. */
   faultLabels?: Map<string, unknown>;
 }
 
-const newSeries = (): VmSeries => ({ reasons: new Map(), faults: new Map(), handlers: new Map() });
+const newSeries = (): VmSeries => ({ reasons: new Map(), faults: new Map(), handlers: new Map(), byRaw: new Map() });
 
 export class MetricsModel {
   readonly o: MetricsOptions;
@@ -102,9 +104,13 @@ export class MetricsModel {
   }
 
   private reasonOf(s: VmSeries, isa: number, raw: number): ReasonSeries {
+    const rawKey = isa * 2 ** 32 + raw;
+    let r = s.byRaw.get(rawKey);
+    if (r) return r;
     const l = reasonLabels(isa, raw);
-    let r = s.reasons.get(l.key);
+    r = s.reasons.get(l.key);
     if (!r) s.reasons.set(l.key, (r = { reason: l.reason, isa: l.isa, byVcpu: new Map(), latency: undefined }));
+    s.byRaw.set(rawKey, r);
     return r;
   }
 

@@ -33,8 +33,8 @@ class ByteWriter {
   buf: Buffer;
   at = 0;
 
-  constructor(capacity: number) {
-    this.buf = Buffer.allocUnsafe(Math.max(4096, capacity));
+  constructor(capacity: number, spare?: Buffer) {
+    this.buf = spare && spare.length >= capacity ? spare : Buffer.allocUnsafe(Math.max(4096, capacity));
   }
 
   private room(n: number): void {
@@ -45,9 +45,14 @@ class ByteWriter {
   }
 
   bytes(b: Uint8Array): void {
-    this.room(b.length);
-    this.buf.set(b, this.at);
-    this.at += b.length;
+    const n = b.length;
+    this.room(n);
+    // label texts are tens of bytes: a loop beats set()'s call overhead there
+    if (n < 64) {
+      const buf = this.buf;
+      for (let i = 0, at = this.at; i < n; i++, at++) buf[at] = b[i] as number;
+    } else this.buf.set(b, this.at);
+    this.at += n;
   }
 
   /** ASCII only (names, numbers). */
@@ -92,6 +97,16 @@ export class TextFormatter {
   private readonly nameBytes = new Map<string, Buffer>();
   /** The last scrape's size: the next one's buffer starts there. */
   private lastSize = 64 * 1024;
+  /**
+   * A body given back once sent (release): the next scrape writes into it. A scrape of megabytes
+   * a second in fresh buffers is mostly garbage collection; one in flight is never written over.
+   */
+  private spare: Buffer | undefined;
+
+  release(body: Buffer): void {
+    const whole = Buffer.from(body.buffer, body.byteOffset, body.buffer.byteLength - body.byteOffset);
+    if (!this.spare || whole.length > this.spare.length) this.spare = whole;
+  }
 
   private bytesOf(labels: Labels): Buffer {
     let b = this.labelBytes.get(labels);
@@ -111,7 +126,8 @@ export class TextFormatter {
 
   /** The families as Registry.metrics() writes them: apart by a blank line; `tail` (more text) last. */
   write(families: readonly FamilyDef[], tail?: string): Buffer {
-    const w = new ByteWriter(this.lastSize + (this.lastSize >> 3));
+    const w = new ByteWriter(this.lastSize + (this.lastSize >> 3), this.spare);
+    this.spare = undefined;
     families.forEach((f, i) => {
       if (i > 0) w.ascii('\n\n');
       const name = escapeString(f.name);

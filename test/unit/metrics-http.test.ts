@@ -71,6 +71,25 @@ describe('/metrics and /healthz on the StreamServer (serve, top --serve)', () =>
     }
   });
 
+  it('scrapes at once and one after another each get a whole, current body (a sent body\'s memory is reused)', async () => {
+    const metrics = new MetricsService({}, Date.now, false);
+    const { server, url } = await servers.serve({ metrics });
+    const port = portOf(url);
+    const snapshots = messages.filter((m) => m.type === 'snapshot');
+    expect(snapshots.length).toBeGreaterThan(1);
+    let expected = 0;
+    for (const m of messages) {
+      server.publish(m);
+      if (m.type !== 'snapshot') continue;
+      expected += m.exits.reduce((a, e) => a + e.n, 0);
+      const bodies = [...(await Promise.all([get(port, '/metrics'), get(port, '/metrics'), get(port, '/metrics')])), await get(port, '/metrics'), await get(port, '/metrics')];
+      for (const b of bodies) {
+        expect(b.body).toBe(bodies[0]?.body);
+        expect(sumOf(parseSamples(b.body), 'exitscope_exits_total')).toBe(expected);
+      }
+    }
+  });
+
   it('GET and HEAD only; other paths are the server\'s as before', async () => {
     const { url } = await servers.serve({ metrics: new MetricsService() });
     const port = portOf(url);
