@@ -1,12 +1,12 @@
 /**
- * The Prometheus exposition of a MetricsModel (prom-client 15): one Registry with a collector
- * per family that reads the model at scrape time (nothing is copied into prom-client between
- * scrapes), plus prom-client's process metrics under their standard names. Names, types and
- * labels are a public interface (docs/metrics.md): change them only with a version note.
- *
- * The scrape (MetricsEndpoint.text) writes our families with text-format.ts, the same text as
- * prom-client's formatter (a test compares them) at a fraction of the cost, and the process
- * metrics with prom-client itself.
+ * The Prometheus exposition of a MetricsModel: each family reads the model at scrape time
+ * (nothing is copied between scrapes) and hands its lines to a sink. Two consumers:
+ * - metricsEndpoint (what /metrics serves): text-format.ts writes the lines into a buffer, then
+ *   prom-client's process metrics follow, under their standard names;
+ * - metricsRegistry: the same families as prom-client 15 collectors (objects with get()) in its
+ *   Registry, the reference the served text is tested against byte for byte.
+ * Names, types and labels are a public interface (docs/metrics.md): change them only with a
+ * version note.
  */
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { type FamilyDef, type Labels, type Sink, TextFormatter } from './text-format.js';
