@@ -106,7 +106,8 @@ export class VmLabels {
 
   private add(pid: number, name: string, source: string, vcpus: Record<string, number>, named: boolean): VmMember {
     const own = this.ownCount < this.o.maxVms;
-    const m: VmMember = { pid, label: own ? name : OTHER_VM, own, name, source, vcpus, named, gone: false, dropAt: undefined };
+    // an empty label value is no label to Prometheus: a nameless VM is called as an unnamed one
+    const m: VmMember = { pid, label: own ? name || unnamedVm(pid) : OTHER_VM, own, name, source, vcpus, named, gone: false, dropAt: undefined };
     if (own) this.ownCount++;
     this.members.set(pid, m);
     this.holders.set(m.label, (this.holders.get(m.label) ?? 0) + 1);

@@ -84,6 +84,11 @@ describe('labels', () => {
     expect(unnamedVm(4242)).toBe(new Aggregate().vmName(4242));
   });
 
+  it('a VM whose name is empty gets the unnamed label (an empty value is no label to Prometheus)', async () => {
+    const { samples } = await scrape([hello, vm(0, 77, ''), snap(1000, [77], 2)]);
+    expect(samples.filter((s) => s.name === 'exitscope_exits_total').map((s) => s.labels.vm)).toEqual([unnamedVm(77)]);
+  });
+
   it('the version in build_info is package.json\'s', () => {
     expect(EXITSCOPE_VERSION).toBe(JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')).version);
   });
