@@ -1,9 +1,11 @@
 /**
  * The text of our families, byte for byte what prom-client's Registry.metrics() writes for them
  * (test/unit/metrics-exposition.test.ts compares the two), only cheaper: families hand their lines
- * to a sink with label objects they keep from scrape to scrape, and each object's text is escaped
- * and joined once (a WeakMap), where prom-client formats every line's labels anew and wants an
- * object per line (at 1,000 VMs x 12 reasons, some 150,000 lines a scrape: garbage and time).
+ * to a sink with label objects they keep from scrape to scrape; each line's `name{labels} ` is
+ * escaped and encoded once and kept on those objects, and a scrape is a copy of it and the value per
+ * line into a buffer reused between scrapes. prom-client formats every line's labels anew and wants
+ * an object per line: at 1,000 VMs x 12 reasons some 150,000 lines a scrape, mostly garbage.
+ * (Memory for it: about 20 MB at 1,000 VMs, docs/benchmarks.md section 6.)
  */
 
 export type Labels = Readonly<Record<string, string>>;
@@ -85,15 +87,19 @@ class ByteWriter {
   }
 }
 
-const OPEN = 0x7b; // {
-const CLOSE = 0x7d; // }
-const COMMA = 0x2c;
-const SPACE = 0x20;
 const NEWLINE = 0x0a;
 
+/** Where a labels object keeps its formatted bytes (a symbol: prom-client's Object.entries and for-in skip it). */
+const LABEL_BYTES = Symbol('exitscope.labelBytes');
+const LINE_PREFIXES = Symbol('exitscope.linePrefixes');
+type PrefixHolder = Labels & { [LINE_PREFIXES]?: Map<string, Map<Labels | undefined, Buffer>> };
+const OPEN_BYTES = Buffer.from('{');
+const CLOSE_BYTES = Buffer.from('}');
+const COMMA_BYTES = Buffer.from(',');
+const SPACE_BYTES = Buffer.from(' ');
+type CachedLabels = Labels & { [LABEL_BYTES]?: Buffer };
+
 export class TextFormatter {
-  /** Each labels object's text as UTF-8 bytes, made once. */
-  private readonly labelBytes = new WeakMap<Labels, Buffer>();
   private readonly nameBytes = new Map<string, Buffer>();
   /** The last scrape's size: the next one's buffer starts there. */
   private lastSize = 64 * 1024;
@@ -108,14 +114,47 @@ export class TextFormatter {
     if (!this.spare || whole.length > this.spare.length) this.spare = whole;
   }
 
-  private bytesOf(labels: Labels): Buffer {
-    let b = this.labelBytes.get(labels);
+  /** A labels object's text as UTF-8 bytes, made once and kept on the object. */
+  private bytesOf(labels: CachedLabels): Buffer {
+    let b = labels[LABEL_BYTES];
     if (b === undefined) {
       let t = '';
       for (const k in labels) t += `${t ? ',' : ''}${k}="${escapeLabelValue(labels[k] as string)}"`;
-      this.labelBytes.set(labels, (b = Buffer.from(t, 'utf8')));
+      b = Buffer.from(t, 'utf8');
+      Object.defineProperty(labels, LABEL_BYTES, { value: b, enumerable: false });
     }
     return b;
+  }
+
+  /**
+   * `name{labels,shared} ` of a line as bytes, made once: kept on the series' labels object (the
+   * shared one, else the line's own) by name and own labels, so that a line is one copy and its
+   * value, not seven pieces. Label objects are the model's for good (exposition.ts), so is this.
+   */
+  private prefixOf(name: string, labels: Labels | undefined, shared: Labels | undefined): Buffer {
+    const holder = (shared ?? labels) as PrefixHolder | undefined;
+    let byName = holder?.[LINE_PREFIXES];
+    let byLabels = byName?.get(name);
+    const cached = byLabels?.get(labels);
+    if (cached !== undefined) return cached;
+    const own = labels ? this.bytesOf(labels) : undefined;
+    const common = shared ? this.bytesOf(shared) : undefined;
+    const parts: Buffer[] = [this.name(name)];
+    if (own || common) {
+      parts.push(OPEN_BYTES);
+      if (own) parts.push(own);
+      if (own && common) parts.push(COMMA_BYTES);
+      if (common) parts.push(common);
+      parts.push(CLOSE_BYTES);
+    }
+    parts.push(SPACE_BYTES);
+    const prefix = Buffer.concat(parts);
+    if (holder) {
+      if (!byName) Object.defineProperty(holder, LINE_PREFIXES, { value: (byName = new Map()), enumerable: false });
+      if (!byLabels) byName.set(name, (byLabels = new Map()));
+      byLabels.set(labels, prefix);
+    }
+    return prefix;
   }
 
   private name(n: string): Buffer {
@@ -134,15 +173,7 @@ export class TextFormatter {
       w.bytes(Buffer.from(`# HELP ${name} ${escapeString(f.help)}\n# TYPE ${name} ${f.type}`, 'utf8'));
       f.each((metricName, labels, shared, value) => {
         w.byte(NEWLINE);
-        w.bytes(this.name(metricName));
-        if (labels || shared) {
-          w.byte(OPEN);
-          if (labels) w.bytes(this.bytesOf(labels));
-          if (labels && shared) w.byte(COMMA);
-          if (shared) w.bytes(this.bytesOf(shared));
-          w.byte(CLOSE);
-        }
-        w.byte(SPACE);
+        w.bytes(this.prefixOf(metricName, labels, shared));
         w.value(value);
       });
     });
