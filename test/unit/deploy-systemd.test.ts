@@ -1,0 +1,101 @@
+/**
+ * deploy/systemd/exitscope-exporter.service: systemd itself checks it (systemd-analyze verify and
+ * security, offline), and the least-privilege settings the docs promise are there. Whether bpftrace
+ * really works under the bounding set is the lab's to show (test/e2e/prometheus-lab.test.ts).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { boundingSet, DEPLOY, memoryMaxBytes, setprivBoundingSet, setting, UNIT_FILE, unitSettings } from '../deploy-kit.js';
+
+const unitText = readFileSync(UNIT_FILE, 'utf8');
+const service = unitSettings(unitText);
+const dir = mkdtempSync(join(tmpdir(), 'exitscope-unit-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/**
+ * verify wants ExecStart's program to exist: the copy runs /bin/true with the same arguments
+ * (the installed path is the user's, /usr/local/bin from npm install -g).
+ */
+function verifiable(text: string, name: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, text.replace(/^ExecStart=\S+/m, 'ExecStart=/bin/true'));
+  return file;
+}
+
+function verify(file: string): { status: number | null; output: string } {
+  const r = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8', cwd: dir });
+  return { status: r.status, output: `${r.stdout}${r.stderr}`.trim() };
+}
+
+describe('the exporter unit', () => {
+  it('passes systemd-analyze verify without a single warning', () => {
+    expect(verify(verifiable(unitText, 'exitscope-exporter.service'))).toEqual({ status: 0, output: '' });
+  });
+
+  it('the verify check sees a mistyped option and a bad value (what the test above relies on)', () => {
+    const broken = unitText.replace('ProtectSystem=strict', 'ProtectSystm=strict').replace('NoNewPrivileges=yes', 'NoNewPrivileges=maybe');
+    const r = verify(verifiable(broken, 'broken.service'));
+    expect(r.output).toContain("Unknown key 'ProtectSystm'");
+    expect(r.output).toContain('Failed to parse boolean value');
+  });
+
+  it("systemd's own exposure score stays at 4.5 or below (it is 4.0: root, CAP_SYS_ADMIN and the network are what is left)", () => {
+    const file = verifiable(unitText, 'exitscope-exporter.service');
+    const r = spawnSync('systemd-analyze', ['security', '--offline=yes', file], { encoding: 'utf8', cwd: dir });
+    const level = /Overall exposure level for \S+: ([\d.]+)/.exec(`${r.stdout}${r.stderr}`)?.[1];
+    expect(level, r.stdout + r.stderr).toBeDefined();
+    expect(Number(level)).toBeLessThanOrEqual(4.5);
+  });
+
+  it('keeps only the capabilities bpftrace needs, each with its reason in a comment', () => {
+    const caps = boundingSet(service);
+    expect(caps).toEqual(['CAP_BPF', 'CAP_PERFMON', 'CAP_SYS_ADMIN']);
+    for (const c of caps) expect(unitText, c).toMatch(new RegExp(`^#\\s+${c}\\s+\\S`, 'm'));
+    expect(setprivBoundingSet(caps)).toBe('-all,+bpf,+perfmon,+sys_admin');
+    expect(setting(service, 'AmbientCapabilities')).toBe('');
+  });
+
+  it('has the hardening the docs describe, and none that would break Node or bpftrace', () => {
+    const want: Record<string, string> = {
+      User: 'root',
+      NoNewPrivileges: 'yes',
+      ProtectSystem: 'strict',
+      ProtectHome: 'yes',
+      PrivateTmp: 'yes',
+      PrivateDevices: 'yes',
+      ProtectKernelTunables: 'yes',
+      ProtectControlGroups: 'yes',
+      RestrictNamespaces: 'yes',
+      RestrictAddressFamilies: 'AF_UNIX AF_INET AF_INET6 AF_NETLINK',
+      Restart: 'on-failure',
+      KillSignal: 'SIGINT',
+      LimitMEMLOCK: 'infinity',
+    };
+    for (const [k, v] of Object.entries(want)) expect(setting(service, k), k).toBe(v);
+    // V8 and LLVM write code at run time; hidden /proc entries would hide other users' QEMU
+    expect(service.has('MemoryDenyWriteExecute')).toBe(false);
+    expect(service.has('ProtectProc')).toBe(false);
+    expect(memoryMaxBytes(service)).toBeGreaterThanOrEqual(256 * 1024 ** 2);
+  });
+
+  it('takes its address and token from the environment file, which sets both', () => {
+    expect(setting(service, 'EnvironmentFile')).toBe('/etc/exitscope/exporter.env');
+    expect(setting(service, 'ExecStart')).toMatch(/^\/\S+\/exitscope exporter \$\{EXITSCOPE_LISTEN\} --token \$\{EXITSCOPE_TOKEN\}$/);
+    const env = readFileSync(join(DEPLOY, 'systemd/exporter.env'), 'utf8');
+    expect(env).toMatch(/^EXITSCOPE_LISTEN=\S+:\d+$/m);
+    expect(env).toMatch(/^EXITSCOPE_TOKEN=\S+$/m);
+  });
+});
+
+describe('reading the unit', () => {
+  it('takes the last value of a key, only from the section asked for, and skips comments', () => {
+    const s = unitSettings('[Unit]\nMemoryMax=1G\n[Service]\n# MemoryMax=2G\nMemoryMax=512M\nMemoryMax=3K\nCapabilityBoundingSet=CAP_BPF  CAP_PERFMON\n');
+    expect(memoryMaxBytes(s)).toBe(3 * 1024);
+    expect(boundingSet(s)).toEqual(['CAP_BPF', 'CAP_PERFMON']);
+    expect(() => boundingSet(unitSettings('[Service]\nCapabilityBoundingSet=~CAP_SYS_ADMIN\n'))).toThrow(/deny list/);
+    expect(() => memoryMaxBytes(unitSettings('[Service]\nMemoryMax=50%\n'))).toThrow(/not a size/);
+  });
+});
