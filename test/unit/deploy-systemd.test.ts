@@ -71,7 +71,6 @@ describe('the exporter unit', () => {
       RestrictNamespaces: 'yes',
       RestrictAddressFamilies: 'AF_UNIX AF_INET AF_INET6 AF_NETLINK',
       Restart: 'on-failure',
-      KillSignal: 'SIGINT',
       LimitMEMLOCK: 'infinity',
     };
     for (const [k, v] of Object.entries(want)) expect(setting(service, k), k).toBe(v);
@@ -81,12 +80,14 @@ describe('the exporter unit', () => {
     expect(memoryMaxBytes(service)).toBeGreaterThanOrEqual(256 * 1024 ** 2);
   });
 
-  it('takes its address and token from the environment file, which sets both', () => {
+  it('takes its address and options from the environment file, and the token as a credential, never on its command line', () => {
     expect(setting(service, 'EnvironmentFile')).toBe('/etc/exitscope/exporter.env');
-    expect(setting(service, 'ExecStart')).toMatch(/^\/\S+\/exitscope exporter \$\{EXITSCOPE_LISTEN\} --token \$\{EXITSCOPE_TOKEN\}$/);
+    expect(setting(service, 'LoadCredential')).toBe('read-token:/etc/exitscope/read-token');
+    expect(setting(service, 'ExecStart')).toMatch(/^\/\S+\/exitscope exporter \$\{EXITSCOPE_LISTEN\} --read-token-file %d\/read-token \$EXITSCOPE_OPTIONS$/);
     const env = readFileSync(join(DEPLOY, 'systemd/exporter.env'), 'utf8');
     expect(env).toMatch(/^EXITSCOPE_LISTEN=\S+:\d+$/m);
-    expect(env).toMatch(/^EXITSCOPE_TOKEN=\S+$/m);
+    expect(env).toMatch(/^EXITSCOPE_OPTIONS=/m);
+    expect(env).not.toMatch(/TOKEN/);
   });
 });
 
