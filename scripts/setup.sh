@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 # bpftrace, linux-perf: tracer and oracle (run inside the lab from the host's root);
 # gcc: the KVM workload; tmux: terminal tests; util-linux: runuser for the not-root test;
 # chromium: the browser tests of the flame pages (driven by playwright-core);
-# libxml2-utils: xmllint, which checks the gate's JUnit files in the tests.
-PACKAGES=(qemu-system-x86 busybox-static kmod cpio bpftrace linux-perf gcc tmux util-linux ca-certificates chromium libxml2-utils)
+# libxml2-utils: xmllint, which checks the gate's JUnit files in the tests;
+# prometheus: promtool, which checks the /metrics text (and a real Prometheus for the fleet e2e).
+PACKAGES=(qemu-system-x86 busybox-static kmod cpio bpftrace linux-perf gcc tmux util-linux ca-certificates chromium libxml2-utils prometheus)
 
 if [ "$(id -u)" != 0 ]; then
   echo "setup.sh: run as root (it installs packages with apt-get)" >&2

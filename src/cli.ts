@@ -22,6 +22,7 @@ import { parseFailOn } from './gate/spec.js';
 import { recordFromCommand, streamUrl } from './commands/record-from.js';
 import { attachPlainCommand } from './commands/attach-plain.js';
 import { serveCommand } from './commands/serve.js';
+import { exporterCommand } from './commands/exporter.js';
 import { serveReplayCommand } from './commands/serve-replay.js';
 import { parseSpeed } from './replay-server/pace.js';
 import { reportHtmlCommand } from './commands/report-html.js';
@@ -29,6 +30,8 @@ import type { ServeOptions } from './server/start.js';
 import { parseListen } from './server/listen-spec.js';
 import { topPlainCommand } from './commands/top-plain.js';
 import { FORMATS, type Format } from './report/format.js';
+import { METRICS_DEFAULTS, type MetricsOptions } from './metrics/model.js';
+import { EXITSCOPE_VERSION } from './version.js';
 
 function intIn(name: string, min: number, max: number) {
   return (value: string): number => {
@@ -71,7 +74,7 @@ function collect<T>(parse: (v: string) => T) {
 export function buildProgram(): Command {
   const program = new Command('exitscope')
     .description('Real-time tracer of KVM VM exits: which exits guests take, how many, and what each costs.')
-    .version('0.1.0');
+    .version(EXITSCOPE_VERSION);
 
   program
     .command('lab')
@@ -137,7 +140,7 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
       process.exitCode = await doctorCommand({ json: o.json === true });
     });
 
-  liveOptions(
+  metricsOptions(liveOptions(
     program
       .command('top')
       .description('Live exit counts, rates and latency per exit reason, VM and vCPU: the interactive dashboard on a terminal (keys: p pause, s sort, / filter, v VM, 1/2/3 window, r reset, ? help, q quit), a refreshing text table otherwise.')
@@ -146,8 +149,8 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
       .option('-o, --output <file>', 'also record the stream to this file (flushed on q / Ctrl-C)')
       .addOption(new Option('-w, --window <seconds>', 'rolling window').choices(['1', '10', '60']).default('10'))
       .option('--duration <seconds>', 'stop after this many seconds', intIn('--duration', 1, 31_536_000))
-      .option('--serve <[addr:]port>', 'also serve the stream to WebSocket clients (see exitscope serve)'),
-  )
+      .option('--serve <[addr:]port>', 'also serve the stream to WebSocket clients and /metrics to Prometheus (see exitscope serve)'),
+  ))
     .option('--token <token>', 'with --serve: the control token (generated for a non-loopback address)')
     .option('--read-token <token>', 'with --serve: a token that may only watch')
     .option('--allow-origin <origin>', 'with --serve: a browser Origin allowed besides the server\'s own (repeatable)', collect((v: string) => v), [] as string[])
@@ -177,10 +180,10 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
     process.exitCode = await recordCommand({ ...live(o), output: o.output, ...(o.duration ? { duration: o.duration } : {}), quiet: o.quiet === true });
   });
 
-  liveOptions(
+  metricsOptions(liveOptions(
     program
       .command('serve')
-      .description('Serve the live stream to WebSocket clients (exitscope record --from, scripts; docs/protocol.md), headless. Loopback needs no token; any other address does (generated and printed if not given).')
+      .description('Serve the live stream to WebSocket clients (exitscope record --from, scripts; docs/protocol.md) and /metrics to Prometheus (docs/metrics.md), headless. Loopback needs no token; any other address does (generated and printed if not given).')
       .argument('<[addr:]port>', 'where to listen: 8080 is 127.0.0.1:8080; 0.0.0.0:8080 all addresses (a token is then required)')
       .option('--token <token>', 'the control token: watch and ask for flame snapshots')
       .option('--read-token <token>', 'a token that may only watch')
@@ -189,8 +192,8 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
       .option('--duration <seconds>', 'stop after this many seconds', intIn('--duration', 1, 31_536_000))
       .option('--replay <file>', 'serve this recording instead of tracing (no KVM, bpftrace or root needed); it starts when the first client connects, and the finished stream stays served until Ctrl-C')
       .option('--speed <factor>', 'with --replay: this many times the recorded pace (0.01..1000), or max (also 0): as fast as possible', wrap(parseSpeed))
-      .addHelpText('after', `\nExamples:\n  exitscope serve 8080                                  loopback, no token\n  exitscope serve 8080 --replay run.jsonl --speed 10    a recording, 10x faster: open http://127.0.0.1:8080/\n  exitscope serve 0.0.0.0:8080 --read-token \$(openssl rand -hex 16)\n  exitscope record --from ws://127.0.0.1:8080 -o remote.jsonl\n  exitscope lab --forward 8080 --run 'exitscope serve 0.0.0.0:8080 --token T'`),
-  ).action(async (listen: string, o: LiveCli & ServeCli & { maxClients: number; duration?: number; replay?: string; speed?: number }) => {
+      .addHelpText('after', `\nExamples:\n  exitscope serve 8080                                  loopback, no token\n  exitscope serve 8080 --replay run.jsonl --speed 10    a recording, 10x faster: open http://127.0.0.1:8080/\n  exitscope serve 0.0.0.0:8080 --read-token \$(openssl rand -hex 16)\n  exitscope record --from ws://127.0.0.1:8080 -o remote.jsonl\n  curl -s http://127.0.0.1:8080/metrics                 the Prometheus metrics (docs/metrics.md)\n  exitscope lab --forward 8080 --run 'exitscope serve 0.0.0.0:8080 --token T'`),
+  )).action(async (listen: string, o: LiveCli & ServeCli & { maxClients: number; duration?: number; replay?: string; speed?: number }) => {
     if (o.replay !== undefined) {
       // nothing is traced: the tracing options would be silently ignored, so they are refused
       const traced = (['pid', 'vm', 'cgroup', 'reason', 'detail', 'verbose'] as const).filter((k) => (Array.isArray(o[k]) ? (o[k] as unknown[]).length > 0 : o[k] !== undefined));
@@ -201,6 +204,23 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
     if (o.speed !== undefined) throw new UserError('USAGE', '--speed paces a replay: it needs --replay FILE', 'add --replay FILE, or drop --speed');
     process.exitCode = await serveCommand({ ...live(o), ...serveOpts(listen, o), maxClients: o.maxClients, ...(o.duration ? { duration: o.duration } : {}) });
   });
+
+  metricsOptions(liveOptions(
+    program
+      .command('exporter')
+      .description('Trace and serve only /metrics (Prometheus) and /healthz, for running as a service (systemd): no dashboard, no recording, no WebSocket. Loopback needs no token; any other address does (generated and printed once if not given), sent as Authorization: Bearer TOKEN. docs/metrics.md lists the metrics.')
+      .argument('<[addr:]port>', 'where to listen: 9477 is 127.0.0.1:9477; 0.0.0.0:9477 all addresses (a token is then required)')
+      .option('--read-token <token>', 'the token scrapers send (generated off loopback if neither this nor --read-token-file is given)')
+      .option('--read-token-file <file>', "the token from a file (one line): kept out of `ps`, e.g. systemd's LoadCredential="),
+  )).addHelpText('after', `\nExamples:\n  exitscope exporter 9477                                   loopback: curl -s http://127.0.0.1:9477/metrics\n  exitscope exporter 0.0.0.0:9477 --read-token-file /etc/exitscope/token\n  exitscope exporter 0.0.0.0:9477 --metrics-max-vms 200 --metrics-gone-grace 60   a CI farm of short-lived VMs\n\nPrometheus (prometheus.yml), one job for the fleet:\n  scrape_configs:\n    - job_name: exitscope\n      authorization: { credentials_file: /etc/prometheus/exitscope.token }\n      static_configs: [{ targets: ['hv1:9477', 'hv2:9477'] }]\n\n/healthz answers 200 while bpftrace is attached and counting, 503 with the reason otherwise.\nSIGTERM or SIGINT stop it cleanly (status 0); if collection ends by itself the status is 1.`)
+    .action(async (listen: string, o: LiveCli & MetricsCli & { readToken?: string; readTokenFile?: string }) => {
+      try {
+        parseListen(listen); // before anything else is checked or started
+      } catch (e) {
+        throw new UserError('BAD_LISTEN', (e as Error).message, 'give a port (loopback) or ADDR:PORT, e.g. exporter 9477 or exporter 0.0.0.0:9477');
+      }
+      process.exitCode = await exporterCommand({ ...live(o), listen, metrics: metricsOpts(o), ...(o.readToken !== undefined ? { readToken: o.readToken } : {}), ...(o.readTokenFile !== undefined ? { readTokenFile: o.readTokenFile } : {}) });
+    });
 
   program
     .command('attach')
@@ -320,10 +340,28 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
   return program;
 }
 
-interface ServeCli {
+interface ServeCli extends MetricsCli {
   token?: string;
   readToken?: string;
   allowOrigin: string[];
+}
+
+interface MetricsCli {
+  metricsMaxVms: number;
+  metricsGoneGrace: number;
+  metricsVcpu?: boolean;
+}
+
+/** The /metrics options of serve, top --serve and exporter (docs/metrics.md). */
+function metricsOptions(c: Command): Command {
+  return c
+    .option('--metrics-max-vms <n>', '/metrics: at most N VMs by name at once; the rest count as vm="other"', intIn('--metrics-max-vms', 0, 1_000_000), METRICS_DEFAULTS.maxVms)
+    .option('--metrics-gone-grace <seconds>', '/metrics: drop a VM this long after it is gone (its late counts still arrive)', intIn('--metrics-gone-grace', 0, 86_400), METRICS_DEFAULTS.goneGraceMs / 1000)
+    .option('--metrics-vcpu', '/metrics: also label exitscope_exits_total by vcpu (more series)');
+}
+
+function metricsOpts(o: MetricsCli): Partial<MetricsOptions> {
+  return { maxVms: o.metricsMaxVms, goneGraceMs: o.metricsGoneGrace * 1000, perVcpu: o.metricsVcpu === true };
 }
 
 function serveOpts(listen: string, o: ServeCli): ServeOptions {
@@ -332,7 +370,7 @@ function serveOpts(listen: string, o: ServeCli): ServeOptions {
   } catch (e) {
     throw new UserError('BAD_LISTEN', (e as Error).message, 'give a port (loopback) or ADDR:PORT, e.g. --serve 8080 or serve 0.0.0.0:8080');
   }
-  return { listen, ...(o.token ? { token: o.token } : {}), ...(o.readToken ? { readToken: o.readToken } : {}), allowOrigin: o.allowOrigin };
+  return { listen, ...(o.token ? { token: o.token } : {}), ...(o.readToken ? { readToken: o.readToken } : {}), allowOrigin: o.allowOrigin, metrics: metricsOpts(o) };
 }
 
 interface LiveCli {

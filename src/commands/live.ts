@@ -117,7 +117,8 @@ export async function startLive(o: LiveOptions, onMessage: (m: Message) => void 
   }
 }
 
-async function startLiveIn(o: LiveOptions, onMessage: (m: Message) => void, caps: Capabilities, pids: number[], reasons: number[], cgroup: CgroupScope | undefined): Promise<Live> {
+/** startLive once the machine is checked and the filters resolved (tests: with a stand-in's capabilities). */
+export async function startLiveIn(o: LiveOptions, onMessage: (m: Message) => void, caps: Capabilities, pids: number[], reasons: number[], cgroup: CgroupScope | undefined): Promise<Live> {
   // the server first: the hello must reach it
   // where it listens and its token are said on stderr even under the dashboard (before it draws)
   const served = o.serve ? await startServer(o.serve, (l: string) => process.stderr.write(`${l}\n`)) : undefined;

@@ -18,9 +18,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Message } from '../protocol/messages.js';
+import { sameSecret, serveMetricsRoute } from '../metrics/http-route.js';
+import type { MetricsService } from '../metrics/service.js';
 import { ClientMessage, type CollectorStatsMessage, type Rights, type ServerMessage, type ServerSource, TOPICS, type Topic } from './client-messages.js';
 import { StreamHub } from './hub.js';
 import { SnapshotMerger } from './merge.js';
@@ -61,6 +62,8 @@ export interface StreamServerOptions {
    */
   collectorStats?: () => Omit<CollectorStatsMessage, 'type'> | undefined;
   collectorEveryMs?: number;
+  /** GET /metrics and /healthz (src/metrics): fed every published message; same tokens (read is enough, as a bearer). */
+  metrics?: MetricsService;
 }
 
 export const DEFAULTS = { maxClients: 64, maxPayload: 4096, heartbeatMs: 30_000, highWaterBytes: 1 << 20, stuckMs: 30_000, maxBadMessages: 5, maxMessagesPerSecond: 20, messageDeadlineMs: 10_000, headersTimeoutMs: 10_000 } as const;
@@ -68,11 +71,6 @@ const QUEUE_MAX = 256;
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
-/** Constant time whatever the lengths: both sides hashed first. */
-function sameSecret(a: string, b: string): boolean {
-  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 }
 
 interface Client {
@@ -101,7 +99,7 @@ export class StreamServer {
   private readonly clients = new Set<Client>();
   private readonly wss: WebSocketServer;
   private readonly http: Server;
-  private readonly o: Required<Omit<StreamServerOptions, 'tokens' | 'allowOrigins' | 'onFlameRequest' | 'page' | 'onLog' | 'source' | 'collectorStats' | 'collectorEveryMs'>> & StreamServerOptions;
+  private readonly o: Required<Omit<StreamServerOptions, 'tokens' | 'allowOrigins' | 'onFlameRequest' | 'page' | 'onLog' | 'source' | 'collectorStats' | 'collectorEveryMs' | 'metrics'>> & StreamServerOptions;
   private readonly log: ServerLog;
   private timers: NodeJS.Timeout[] = [];
   private closing = false;
@@ -170,7 +168,9 @@ export class StreamServer {
       res.end('Bad Request: no Host header\n');
       return;
     }
-    const { path } = parseRequestTarget(req.url);
+    const target = parseRequestTarget(req.url);
+    const { path } = target;
+    if (this.o.metrics && serveMetricsRoute(req, res, target, this.o.metrics, this.o.tokens, this.log)) return;
     if (path === '/' && this.o.page) {
       const page = this.o.page();
       const scripts = page.scriptHashes.map((h) => `'sha256-${h}'`).join(' ');
@@ -217,6 +217,7 @@ export class StreamServer {
   /** One message of the stream to every client (and to the catch-up state for later ones). */
   publish(m: Message): void {
     this.hub.apply(m);
+    this.o.metrics?.apply(m);
     for (const c of this.clients) this.guarded(c, 'delivery', () => this.deliver(c, m));
   }
 

@@ -11,6 +11,8 @@ import { selfUsageMeter } from '../collector/self-usage.js';
 import { captureFlame, captureTarget } from '../flame/capture.js';
 import { summarize } from '../flame/summary.js';
 import { buildTree } from '../flame/tree.js';
+import { MetricsService } from '../metrics/service.js';
+import type { MetricsOptions } from '../metrics/model.js';
 import { parseListen } from './listen-spec.js';
 import { livePage } from './live-page.js';
 import { isLoopback, StreamServer } from './server.js';
@@ -25,6 +27,8 @@ export interface ServeOptions {
   flameUnavailable?: string;
   /** serve --replay: a recording is served, nothing is collected (no `collector` messages; the welcome says so). */
   replay?: boolean;
+  /** /metrics (docs/metrics.md): --metrics-max-vms, --metrics-gone-grace, --metrics-vcpu. */
+  metrics?: Partial<MetricsOptions>;
 }
 
 /** How often a live server sends the collector's own CPU and memory. */
@@ -43,7 +47,9 @@ export async function startServer(o: ServeOptions, say: (line: string) => void):
   let live: Live | undefined;
   let flameRunning = false;
   const measure = selfUsageMeter();
+  const metrics = new MetricsService(o.metrics ?? {});
   const server = new StreamServer({
+    metrics,
     host: spec.host,
     port: spec.port,
     ...(control || o.readToken ? { tokens: { ...(control ? { control } : {}), ...(o.readToken ? { read: o.readToken } : {}) } } : {}),
@@ -98,6 +104,7 @@ export async function startServer(o: ServeOptions, say: (line: string) => void):
   const where = `ws://${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${port}/stream`;
   say(`exitscope: serving the stream at ${where}${control ? ` (control token: ${control})` : ''}${o.readToken ? ' (read-only token given)' : ''}`);
   if (control && !o.token) say('exitscope: the token was generated because the address is not loopback; clients pass it as ?token=... or Authorization: Bearer ...');
+  say(`exitscope: Prometheus metrics at ${where.replace(/^ws:/, 'http:').replace(/\/stream$/, '/metrics')}${control || o.readToken ? ' (Authorization: Bearer with either token)' : ''}`);
   return { server, attachLive: (l) => (live = l) };
 }
 

@@ -1,0 +1,197 @@
+/**
+ * The Prometheus exposition of a MetricsModel (prom-client 15): one Registry with a collector
+ * per family that reads the model at scrape time (nothing is copied into prom-client between
+ * scrapes), plus prom-client's process metrics under their standard names. Names, types and
+ * labels are a public interface (docs/metrics.md): change them only with a version note.
+ *
+ * The scrape (MetricsEndpoint.text) writes our families with text-format.ts, the same text as
+ * prom-client's formatter (a test compares them) at a fraction of the cost, and the process
+ * metrics with prom-client itself.
+ */
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { type FamilyDef, type Labels, type Sink, TextFormatter } from './text-format.js';
+import { EXITSCOPE_VERSION } from '../version.js';
+import { BUCKET_SLOTS, leSeconds, type Log2Histogram, type SlotRange } from './log2-buckets.js';
+import type { MetricsModel, ReasonSeries } from './model.js';
+
+/** prom-client's shape of a collected family (Registry.registerMetric of an object with get()). */
+interface Value {
+  value: number;
+  labels?: Labels;
+  sharedLabels?: Labels;
+  metricName?: string;
+}
+
+const LOWER_BOUND_SUM = '_sum is a LOWER BOUND (each observation counted at its log2 bucket\'s lower bound; the kernel keeps no exact sum); _count and every bucket are exact';
+
+export const HELP = {
+  exits: 'VM exits counted by the kernel (kvm:kvm_exit), exactly: the sum of the stream\'s deltas',
+  exitHandling: `Time from a VM exit to the next entry of that vCPU (kvm_exit to kvm_entry), from the kernel's log2 buckets; ${LOWER_BOUND_SUM}`,
+  faults: 'KVM page faults (kvm:kvm_page_fault) by decoded error code: access read|write|fetch, present (a protection fault) and mmio (reserved-bit fault, AMD) true|false',
+  handlerCalls: 'Calls of KVM\'s page-fault handlers (kprobes): kvm_tdp_page_fault is nested paging, paging64_page_fault etc. shadow paging',
+  handlerSeconds: `Time in KVM's page-fault handlers, from the kernel's log2 buckets; ${LOWER_BOUND_SUM}`,
+  nestedPaging: 'Nested paging (AMD NPT / Intel EPT) in the kvm module: 1 on, 0 off (shadow paging); absent when unknown',
+  lost: 'Events the kernel could not hand to bpftrace (perf buffer full): counts are incomplete when this grows',
+  gaps: 'Times bpftrace stopped and counting was interrupted (exits in a gap are not counted)',
+  probeAttached: 'A probe exitscope uses: 1 attached, 0 not (tracepoint missing, not asked for)',
+  buildInfo: 'exitscope\'s version and what it traces with: always 1',
+  vmInfo: 'A VM process with its own vm label: always 1; source qemu|proxmox|process (name from its command line) or unknown (never named)',
+} as const;
+
+/** A family read from the model at scrape time. */
+function family(name: string, type: FamilyDef['type'], help: string, each: (sink: Sink) => void): FamilyDef {
+  return { name, type, help, each };
+}
+
+/** The `le` labels, one object per slot for good (the formatter escapes each once). */
+const LE_LABELS: Labels[] = Array.from({ length: BUCKET_SLOTS }, (_, i) => ({ le: leSeconds(i) }));
+const LE_INF: Labels = { le: '+Inf' };
+
+/** A histogram family's line names, made once (the formatter looks names up by string). */
+interface HistogramNames {
+  bucket: string;
+  sum: string;
+  count: string;
+}
+const histogramNames = (name: string): HistogramNames => ({ bucket: `${name}_bucket`, sum: `${name}_sum`, count: `${name}_count` });
+
+/** The bucket, sum and count lines of one series, on the family's `le` ladder. */
+function histogramLines(sink: Sink, names: HistogramNames, shared: Labels, h: Log2Histogram, slots: SlotRange): void {
+  let cumulative = 0;
+  if (!slots.empty) {
+    for (let i = slots.min; i <= slots.max; i++) {
+      cumulative += h.counts[i] ?? 0;
+      sink(names.bucket, LE_LABELS[i], shared, cumulative);
+    }
+  }
+  sink(names.bucket, LE_INF, shared, h.count);
+  sink(names.sum, undefined, shared, h.lowerBoundSumNs / 1e9);
+  sink(names.count, undefined, shared, h.count);
+}
+
+/** The labels object a model entry keeps for the exposition (its `labels` slot), made on first use. */
+function labelsOf(owner: { labels?: unknown }, make: () => Labels): Labels {
+  return (owner.labels ??= make()) as Labels;
+}
+
+/**
+ * prom-client's default metrics that Prometheus' own linter refuses (gauges named *_total:
+ * `promtool check metrics` fails on them): left out, so that a scrape lints clean. The rest keep
+ * prom-client's standard names.
+ */
+export const LINT_FAILING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
+
+function processMetricsInto(registry: Registry): void {
+  collectDefaultMetrics({ register: registry });
+  for (const name of LINT_FAILING_DEFAULTS) registry.removeSingleMetric(name);
+}
+
+export interface MetricsRegistryOptions {
+  /** Also prom-client's process metrics (process_cpu_seconds_total, nodejs_*): true except in goldens. */
+  processMetrics?: boolean;
+}
+
+function modelFamilies(model: MetricsModel): FamilyDef[] {
+  const exitHandling = histogramNames('exitscope_exit_handling_seconds');
+  const handlerSeconds = histogramNames('exitscope_fault_handler_seconds');
+  /** --metrics-vcpu: one `vcpu` labels object per value, for good. */
+  const vcpuLabels = new Map<string, Labels>();
+  const vcpuOf = (vcpu: string): Labels => {
+    let l = vcpuLabels.get(vcpu);
+    if (!l) vcpuLabels.set(vcpu, (l = { vcpu }));
+    return l;
+  };
+  const reasonLabels = (vm: string, r: ReasonSeries): Labels => labelsOf(r, () => ({ vm, reason: r.reason, isa: r.isa }));
+  return [
+    family('exitscope_exits_total', 'counter', HELP.exits, (sink) => {
+      for (const [vm, s] of model.series) {
+        for (const r of s.reasons.values()) {
+          const shared = reasonLabels(vm, r);
+          for (const [vcpu, n] of r.byVcpu) sink('exitscope_exits_total', model.o.perVcpu ? vcpuOf(vcpu) : undefined, shared, n);
+        }
+      }
+    }),
+    family('exitscope_exit_handling_seconds', 'histogram', HELP.exitHandling, (sink) => {
+      for (const [vm, s] of model.series) for (const r of s.reasons.values()) if (r.latency) histogramLines(sink, exitHandling, reasonLabels(vm, r), r.latency, model.exitSlots);
+    }),
+    family('exitscope_page_faults_total', 'counter', HELP.faults, (sink) => {
+      for (const [vm, s] of model.series) {
+        const kinds = (s.faultLabels ??= new Map());
+        for (const [k, n] of s.faults) {
+          let l = kinds.get(k) as Labels | undefined;
+          if (!l) {
+            const [access = '', present = '', mmio = ''] = k.split(',');
+            kinds.set(k, (l = { vm, access, present, mmio }));
+          }
+          sink('exitscope_page_faults_total', l, undefined, n);
+        }
+      }
+    }),
+    family('exitscope_fault_handler_calls_total', 'counter', HELP.handlerCalls, (sink) => {
+      for (const [vm, s] of model.series) for (const [h, e] of s.handlers) sink('exitscope_fault_handler_calls_total', labelsOf(e, () => ({ vm, handler: model.handlerName(h) })), undefined, e.calls);
+    }),
+    family('exitscope_fault_handler_seconds', 'histogram', HELP.handlerSeconds, (sink) => {
+      for (const [vm, s] of model.series) {
+        for (const [h, e] of s.handlers) if (e.latency) histogramLines(sink, handlerSeconds, labelsOf(e, () => ({ vm, handler: model.handlerName(h) })), e.latency, model.handlerSlots);
+      }
+    }),
+    family('exitscope_nested_paging', 'gauge', HELP.nestedPaging, (sink) => {
+      const tdp = model.hello?.tdp;
+      if (tdp === true || tdp === false) sink('exitscope_nested_paging', undefined, undefined, tdp ? 1 : 0);
+    }),
+    family('exitscope_lost_events_total', 'counter', HELP.lost, (sink) => sink('exitscope_lost_events_total', undefined, undefined, model.lostEvents)),
+    family('exitscope_collection_gaps_total', 'counter', HELP.gaps, (sink) => sink('exitscope_collection_gaps_total', undefined, undefined, model.gaps)),
+    family('exitscope_probe_attached', 'gauge', HELP.probeAttached, (sink) => {
+      for (const p of model.hello?.probes ?? []) sink('exitscope_probe_attached', { probe: p.probe }, undefined, p.attached ? 1 : 0);
+    }),
+    family('exitscope_build_info', 'gauge', HELP.buildInfo, (sink) => {
+      const h = model.hello;
+      sink('exitscope_build_info', { version: EXITSCOPE_VERSION, bpftrace: h?.bpftrace ?? 'unknown', kernel: h?.kernel ?? 'unknown', vendor: h?.vendor ?? 'unknown' }, undefined, 1);
+    }),
+    family('exitscope_vm_info', 'gauge', HELP.vmInfo, (sink) => {
+      for (const m of model.vms.own()) sink('exitscope_vm_info', labelsOf(m, () => ({ vm: m.label, pid: String(m.pid), source: m.source })), undefined, 1);
+    }),
+  ];
+}
+
+/** A family as prom-client collects it: an object with get() (values made at each scrape). */
+function promClientMetric(f: FamilyDef): object {
+  const get = () => {
+    const values: Value[] = [];
+    f.each((metricName, labels, sharedLabels, value) => values.push({ metricName, value, ...(labels ? { labels } : {}), ...(sharedLabels ? { sharedLabels } : {}) }));
+    return { name: f.name, help: f.help, type: f.type, aggregator: 'sum', values };
+  };
+  return { name: f.name, help: f.help, type: f.type, aggregator: 'sum', get };
+}
+
+/**
+ * prom-client's own Registry of the model's families (and the process metrics): the reference
+ * the fast text is tested against, and what a caller wanting JSON (getMetricsAsJSON) uses.
+ */
+export function metricsRegistry(model: MetricsModel, o: MetricsRegistryOptions = {}): Registry {
+  const registry = new Registry();
+  for (const f of modelFamilies(model)) registry.registerMetric(promClientMetric(f) as Parameters<Registry['registerMetric']>[0]);
+  if (o.processMetrics !== false) processMetricsInto(registry);
+  return registry;
+}
+
+/** What /metrics serves: the body of a scrape (UTF-8 text) and its content type. */
+export interface MetricsEndpoint {
+  readonly contentType: string;
+  body(): Promise<Buffer>;
+}
+
+export function metricsEndpoint(model: MetricsModel, o: MetricsRegistryOptions = {}): MetricsEndpoint {
+  const families = modelFamilies(model);
+  const formatter = new TextFormatter();
+  const processRegistry = o.processMetrics !== false ? new Registry() : undefined;
+  if (processRegistry) processMetricsInto(processRegistry);
+  return {
+    contentType: Registry.PROMETHEUS_CONTENT_TYPE,
+    async body() {
+      // prom-client's own text for its process metrics (few lines), without its final newline
+      const tail = processRegistry ? (await processRegistry.metrics()).replace(/\n$/, '') : undefined;
+      return formatter.write(families, tail);
+    },
+  };
+}
