@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../../src/lab/paths.js';
 import { boundingSet, DEPLOY, memoryMaxBytes, setprivBoundingSet, setting, UNIT_FILE, unitSettings } from '../deploy-kit.js';
 
 const unitText = readFileSync(UNIT_FILE, 'utf8');
@@ -88,6 +89,24 @@ describe('the exporter unit', () => {
     expect(env).toMatch(/^EXITSCOPE_LISTEN=\S+:\d+$/m);
     expect(env).toMatch(/^EXITSCOPE_OPTIONS=/m);
     expect(env).not.toMatch(/TOKEN/);
+  });
+});
+
+describe("the unit's command line", () => {
+  it('is one exitscope accepts: the exporter starts its server, and stops at the machine checks at most (no KVM here), never at a usage error', () => {
+    const env = readFileSync(join(DEPLOY, 'systemd/exporter.env'), 'utf8');
+    const options = /^EXITSCOPE_OPTIONS=(.*)$/m.exec(env)?.[1] ?? '';
+    const token = join(dir, 'read-token');
+    writeFileSync(token, 'unit-test-token\n', { mode: 0o600 });
+    // systemd's expansion: ${X} one word, $X split at spaces, %d the credentials directory; a port of the kernel's choice
+    const line = (setting(service, 'ExecStart') ?? '').replace('${EXITSCOPE_LISTEN}', '127.0.0.1:0').replace('%d/read-token', token).replace('$EXITSCOPE_OPTIONS', options);
+    const [, ...args] = line.split(/\s+/);
+    const r = spawnSync('node', [join(repoRoot(), 'bin/exitscope.js'), ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, NO_COLOR: '1' } });
+    expect(args.slice(0, 4)).toEqual(['exporter', '127.0.0.1:0', '--read-token-file', token]);
+    expect(r.stderr).toContain('Prometheus metrics at http://127.0.0.1:');
+    expect(r.stderr).not.toMatch(/error \[(USAGE|BAD_LISTEN|BAD_TOKEN\w*)\]/);
+    // here the machine checks stop it (status 2); on a host that can trace it would still be running
+    expect(r.status === 2 || r.signal === 'SIGTERM', `status ${r.status}, signal ${r.signal}`).toBe(true);
   });
 });
 
