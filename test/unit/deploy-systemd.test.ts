@@ -1,7 +1,7 @@
 /**
  * deploy/systemd/exitscope-exporter.service: systemd itself checks it (systemd-analyze verify and
  * security, offline), and the least-privilege settings the docs promise are there. Whether bpftrace
- * really works under the bounding set is the lab's to show (test/e2e/prometheus-lab.test.ts).
+ * really works under the bounding set was seen in the lab by hand (docs/fleet.md); no lab test holds it yet.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
