@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 # gcc: the KVM workload; tmux: terminal tests; util-linux: runuser for the not-root test;
 # chromium: the browser tests of the flame pages (driven by playwright-core);
 # libxml2-utils: xmllint, which checks the gate's JUnit files in the tests;
-# prometheus: promtool, which checks the /metrics text (and a real Prometheus for the fleet e2e).
-PACKAGES=(qemu-system-x86 busybox-static kmod cpio bpftrace linux-perf gcc tmux util-linux ca-certificates chromium libxml2-utils prometheus)
+# prometheus: promtool, which checks the /metrics text and deploy/'s rules (and a real Prometheus for the fleet e2e);
+# systemd: systemd-analyze, which checks deploy/'s unit (a fresh Debian container may lack it).
+PACKAGES=(qemu-system-x86 busybox-static kmod cpio bpftrace linux-perf gcc tmux util-linux ca-certificates chromium libxml2-utils prometheus systemd)
 
 if [ "$(id -u)" != 0 ]; then
   echo "setup.sh: run as root (it installs packages with apt-get)" >&2
