@@ -5,10 +5,10 @@
  * `exitscope run` there counts the workload's IOIO exits exactly.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTally } from '../../src/lab/workload.js';
 import { REPO } from './lab-harness.js';
 
@@ -30,6 +30,7 @@ interface Result {
   stderr: string;
 }
 
+let root: string;
 let prefix: string;
 let work: string;
 let env: NodeJS.ProcessEnv;
@@ -47,7 +48,7 @@ function installed(cmd: string, args: string[]): Promise<Result> {
 }
 
 beforeAll(() => {
-  const root = mkdtempSync(join(tmpdir(), 'exitscope-package-'));
+  root = mkdtempSync(join(tmpdir(), 'exitscope-package-'));
   const packs = join(root, 'packs');
   mkdirSync(packs);
   npm(['pack', '--pack-destination', packs], REPO);
@@ -61,6 +62,11 @@ beforeAll(() => {
   mkdirSync(work);
   env = cleanEnv({ PATH: `${join(prefix, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}` });
 }, 170_000);
+
+// The prefix holds ~35 MB of dependencies: not left behind in /tmp after every run.
+afterAll(() => {
+  if (root) rmSync(root, { recursive: true, force: true });
+});
 
 describe('the installed package', { timeout: 150_000 }, () => {
   it('is a copy in the prefix, not a link to the checkout, and runs outside it', async () => {
