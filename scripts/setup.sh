@@ -6,12 +6,13 @@ cd "$(dirname "$0")/.."
 
 # qemu-system-x86: the lab's emulator; busybox-static, kmod, cpio: its initramfs;
 # bpftrace, linux-perf: tracer and oracle (run inside the lab from the host's root);
-# gcc: the KVM workload; tmux: terminal tests; util-linux: runuser for the not-root test;
+# gcc, libc6-dev: the KVM workload, linked statically (libc.a: the packed binary runs on any x86-64 libc);
+# tmux: terminal tests; util-linux: runuser for the not-root test;
 # chromium: the browser tests of the flame pages (driven by playwright-core);
 # libxml2-utils: xmllint, which checks the gate's JUnit files in the tests;
 # prometheus: promtool, which checks the /metrics text and deploy/'s rules (and a real Prometheus for the fleet e2e);
 # systemd: systemd-analyze, which checks deploy/'s unit (a fresh Debian container may lack it).
-PACKAGES=(qemu-system-x86 busybox-static kmod cpio bpftrace linux-perf gcc tmux util-linux ca-certificates chromium libxml2-utils prometheus systemd)
+PACKAGES=(qemu-system-x86 busybox-static kmod cpio bpftrace linux-perf gcc libc6-dev tmux util-linux ca-certificates chromium libxml2-utils prometheus systemd)
 
 if [ "$(id -u)" != 0 ]; then
   echo "setup.sh: run as root (it installs packages with apt-get)" >&2

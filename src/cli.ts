@@ -81,7 +81,8 @@ export function buildProgram(): Command {
     .description(
       'Boot a real KVM host under QEMU software emulation (no /dev/kvm needed) and run a command in it, or a shell.\n' +
         "The guest sees the host's root read-only (writes go to RAM), so the host's node, bpftrace, perf\n" +
-        'and this checkout run there unchanged; the current directory is writable (see --writable).',
+        'and this exitscope (checkout or installed package) run there unchanged, exitscope and exitscope-workload\n' +
+        'on its PATH; the current directory is writable (see --writable).',
     )
     .option('--run <command>', 'run COMMAND (a shell command line) as root in the guest, from the current directory; exit with its status')
     .addOption(new Option('--npt <on|off>', 'nested paging in kvm_amd; off reproduces shadow paging (the seed article)').choices(['on', 'off']).default('on'))

@@ -14,7 +14,8 @@ import { UserError } from '../errors.js';
 import { EVENT_PREFIX } from './init-script.js';
 import { buildInitramfs, planInitramfs } from './initramfs.js';
 import { resolveKernel } from './kernel.js';
-import { cacheDir, repoRoot } from './paths.js';
+import { GUEST_BIN, guestCommands, ownTargets, writeGuestCommands } from './guest-commands.js';
+import { cacheDir } from './paths.js';
 import { guestError, requireFreePorts, requireQemu, requireRoot, requireStaticBusybox, requireTools } from './preflight.js';
 import { type Forward, LAB_CPU, qemuArgs } from './qemu-args.js';
 
@@ -64,9 +65,12 @@ export interface Lab {
   cleanup(): void;
 }
 
-/** Guest PATH: the host's usual one plus this checkout's bin/ and build/ (exitscope, the workload). */
-export function guestPath(repo = repoRoot()): string {
-  return [join(repo, 'bin'), join(repo, 'build'), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].join(':');
+/**
+ * Guest PATH: exitscope and exitscope-workload of this very copy first (GUEST_BIN: checkout or
+ * installed package alike), then the host's usual directories.
+ */
+export function guestPath(): string {
+  return [GUEST_BIN, '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].join(':');
 }
 
 function shq(s: string): string {
@@ -144,6 +148,7 @@ export async function bootLab(o: LabOptions): Promise<Lab> {
   mkdirSync(ctlDir);
   writeFileSync(join(ctlDir, 'config'), labConfig({ ...o, writable }));
   writeFileSync(join(ctlDir, 'run.sh'), runScript(o));
+  writeGuestCommands(join(ctlDir, 'bin'), guestCommands(ownTargets()));
   const sockets = { console: join(runDir, 'con.sock'), stdout: join(runDir, 'out.sock'), stderr: join(runDir, 'err.sock') };
   const con = await listen(sockets.console);
   const out = o.mode === 'shell' ? undefined : await listen(sockets.stdout);

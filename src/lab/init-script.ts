@@ -2,7 +2,7 @@
  * The lab guest's /init: a busybox shell script that loads the modules, mounts
  * the host's root read-only (with a RAM overlay so it looks writable), brings
  * up the network and KVM, then runs the user's command in a chroot of the
- * host's own root, so the host's node, bpftrace, perf and checkout run unchanged.
+ * host's own root, so the host's node, bpftrace, perf and exitscope run unchanged.
  *
  * Run-specific settings (npt, the command, writable shares) are not in here:
  * they come from the "ctl" 9p share at boot, so one cached initramfs serves

@@ -9,7 +9,10 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(base, 'exitscope');
 }
 
-/** The checkout's root: the nearest directory above this file with exitscope's package.json (src/ or dist/src/). */
+/**
+ * exitscope's root: the nearest directory above this file with exitscope's package.json (src/ or dist/src/):
+ * the checkout, or the installed package (PREFIX/lib/node_modules/exitscope), which ships bin/, dist/ and build/.
+ */
 export function repoRoot(from = dirname(fileURLToPath(import.meta.url))): string {
   for (let dir = from; ; dir = dirname(dir)) {
     const pkg = join(dir, 'package.json');

@@ -1,5 +1,6 @@
 /**
- * The lab's KVM workload (workloads/kvm-workload.c, built to build/exitscope-workload):
+ * The lab's KVM workload (workloads/kvm-workload.c, built to build/exitscope-workload, in the checkout
+ * and in the installed package alike):
  * its command line, built from validated values only, and its JSON tally.
  */
 import { join } from 'node:path';

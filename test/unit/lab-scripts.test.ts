@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { guestPath, labConfig, runScript } from '../../src/lab/boot.js';
+import { GUEST_BIN } from '../../src/lab/guest-commands.js';
 
 /** Runs a script with a stub `cd` target, as the guest would, and returns its stdout. */
 function sh(script: string, env: Record<string, string> = {}): string {
@@ -65,7 +66,7 @@ describe('runScript', () => {
     execFileSync('sh', ['-n'], { input: text });
   });
 
-  it('puts the checkout bin/ and build/ first on the guest PATH', () => {
-    expect(guestPath('/r').split(':').slice(0, 2)).toEqual(['/r/bin', '/r/build']);
+  it("puts the ctl share's bin/ (exitscope, exitscope-workload) first on the guest PATH, then the usual directories", () => {
+    expect(guestPath().split(':')).toEqual([GUEST_BIN, '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']);
   });
 });
