@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import type { MetricsOptions } from '../metrics/model.js';
 import { MetricsService } from '../metrics/service.js';
-import { parseListen } from '../server/listen-spec.js';
+import { listenOrExplain, parseListen } from '../server/listen-spec.js';
 import { isLoopback } from '../server/server.js';
 import { ExporterServer } from './http-server.js';
 
@@ -49,15 +49,7 @@ export async function startExporterServer(o: ExporterOptions, service: MetricsSe
   const generated = token === undefined && !isLoopback(spec.host);
   if (generated) token = randomBytes(18).toString('base64url');
   const server = new ExporterServer({ host: spec.host, port: spec.port, service, ...(token ? { tokens: { read: token } } : {}), onLog: (l) => say(`exitscope: exporter: ${l}`) });
-  let port: number;
-  try {
-    port = (await server.listen()).port;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new UserError('PORT_IN_USE', `${spec.host}:${spec.port} is already in use`, 'choose another port, or stop what listens there (ss -ltnp)');
-    if (code === 'EADDRNOTAVAIL') throw new UserError('BAD_LISTEN', `${spec.host} is not an address of this machine`, 'use 127.0.0.1, 0.0.0.0 or one of `ip addr`');
-    throw e;
-  }
+  const port = await listenOrExplain(() => server.listen(), spec);
   const host = spec.host.includes(':') ? `[${spec.host}]` : spec.host;
   say(`exitscope: exporter: Prometheus metrics at http://${host}:${port}/metrics, health at /healthz${generated ? ` (token: ${token})` : token ? ' (read token given)' : ''}`);
   if (generated) say('exitscope: exporter: the token was generated because the address is not loopback; Prometheus sends it with `authorization: {credentials: TOKEN}` (Authorization: Bearer TOKEN)');

@@ -13,7 +13,7 @@ import { summarize } from '../flame/summary.js';
 import { buildTree } from '../flame/tree.js';
 import { MetricsService } from '../metrics/service.js';
 import type { MetricsOptions } from '../metrics/model.js';
-import { parseListen } from './listen-spec.js';
+import { listenOrExplain, parseListen } from './listen-spec.js';
 import { livePage } from './live-page.js';
 import { isLoopback, StreamServer } from './server.js';
 
@@ -91,16 +91,7 @@ export async function startServer(o: ServeOptions, say: (line: string) => void):
       return undefined;
     },
   });
-  // port 0: the one the system chose is the one to say
-  let port = spec.port;
-  try {
-    port = (await server.listen()).port;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new UserError('PORT_IN_USE', `${spec.host}:${spec.port} is already in use`, 'choose another port, or stop what listens there (ss -ltnp)');
-    if (code === 'EADDRNOTAVAIL') throw new UserError('BAD_LISTEN', `${spec.host} is not an address of this machine`, 'use 127.0.0.1, 0.0.0.0 or one of `ip addr`');
-    throw e;
-  }
+  const port = await listenOrExplain(() => server.listen(), spec);
   const where = `ws://${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${port}/stream`;
   say(`exitscope: serving the stream at ${where}${control ? ` (control token: ${control})` : ''}${o.readToken ? ' (read-only token given)' : ''}`);
   if (control && !o.token) say('exitscope: the token was generated because the address is not loopback; clients pass it as ?token=... or Authorization: Bearer ...');
