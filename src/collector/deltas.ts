@@ -18,52 +18,65 @@ const COUNT_FIELDS: readonly CountField[] = ['exits', 'faults', 'regions', 'hand
 const HIST_FIELDS: readonly HistField[] = ['exitNs', 'handlerNs'];
 const NOTHING_COUNTED = new Map<string, never>();
 
-function countDelta(cur: Map<string, number>, prev: Map<string, number>, add: (k: string, d: number) => void): void {
+function countDelta(cur: Map<string, number>, prev: Map<string, number>, out: [string, number][]): void {
   for (const [k, v] of cur) {
     const p = prev.get(k) ?? 0;
     // a smaller value means the map restarted from zero: the new value is all new
     const d = v >= p ? v - p : v;
-    if (d > 0) add(k, d);
+    if (d > 0) out.push([k, d]);
   }
 }
 
-function histDelta(cur: Map<string, Bucket[]>, prev: Map<string, Bucket[]>, add: (k: string, low: number, d: number) => void): void {
+function histDelta(cur: Map<string, Bucket[]>, prev: Map<string, Bucket[]>, out: [string, Bucket[]][]): void {
   for (const [k, buckets] of cur) {
     const before = prev.get(k) ?? [];
+    const d: Bucket[] = [];
     // both lists ascend by bucket (bpftrace prints them in order): walk them together
     let j = 0;
     for (const b of buckets) {
       while (j < before.length && (before[j] as Bucket).low < b.low) j++;
       const p = j < before.length && (before[j] as Bucket).low === b.low ? (before[j] as Bucket).count : 0;
       const n = b.count >= p ? b.count - p : b.count;
-      if (n > 0) add(k, b.low, n);
+      if (n > 0) d.push({ low: b.low, count: n });
     }
+    if (d.length) out.push([k, d]);
   }
 }
 
-/** One interval's deltas by printed key, summed over the copies printed (a key can be in two). */
-class IntervalSums {
-  readonly counts = { exits: new Map<string, number>(), faults: new Map<string, number>(), regions: new Map<string, number>(), handlerCalls: new Map<string, number>() };
-  readonly hists = { exitNs: new Map<string, Map<number, number>>(), handlerNs: new Map<string, Map<number, number>>() };
-
-  count(f: CountField, k: string, d: number): void {
-    const m = this.counts[f];
-    m.set(k, (m.get(k) ?? 0) + d);
+/** Two ascending bucket lists summed (a key in two copies). */
+function addBuckets(a: Bucket[], b: Bucket[]): Bucket[] {
+  const out: Bucket[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const x = a[i];
+    const y = b[j];
+    if (y === undefined || (x !== undefined && x.low < y.low)) (out.push(x as Bucket), i++);
+    else if (x === undefined || y.low < x.low) (out.push(y), j++);
+    else (out.push({ low: x.low, count: x.count + y.count }), i++, j++);
   }
-
-  bucket(f: HistField, k: string, low: number, d: number): void {
-    const m = this.hists[f];
-    let b = m.get(k);
-    if (!b) m.set(k, (b = new Map()));
-    b.set(low, (b.get(low) ?? 0) + d);
-  }
+  return out;
 }
 
-/** Buckets as the stream has them: ascending by bucket. */
-function bucketList(b: Map<number, number> | undefined): [number, number][] {
-  if (!b) return [];
-  const out = [...b];
-  if (out.length > 1) out.sort((x, y) => x[0] - y[0]);
+/**
+ * One list of deltas per copy printed, as one list with each key once. In a frame the active copy
+ * has most deltas and the copy it left only what came in after its previous print (often nothing):
+ * the small lists are looked up while walking the big one, so the usual frame costs no extra map.
+ */
+function mergeCopies<V>(lists: [string, V][][], add: (a: V, b: V) => V): [string, V][] {
+  const nonEmpty = lists.filter((l) => l.length > 0);
+  if (nonEmpty.length <= 1) return nonEmpty[0] ?? [];
+  nonEmpty.sort((a, b) => b.length - a.length);
+  const [big, ...small] = nonEmpty as [[string, V][], ...[string, V][][]];
+  const extra = new Map<string, V>();
+  for (const l of small) for (const [k, v] of l) extra.set(k, extra.has(k) ? add(extra.get(k) as V, v) : v);
+  const out = big.map(([k, v]): [string, V] => {
+    const e = extra.get(k);
+    if (e === undefined) return [k, v];
+    extra.delete(k);
+    return [k, add(v, e)];
+  });
+  for (const kv of extra) out.push(kv);
   return out;
 }
 
@@ -109,7 +122,8 @@ export class DeltaTracker {
   }
 
   apply(frame: Frame): Deltas {
-    const sums = new IntervalSums();
+    const counts = { exits: [] as [string, number][][], faults: [] as [string, number][][], regions: [] as [string, number][][], handlerCalls: [] as [string, number][][] };
+    const hists = { exitNs: [] as [string, Bucket[]][][], handlerNs: [] as [string, Bucket[]][][] };
     for (const [copy, cur] of frame.copies) {
       const prev = this.remembered.get(copy);
       // A map whose print was lost (bpftrace dropped the record), or that printed nothing, keeps
@@ -117,11 +131,19 @@ export class DeltaTracker {
       // Without this, the next print would count everything since the copy was cleared once more.
       for (const f of COUNT_FIELDS) {
         if (!cur.seen.has(f) && prev) cur[f] = prev[f];
-        else countDelta(cur[f], prev?.[f] ?? NOTHING_COUNTED, (k, d) => sums.count(f, k, d));
+        else {
+          const out: [string, number][] = [];
+          countDelta(cur[f], prev?.[f] ?? NOTHING_COUNTED, out);
+          counts[f].push(out);
+        }
       }
       for (const f of HIST_FIELDS) {
         if (!cur.seen.has(f) && prev) cur[f] = prev[f];
-        else histDelta(cur[f], prev?.[f] ?? NOTHING_COUNTED, (k, low, d) => sums.bucket(f, k, low, d));
+        else {
+          const out: [string, Bucket[]][] = [];
+          histDelta(cur[f], prev?.[f] ?? NOTHING_COUNTED, out);
+          hists[f].push(out);
+        }
       }
       this.remembered.set(copy, cur);
     }
@@ -130,26 +152,29 @@ export class DeltaTracker {
     if (frame.final) this.remembered.clear();
     this.lastTNs = frame.tNs;
 
+    const sum = (a: number, b: number): number => a + b;
+    const pairs = (b: Bucket[]): [number, number][] => b.map((x): [number, number] => [x.low, x.count]);
+    const handlerNs = new Map(mergeCopies(hists.handlerNs, addBuckets));
     const out: Deltas = {
-      exits: [...sums.counts.exits].map(([k, n]) => {
+      exits: mergeCopies(counts.exits, sum).map(([k, n]) => {
         const [pid = 0, tid = 0, isa = 0, reason = 0] = this.key(k);
         return { pid, tid, isa, reason: reason >>> 0, n };
       }),
-      exitNs: [...sums.hists.exitNs].map(([k, b]) => {
+      exitNs: mergeCopies(hists.exitNs, addBuckets).map(([k, b]) => {
         const [pid = 0, why = 0] = this.key(k);
-        return { pid, isa: Math.floor(why / SHIFT32), reason: why % SHIFT32, b: bucketList(b) };
+        return { pid, isa: Math.floor(why / SHIFT32), reason: why % SHIFT32, b: pairs(b) };
       }),
-      faults: [...sums.counts.faults].map(([k, n]) => {
+      faults: mergeCopies(counts.faults, sum).map(([k, n]) => {
         const [pid = 0, code = 0] = this.key(k);
         return { pid, code, n };
       }),
-      regions: [...sums.counts.regions].map(([k, n]) => {
+      regions: mergeCopies(counts.regions, sum).map(([k, n]) => {
         const [pid = 0, region = 0] = this.key(k);
         return { pid, region, n };
       }),
-      handlers: [...sums.counts.handlerCalls].map(([k, n]) => {
+      handlers: mergeCopies(counts.handlerCalls, sum).map(([k, n]) => {
         const [pid = 0, h = 0] = this.key(k);
-        return { pid, h, n, b: bucketList(sums.hists.handlerNs.get(k)) };
+        return { pid, h, n, b: pairs(handlerNs.get(k) ?? []) };
       }),
     };
     // bounded: keys of VMs long gone are dropped with the rest, then re-learnt as needed
