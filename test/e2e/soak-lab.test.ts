@@ -18,8 +18,8 @@ import { workloadArgs, workloadPath } from '../../src/lab/workload.js';
 import type { Report } from '../../src/report/report.js';
 import { type LabHandle, REPO, startLab } from './lab-harness.js';
 
-/** Keys per map: the soak creates several times this many (asserted below). */
-const MAP_KEYS_MAX = 2048;
+/** Keys per map: the soak puts more than twice this many through each of @exits and @exit_ns (asserted below). */
+const MAP_KEYS_MAX = 1024;
 const SOAK_SECONDS = 80;
 const LOOPS = 4;
 
@@ -45,6 +45,8 @@ describe('soak: short-lived VMs for minutes, bounded maps, exact counts', { time
         `end=$(( $(date +%s) + ${SOAK_SECONDS} ))`,
         `( while kill -0 $PPID 2>/dev/null; do echo "$(date +%s) $(awk '/^VmRSS/ {print $2}' /proc/$PPID/status)"; sleep 2; done ) > ${out}/rss.log &`,
         'sampler=$!',
+        // the kernel memory of bpftrace's maps (memlock in each map fd's fdinfo), once attached
+        `( sleep 20; b=$(pgrep -n -x bpftrace); for f in /proc/$b/fdinfo/*; do grep -s '^memlock' $f; done | awk '{s+=$2} END {print s}' > ${out}/memlock ) &`,
         'loops=""',
         `for j in $(seq ${LOOPS}); do`,
         `  ( n=0; while [ $(date +%s) -lt $end ]; do ${workload} > /dev/null || exit 1; n=$((n+1)); done; echo $n > ${out}/vms.$j ) &`,
@@ -107,12 +109,14 @@ describe('soak: short-lived VMs for minutes, bounded maps, exact counts', { time
     const waits = intervals.filter((f, i) => i > 0 && f.cleared === undefined).length;
     const rss = readFileSync(join(out, 'rss.log'), 'utf8').trim().split('\n').map((l) => Number(l.split(' ')[1])).filter((n) => n > 0);
     const third = Math.floor(rss.length / 3);
-    const summary = { vms, seconds: SOAK_SECONDS, exits: report.totalExits, intervals: intervals.length, epochWaits: waits, keysEver: everKeys.size, histEntriesEver: everHist.size, largestMapPrinted: largest, mapKeysMax: MAP_KEYS_MAX, mostPidsPerInterval: Math.max(...pidsPerFrame), mostKeysPerInterval: Math.max(...keysPerFrame), rssKiB: { first: rss.slice(0, third), last: rss.slice(-third) } };
+    const summary = { vms, seconds: SOAK_SECONDS, exits: report.totalExits, intervals: intervals.length, epochWaits: waits, keysEver: everKeys.size, histEntriesEver: everHist.size, largestMapPrinted: largest, mapKeysMax: MAP_KEYS_MAX, mostPidsPerInterval: Math.max(...pidsPerFrame), mostKeysPerInterval: Math.max(...keysPerFrame), rssKiB: { first: rss.slice(0, third), last: rss.slice(-third) }, mapsMemlockBytes: readFileSync(join(out, 'memlock'), 'utf8').trim() };
     process.stderr.write(`soak: ${JSON.stringify(summary)}\n`);
 
-    // thousands of VM processes' keys went through maps capped far below them
-    expect(vms).toBeGreaterThan(300);
-    expect(everKeys.size + everHist.size).toBeGreaterThan(4 * MAP_KEYS_MAX);
+    // hundreds of VM processes (each 2 vCPU threads) put more keys through each map than it may hold:
+    // maps that kept the keys of gone VMs would have filled and stopped counting (main did: docs/lab.md)
+    expect(vms).toBeGreaterThan(250);
+    expect(everKeys.size).toBeGreaterThan(MAP_KEYS_MAX);
+    expect(everHist.size).toBeGreaterThan(MAP_KEYS_MAX);
     // never near the cap: the maps hold the live VMs of an interval or two
     expect(largest).toBeLessThan(MAP_KEYS_MAX / 2);
     // bounded by the live VMs, not by time: an interval prints two copies (the active one and the one
