@@ -1,8 +1,10 @@
 /**
  * Parses bpftrace's `-f json` output (one JSON object per line) from our
- * program into frames: the maps printed between two markers. Also picks out
- * attach, lost-event and detail records. Cumulative values are kept as they
- * are; deltas are the next stage's job (deltas.ts).
+ * program into frames: the maps printed between two markers, by copy (the
+ * program rotates copies of its maps: src/probes/program.ts), with the epoch
+ * the begin marker names. Also picks out attach, lost-event and detail
+ * records. Printed values are kept as they are; deltas are the next stage's
+ * job (deltas.ts).
  */
 import { StringDecoder } from 'node:string_decoder';
 import { MAPS, MARK } from '../probes/program.js';
@@ -13,18 +15,43 @@ export interface Bucket {
   count: number;
 }
 
-export interface Frame {
-  final: boolean;
-  /** The maps that were printed in this frame (a record can be lost; deltas.ts keeps the old values then). */
-  seen?: Set<'exits' | 'exitNs' | 'faults' | 'regions' | 'handlerCalls' | 'handlerNs'>;
-  /** bpftrace's nsecs (CLOCK_MONOTONIC) when the maps were printed. */
-  tNs: number;
+export type CountField = 'exits' | 'faults' | 'regions' | 'handlerCalls';
+export type HistField = 'exitNs' | 'handlerNs';
+export type MapField = CountField | HistField;
+
+/** One copy of the counting maps as printed (values since that copy was last cleared). */
+export interface CopyMaps {
+  /** The maps that were printed (a record can be lost, and an empty map prints nothing: deltas.ts keeps the old values then). */
+  seen: Set<MapField>;
   exits: Map<string, number>; // "pid,tid,isa,reason"
   exitNs: Map<string, Bucket[]>; // "pid,why" (why = isa << 32 | reason)
   faults: Map<string, number>; // "pid,error_code"
   regions: Map<string, number>; // "pid,region"
   handlerCalls: Map<string, number>; // "pid,handler"
   handlerNs: Map<string, Bucket[]>; // "pid,handler"
+}
+
+export interface Frame {
+  final: boolean;
+  /** bpftrace's nsecs (CLOCK_MONOTONIC) when the maps were printed. */
+  tNs: number;
+  /** The copy probes write to now (a program with copies; undefined for one cumulative copy, or at END). */
+  active?: number;
+  /** The copy bpftrace clears right after this print: its values start from nothing next time. */
+  cleared?: number;
+  /** The copies printed, by number (0 for a program without copies, whose maps have no suffix). */
+  copies: Map<number, CopyMaps>;
+}
+
+export function emptyCopy(): CopyMaps {
+  return { seen: new Set(), exits: new Map(), exitNs: new Map(), faults: new Map(), regions: new Map(), handlerCalls: new Map(), handlerNs: new Map() };
+}
+
+/** The copy's maps in a frame, made on first use. */
+export function copyOf(frame: Frame, copy: number): CopyMaps {
+  let c = frame.copies.get(copy);
+  if (!c) frame.copies.set(copy, (c = emptyCopy()));
+  return c;
 }
 
 export interface DetailExit {
@@ -48,16 +75,34 @@ export type OutputEvent =
   /** A line we did not expect: bpftrace's own warnings and errors land here. */
   | { kind: 'text'; line: string };
 
-const COUNT_MAPS: Record<string, 'exits' | 'faults' | 'regions' | 'handlerCalls'> = {
+const COUNT_MAPS: Record<string, CountField> = {
   [MAPS.exits]: 'exits',
   [MAPS.faults]: 'faults',
   [MAPS.faultRegions]: 'regions',
   [MAPS.handlerCalls]: 'handlerCalls',
 };
-const HIST_MAPS: Record<string, 'exitNs' | 'handlerNs'> = { [MAPS.exitNs]: 'exitNs', [MAPS.handlerNs]: 'handlerNs' };
+const HIST_MAPS: Record<string, HistField> = { [MAPS.exitNs]: 'exitNs', [MAPS.handlerNs]: 'handlerNs' };
+/** Copies a program may have (program.ts allows 1..8): names with a larger suffix are not ours. */
+const MAX_COPIES = 8;
+
+/** Every printed map name we read: "@exits" (one cumulative copy, number 0) and "@exits0".."@exits7". */
+const MAP_NAMES = new Map<string, { field: MapField; hist: boolean; copy: number }>();
+for (const [table, hist] of [[COUNT_MAPS, false], [HIST_MAPS, true]] as const) {
+  for (const [name, field] of Object.entries(table)) {
+    MAP_NAMES.set(name, { field, hist, copy: 0 });
+    for (let c = 0; c < MAX_COPIES; c++) MAP_NAMES.set(`${name}${c}`, { field, hist, copy: c });
+  }
+}
 
 function emptyFrame(final: boolean, tNs: number): Frame {
-  return { final, tNs, seen: new Set(), exits: new Map(), exitNs: new Map(), faults: new Map(), regions: new Map(), handlerCalls: new Map(), handlerNs: new Map() };
+  return { final, tNs, copies: new Map() };
+}
+
+/** A copy number from a marker: "-" (none) or anything else not a copy is undefined. */
+function copyNumber(word: string | undefined): number | undefined {
+  if (word === undefined || !/^\d$/.test(word)) return undefined;
+  const n = Number(word);
+  return n < MAX_COPIES ? n : undefined;
 }
 
 function toBuckets(raw: unknown): Bucket[] {
@@ -162,8 +207,13 @@ export class BpftraceOutputParser {
     for (const l of text.split('\n')) {
       if (l.length === 0) continue;
       const [mark, ...rest] = l.split(' ');
-      if (mark === MARK.begin || mark === MARK.final) this.frame = emptyFrame(mark === MARK.final, Number(rest[0] ?? 0));
-      else if (mark === MARK.end) {
+      if (mark === MARK.begin || mark === MARK.final) {
+        this.frame = emptyFrame(mark === MARK.final, Number(rest[0] ?? 0));
+        const active = copyNumber(rest[1]);
+        const cleared = copyNumber(rest[2]);
+        if (mark === MARK.begin && active !== undefined) this.frame.active = active;
+        if (mark === MARK.begin && cleared !== undefined) this.frame.cleared = cleared;
+      } else if (mark === MARK.end) {
         if (this.frame) out({ kind: 'frame', frame: this.frame });
         this.frame = undefined;
       } else if (mark === MARK.exit && rest.length >= 7) {
@@ -179,20 +229,18 @@ export class BpftraceOutputParser {
     for (const name in data) {
       const value = data[name];
       if (typeof value !== 'object' || value === null) continue;
-      if (type === 'map') {
-        const field = COUNT_MAPS[name];
-        if (!field) continue;
-        const target = this.frame[field];
-        this.frame.seen?.add(field);
-        const entries = value as Record<string, number>;
-        for (const k in entries) target.set(k, entries[k] as number);
-      } else {
-        const field = HIST_MAPS[name];
-        if (!field) continue;
-        const target = this.frame[field];
-        this.frame.seen?.add(field);
+      const known = MAP_NAMES.get(name);
+      if (!known || known.hist !== (type === 'hist')) continue;
+      const copy = copyOf(this.frame, known.copy);
+      copy.seen.add(known.field);
+      if (known.hist) {
+        const target = copy[known.field as HistField];
         const entries = value as Record<string, unknown>;
         for (const k in entries) target.set(k, toBuckets(entries[k]));
+      } else {
+        const target = copy[known.field as CountField];
+        const entries = value as Record<string, number>;
+        for (const k in entries) target.set(k, entries[k] as number);
       }
     }
   }

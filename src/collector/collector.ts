@@ -3,7 +3,7 @@
  * message stream (hello, snapshots, VMs, lost events, gaps, end), and keeps it
  * running: if bpftrace dies it is restarted, with the gap marked in the stream.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
@@ -11,7 +11,7 @@ import { type Capabilities, blocking, blockingError } from '../probes/capabiliti
 import { buildProgram } from '../probes/program.js';
 import { spawnTracer, type Tracer } from '../process/tracer-process.js';
 import { type HelloMessage, type Message, PROTOCOL_VERSION } from '../protocol/messages.js';
-import { BpftraceOutputParser, type OutputEvent } from './bpftrace-output.js';
+import { BpftraceOutputParser, type Frame, type OutputEvent } from './bpftrace-output.js';
 import { DeltaTracker } from './deltas.js';
 import type { CgroupScope } from '../scope/cgroup-target.js';
 import { VmTracker } from './vm-tracker.js';
@@ -35,8 +35,22 @@ export interface CollectorOptions {
   proc?: string;
 }
 
-/** bpftrace keeps at most 4096 keys per map by default and silently drops updates beyond. */
-const MAP_KEYS_MAX = '262144';
+/**
+ * bpftrace keeps at most 4096 keys per map by default and silently drops updates beyond. Each copy
+ * of a map holds the keys of an interval or two (the program rotates and clears them), so this is
+ * a cap on what is live at once, not on what a long run sees. EXITSCOPE_MAP_KEYS_MAX changes it
+ * (the soak test lowers it to show the maps stay bounded; a host with more live keys raises it).
+ */
+export const DEFAULT_MAP_KEYS_MAX = 262_144;
+
+/** The cap on keys per map: EXITSCOPE_MAP_KEYS_MAX if set (a whole number, 64..16777216), else the default. */
+export function mapKeysMax(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.EXITSCOPE_MAP_KEYS_MAX;
+  if (raw === undefined || raw === '') return DEFAULT_MAP_KEYS_MAX;
+  const n = /^\d{1,8}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(n >= 64 && n <= 16_777_216)) throw new UserError('BAD_MAP_KEYS_MAX', `EXITSCOPE_MAP_KEYS_MAX must be a whole number from 64 to 16777216, not ${JSON.stringify(raw.slice(0, 40))}`, 'unset it (default 262144) or give a number of keys per map');
+  return n;
+}
 /** After this long attached, a bpftrace that dies resets the restart count. */
 const STABLE_MS = 5 * 60_000;
 /** How long an orderly bpftrace exit waits for our own stop before it counts as a crash. */
@@ -51,6 +65,9 @@ export class Collector {
   private stopping = false;
   private sawFinal = false;
   private restarts = 0;
+  private readonly mapKeysMax = mapKeysMax();
+  /** EXITSCOPE_BPFTRACE_LOG: bpftrace's stdout as it came, for diagnosis and the soak test's key counts. */
+  private readonly rawLog = process.env.EXITSCOPE_BPFTRACE_LOG ? openSync(process.env.EXITSCOPE_BPFTRACE_LOG, 'a') : undefined;
   private readonly dir = mkdtempSync(join(tmpdir(), 'exitscope-'));
   private readonly programFile = join(this.dir, 'exitscope.bt');
   private readonly stderrTail: string[] = [];
@@ -132,7 +149,7 @@ export class Collector {
     const bpftrace = this.o.caps.bpftrace?.path ?? 'bpftrace';
     // never execa's cleanup (signal-exit): see tracer-process.ts; bpftrace dies with us all the same
     const child = spawnTracer(bpftrace, ['-f', 'json', this.programFile], {
-      env: { BPFTRACE_MAP_KEYS_MAX: MAP_KEYS_MAX, BPFTRACE_MAX_MAP_KEYS: MAP_KEYS_MAX },
+      env: { BPFTRACE_MAP_KEYS_MAX: String(this.mapKeysMax), BPFTRACE_MAX_MAP_KEYS: String(this.mapKeysMax) },
     });
     this.child = child;
     this.deltas.reset();
@@ -153,7 +170,10 @@ export class Collector {
         attachedResolve();
       } else this.onEvent(e);
     };
-    child.stdout?.on('data', (d: Buffer) => this.parser.push(d, onEvent));
+    child.stdout?.on('data', (d: Buffer) => {
+      if (this.rawLog !== undefined) writeSync(this.rawLog, d);
+      this.parser.push(d, onEvent);
+    });
     let errRest = '';
     child.stderr?.on('data', (d: Buffer) => {
       const lines = (errRest + d.toString('utf8')).split('\n');
@@ -234,7 +254,8 @@ export class Collector {
           this.sawFinal = true;
           this.childSawFinal = true;
         }
-        this.checkMapFill(e.frame.exits.size + e.frame.regions.size);
+        this.checkMapFill(largestMap(e.frame));
+        this.checkEpoch(e.frame);
         this.emit({ type: 'snapshot', seq: this.seq++, t: this.now(), ms, ...(e.frame.final ? { final: true } : {}), ...d });
         if (this.seq % 5 === 0) this.vms.checkGone();
         return;
@@ -272,6 +293,7 @@ export class Collector {
     }
     this.emit({ type: 'end', t: this.now(), complete: this.sawFinal });
     rmSync(this.dir, { recursive: true, force: true });
+    if (this.rawLog !== undefined) closeSync(this.rawLog);
   }
 
   private childSawFinal = false;
@@ -279,9 +301,25 @@ export class Collector {
 
   /** bpftrace stops adding keys to a full map, silently: say so before it happens. */
   private checkMapFill(keys: number): void {
-    if (this.warnedFull || keys < 0.8 * Number(MAP_KEYS_MAX)) return;
+    if (this.warnedFull || keys < 0.8 * this.mapKeysMax) return;
     this.warnedFull = true;
-    this.emit({ type: 'error', t: this.now(), code: 'MAPS_NEARLY_FULL', message: `bpftrace's maps hold ${keys} of at most ${MAP_KEYS_MAX} keys (VMs x vCPUs x reasons since it started, gone VMs included); beyond that new keys are not counted. Restart exitscope to start from empty maps.` });
+    this.emit({ type: 'error', t: this.now(), code: 'MAPS_NEARLY_FULL', message: `a bpftrace map holds ${keys} of at most ${this.mapKeysMax} keys (the VMs x vCPUs x reasons of the last intervals, or 2 MiB regions faulted in); beyond that new keys are not counted. Set EXITSCOPE_MAP_KEYS_MAX higher (memory: docs/lab.md#bounded-maps).` });
+  }
+
+  private lastActive: number | undefined;
+  private epochWaits = 0;
+
+  /**
+   * The epoch moves on every interval unless bpftrace's user space has not yet cleared the copy it
+   * would move into (it lags): counts stay exact, keys just live an interval longer. Said once, then
+   * every 100th time, for --verbose.
+   */
+  private checkEpoch(frame: Frame): void {
+    if (frame.active === undefined) return;
+    if (frame.active === this.lastActive && frame.cleared === undefined) {
+      if (this.epochWaits++ % 100 === 0) this.o.onDiagnostic?.(`exitscope: the epoch waited for bpftrace to clear a copy of its maps (${this.epochWaits} time(s)); counts stay exact`);
+    }
+    this.lastActive = frame.active;
   }
 
   private cleanupAfterFailedStart(): void {
@@ -295,8 +333,30 @@ export class Collector {
   }
   private noRestart = false;
 
+  /** Keys the delta stage remembers now (bounded by the copies in use: tests and benchmarks read it). */
+  get rememberedKeys(): number {
+    return this.deltas.rememberedKeys();
+  }
+
   /** bpftrace's pid (for tests that kill it). */
   get bpftracePid(): number | undefined {
     return this.child?.pid;
   }
+}
+
+/**
+ * Entries in the fullest map of a frame: a count map's keys, a histogram's buckets (bpftrace keeps
+ * one map entry per key and bucket, and the cap counts those).
+ */
+export function largestMap(frame: Frame): number {
+  let most = 0;
+  for (const c of frame.copies.values()) {
+    most = Math.max(most, c.exits.size, c.faults.size, c.regions.size, c.handlerCalls.size);
+    for (const h of [c.exitNs, c.handlerNs]) {
+      let n = 0;
+      for (const b of h.values()) n += b.length;
+      most = Math.max(most, n);
+    }
+  }
+  return most;
 }

@@ -35,6 +35,14 @@ export interface Totals {
 const MAX_WINDOWS = 4;
 /** Gaps and errors kept (the newest): a collector restarting all week must not grow without bound. */
 export const MAX_NOTICES = 1000;
+/**
+ * Gone VMs kept by name in the totals since start (the newest that went). A CI farm makes thousands
+ * a day: beyond twice this many, the oldest are folded into one entry (FOLDED_PID) whose counts are
+ * their sums, so every total stays exact while memory stays bounded by the live VMs plus these.
+ */
+export const MAX_GONE_VMS = 1000;
+/** The pid of the entry that holds the folded VMs' counts (no VM process has pid 0). */
+export const FOLDED_PID = 0;
 
 export function emptyTotals(): Totals {
   return { exits: new ExitCounts(), exitNs: new Map(), faults: new Map(), regions: new Map(), handlerCalls: new Map(), handlerNs: new Map(), ms: 0 };
@@ -180,6 +188,38 @@ function copyTotals(from: Totals, to: Totals): void {
   to.ms = from.ms;
 }
 
+/** Moves the entries of these pids to FOLDED_PID (tid 0 for exits), summed. */
+function foldTotals(t: Totals, pids: ReadonlySet<number>): void {
+  const moved: [number, number, number, number, number][] = [];
+  t.exits.forEachExit((n, pid, tid, isa, reason) => {
+    if (pids.has(pid)) moved.push([n, pid, tid, isa, reason]);
+  });
+  for (const [n, pid, tid, isa, reason] of moved) {
+    t.exits.deleteOf(pid, tid, isa, reason);
+    t.exits.add(FOLDED_PID, 0, isa, reason, n);
+  }
+  const pidOf = (k: string): number => Number(k.slice(0, k.indexOf(',')));
+  const rest = (k: string): string => k.slice(k.indexOf(','));
+  for (const m of [t.faults, t.regions, t.handlerCalls]) {
+    for (const [k, n] of [...m]) {
+      if (!pids.has(pidOf(k))) continue;
+      m.delete(k);
+      const to = `${FOLDED_PID}${rest(k)}`;
+      m.set(to, (m.get(to) ?? 0) + n);
+    }
+  }
+  for (const m of [t.exitNs, t.handlerNs]) {
+    for (const [k, b] of [...m]) {
+      if (!pids.has(pidOf(k))) continue;
+      m.delete(k);
+      const to = `${FOLDED_PID}${rest(k)}`;
+      let into = m.get(to);
+      if (!into) m.set(to, (into = new Map()));
+      for (const [low, n] of b) into.set(low, (into.get(low) ?? 0) + n);
+    }
+  }
+}
+
 /** Only the entries of one VM process (every key starts with the pid). */
 export function totalsOfPid(t: ReadonlyTotals, pid: number): Totals {
   const out = emptyTotals();
@@ -212,7 +252,15 @@ export class Aggregate {
   snapshots = 0;
   lastT = 0;
 
-  constructor(readonly longestWindowMs = 60_000) {}
+  /** Gone VMs not folded yet, oldest first. */
+  private readonly goneOrder = new Set<number>();
+  /** VMs folded into FOLDED_PID so far. */
+  foldedVms = 0;
+
+  constructor(
+    readonly longestWindowMs = 60_000,
+    readonly maxGoneVms = MAX_GONE_VMS,
+  ) {}
 
   apply(m: Message): void {
     this.lastT = Math.max(this.lastT, m.type === 'hello' ? 0 : m.t);
@@ -239,6 +287,9 @@ export class Aggregate {
         return;
       }
       case 'vm': {
+        // a pid that comes back is a new VM (or the same one updated): not one to fold
+        this.goneOrder.delete(m.pid);
+        if (m.event === 'gone') this.goneOrder.add(m.pid);
         const prev = this.vms.get(m.pid);
         this.vms.set(m.pid, {
           pid: m.pid,
@@ -247,6 +298,8 @@ export class Aggregate {
           vcpus: { ...(prev?.vcpus ?? {}), ...m.vcpus },
           gone: m.event === 'gone',
         });
+        // in batches (one pass over the totals folds many): amortised, whatever the rate of VMs
+        if (this.goneOrder.size > 2 * this.maxGoneVms) this.foldGone(this.goneOrder.size - this.maxGoneVms);
         return;
       }
       case 'lost':
@@ -266,6 +319,25 @@ export class Aggregate {
       case 'exit':
         return;
     }
+  }
+
+  /**
+   * Folds the `n` VMs that went first into FOLDED_PID: their counts move there (per reason, fault
+   * code, region and handler; per-vCPU detail goes), their names go. Totals by reason stay exact.
+   */
+  private foldGone(n: number): void {
+    const fold = new Set<number>();
+    for (const pid of this.goneOrder) {
+      if (fold.size >= n) break;
+      fold.add(pid);
+    }
+    for (const pid of fold) {
+      this.goneOrder.delete(pid);
+      this.vms.delete(pid);
+    }
+    this.foldedVms += fold.size;
+    foldTotals(this.total, fold);
+    this.vms.set(FOLDED_PID, { pid: FOLDED_PID, name: `${this.foldedVms} earlier VMs`, source: 'folded', vcpus: {}, gone: true });
   }
 
   /**
@@ -307,6 +379,8 @@ export class Aggregate {
     copyTotals(this.total, c.total);
     c.recent.push(...this.recent); // snapshot messages are never mutated
     c.firstRecent = this.firstRecent; // its windows start afresh when asked for
+    for (const pid of this.goneOrder) c.goneOrder.add(pid);
+    c.foldedVms = this.foldedVms;
     c.lost = this.lost;
     c.gaps.push(...this.gaps);
     c.errors.push(...this.errors);

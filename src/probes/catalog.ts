@@ -17,7 +17,8 @@ export interface ProbeScript {
   overhead: string;
 }
 
-const base = { intervalMs: 1000, latency: false, pageFaults: false, handlers: [] as string[], exits: false };
+// copies: 1: a person reads the maps as totals since start; exitscope itself rotates copies (program.ts)
+const base = { intervalMs: 1000, latency: false, pageFaults: false, handlers: [] as string[], exits: false, copies: 1 };
 
 export const PROBE_SCRIPTS: readonly ProbeScript[] = [
   {
@@ -77,7 +78,8 @@ export function probeScriptText(p: ProbeScript): string {
     ` * USAGE: bpftrace probes/${p.file}            (Ctrl-C prints the totals)`,
     ` * REQUIRES: ${p.requires}`,
     ' *',
-    ' * Maps (cumulative since start, printed every second between exitscope:begin/end markers):',
+    ' * Maps (cumulative since start, printed every second between exitscope:begin/end markers; exitscope',
+    ' * itself keeps three copies of each and clears the one an interval left, to stay bounded):',
     ...p.fields.map((f) => ` *   ${f}`),
     ' *',
     ` * OVERHEAD: ${p.overhead}.`,

@@ -1,9 +1,25 @@
 /**
  * Builds the bpftrace program exitscope runs: all probes in one process,
- * aggregating in kernel maps and printing them cumulatively every interval
- * between two markers (no per-event output on the hot path; the collector
- * takes deltas, which keeps counts exact: clearing a map after printing it
- * would race with updates).
+ * aggregating in kernel maps and printing them every interval between two
+ * markers (no per-event output on the hot path). The collector takes deltas
+ * of the printed values, which keeps counts exact: clearing a map right after
+ * printing it would race with updates on other CPUs.
+ *
+ * Bounded maps (a service runs for months while VMs come and go): every
+ * counting map exists in COPIES copies (@exits0, @exits1, @exits2). Probes
+ * write to the copy of the current epoch (@epoch, one more map lookup per
+ * event); each interval the epoch moves on, the copy it leaves is printed
+ * once more, complete, at the next interval and then cleared (bpftrace's
+ * clear() runs in its user space, after that print, in queue order). Nothing
+ * writes to that copy any more, so the clear loses nothing, and the keys of
+ * VMs and threads that are gone leave the kernel within COPIES intervals.
+ * The epoch never moves into a copy whose clear user space has not done yet:
+ * @pendingN is set with the clear and cleared with it (in the same queue,
+ * after the maps), so a lagging bpftrace makes the epoch wait (the copy it
+ * is in keeps counting, exactly) instead of racing. The begin marker names
+ * the active copy and the one cleared after this print: deltas.ts forgets
+ * that copy's values. Threads that die between kvm_exit and kvm_entry (or in
+ * a handler) leave their start times: sched_process_exit deletes them.
  *
  * Only validated numbers and names from our own allow-list (HANDLERS) are
  * put into the text; nothing a user typed is pasted in.
@@ -32,9 +48,22 @@ export interface ProgramOptions {
   handlers: readonly string[];
   /** Optional detail stream: at most this many individual exits printed per interval. */
   detailPerInterval?: number;
+  /**
+   * Copies of each counting map, rotated by epoch (default COPIES): the maps hold only the keys of
+   * the last few intervals. 1: one cumulative map each, never cleared (the standalone probes/ scripts,
+   * which a person reads as totals).
+   */
+  copies?: number;
 }
 
-/** Markers the program prints around each interval's maps. */
+/** Copies of each counting map: 3 lets user space lag almost a whole interval before the epoch waits. */
+export const COPIES = 3;
+
+/**
+ * Markers the program prints around each interval's maps. With copies, begin is
+ * `exitscope:begin NSECS ACTIVE CLEARED`: the copy probes write to now, and the copy cleared
+ * right after this print (`-` when none).
+ */
 export const MARK = { attached: 'exitscope:attached', begin: 'exitscope:begin', end: 'exitscope:end', final: 'exitscope:final', exit: 'exitscope:exit' } as const;
 
 /** Map names, with their units, as they appear in bpftrace's output. */
@@ -47,6 +76,11 @@ export const MAPS = {
   handlerNs: '@handler_ns', // [pid, handler index] -> hist of ns in the handler
   detailSent: '@detail_sent',
 } as const;
+
+/** The counting maps, in the order they are printed. */
+export const COUNTING_MAPS = [MAPS.exits, MAPS.exitNs, MAPS.faults, MAPS.faultRegions, MAPS.handlerCalls, MAPS.handlerNs] as const;
+/** The epoch's state: the active copy, whether the one before it still needs its last print, clears in flight. */
+export const EPOCH = { active: '@epoch', closing: '@closing', pending: '@pending' } as const;
 
 const ALLOWED_HANDLERS = new Set<string>([...HANDLERS.tdp, ...HANDLERS.shadow]);
 
@@ -78,6 +112,7 @@ export interface Program {
 
 export function buildProgram(o: ProgramOptions): Program {
   checkInt('interval', o.intervalMs, 10, 3_600_000);
+  const copies = checkInt('copies', o.copies ?? COPIES, 1, 8);
   const pids = (o.pids ?? []).map((p) => checkInt('pid', p, 1, 4_194_304));
   const reasons = (o.reasons ?? []).map((r) => checkInt('exit reason', r, 0, 0xffffffff));
   const cgroups = (o.cgroupIds ?? []).map(checkCgroupId);
@@ -87,6 +122,22 @@ export function buildProgram(o: ProgramOptions): Program {
   // the thread's own cgroup: exits and faults happen on the vCPU thread, kprobed handlers too
   const cgroupFilter = cgroups.length ? orOf('cgroup', cgroups) : undefined;
   const reasonFilter = reasons.length ? orOf('args->exit_reason', reasons) : undefined;
+  /** A counting map's name in copy c. */
+  const at = (map: string, c: number): string => (copies === 1 ? map : `${map}${c}`);
+  /**
+   * The lines of a probe that update counting maps: in the copy of the current epoch. One lookup
+   * of @epoch per event, then a branch per copy (bpftrace has no map variables).
+   */
+  const inEpoch = (update: (c: number) => string[], indent = '  '): string[] => {
+    if (copies === 1) return update(0).map((l) => indent + l);
+    const out = [`${indent}$e = ${EPOCH.active};`];
+    for (let c = 0; c < copies; c++) {
+      out.push(c === 0 ? `${indent}if ($e == 0) {` : c < copies - 1 ? `${indent}} else if ($e == ${c}) {` : `${indent}} else {`);
+      out.push(...update(c).map((l) => `${indent}  ${l}`));
+    }
+    out.push(`${indent}}`);
+    return out;
+  };
 
   const lines: string[] = [];
   lines.push('// generated by exitscope (src/probes/program.ts)');
@@ -95,10 +146,12 @@ export function buildProgram(o: ProgramOptions): Program {
 
   const countExits = o.exits ?? true;
   if (countExits || o.latency) {
-    lines.push(`tracepoint:kvm:kvm_exit${predicate(pidFilter, cgroupFilter, reasonFilter)}`, '{');
-    if (countExits) lines.push(`  ${MAPS.exits}[pid, tid, args->isa, args->exit_reason] = count();`);
+    // The fields are read once, up front: LLVM would otherwise keep a ctx pointer plus offset across
+    // the epoch's branches, which the verifier refuses ("dereference of modified ctx ptr", seen on 6.1).
+    lines.push(`tracepoint:kvm:kvm_exit${predicate(pidFilter, cgroupFilter, reasonFilter)}`, '{', '  $isa = args->isa;', '  $reason = args->exit_reason;');
+    if (countExits) lines.push(...inEpoch((c) => [`${at(MAPS.exits, c)}[pid, tid, $isa, $reason] = count();`]));
     // one map update per exit: the start time and the reason together (a tuple value)
-    if (o.latency) lines.push('  @exit_start[tid] = (nsecs, ((uint64)args->isa << 32) | args->exit_reason);');
+    if (o.latency) lines.push('  @exit_start[tid] = (nsecs, ((uint64)$isa << 32) | $reason);');
     lines.push('}', '');
   }
 
@@ -114,35 +167,68 @@ export function buildProgram(o: ProgramOptions): Program {
     // a missing key reads as (0, 0): an entry with no exit seen before it (the first after attach).
     // No filter here: only threads whose kvm_exit passed the filters have a start (the kretprobes alike)
     lines.push('tracepoint:kvm:kvm_entry', '{', '  $s = @exit_start[tid];', '  if ($s.0 != 0) {');
-    lines.push(`    ${MAPS.exitNs}[pid, $s.1] = hist(nsecs - $s.0);`);
+    lines.push(...inEpoch((c) => [`${at(MAPS.exitNs, c)}[pid, $s.1] = hist(nsecs - $s.0);`], '    '));
     lines.push('    delete(@exit_start[tid]);', '  }', '}', '');
   }
 
   if (o.pageFaults) {
-    lines.push(`tracepoint:kvm:kvm_page_fault${predicate(pidFilter, cgroupFilter)}`, '{');
-    lines.push(`  ${MAPS.faults}[pid, args->error_code] = count();`);
-    lines.push(`  ${MAPS.faultRegions}[pid, args->fault_address >> 21] = count();`);
+    lines.push(`tracepoint:kvm:kvm_page_fault${predicate(pidFilter, cgroupFilter)}`, '{', '  $code = args->error_code;', '  $region = args->fault_address >> 21;');
+    lines.push(...inEpoch((c) => [`${at(MAPS.faults, c)}[pid, $code] = count();`, `${at(MAPS.faultRegions, c)}[pid, $region] = count();`]));
     lines.push('}', '');
   }
 
   handlers.forEach((h, i) => {
     lines.push(`kprobe:${h}${predicate(pidFilter, cgroupFilter)}`, '{', `  @h${i}_start[tid] = nsecs;`, '}');
     lines.push(`kretprobe:${h} /@h${i}_start[tid]/`, '{');
-    lines.push(`  ${MAPS.handlerCalls}[pid, ${i}] = count();`);
-    lines.push(`  ${MAPS.handlerNs}[pid, ${i}] = hist(nsecs - @h${i}_start[tid]);`);
+    lines.push(...inEpoch((c) => [`${at(MAPS.handlerCalls, c)}[pid, ${i}] = count();`, `${at(MAPS.handlerNs, c)}[pid, ${i}] = hist(nsecs - @h${i}_start[tid]);`]));
     lines.push(`  delete(@h${i}_start[tid]);`, '}', '');
   });
 
+  // A thread that dies between kvm_exit and kvm_entry (a VM shutting down), or inside a handler,
+  // leaves its start time behind: without this, one key per vCPU thread ever seen stays in the map.
+  const startMaps = [...(o.latency ? ['@exit_start'] : []), ...handlers.map((_, i) => `@h${i}_start`)];
+  if (startMaps.length) lines.push('tracepoint:sched:sched_process_exit', '{', ...startMaps.map((m) => `  delete(${m}[tid]);`), '}', '');
+
   const printed = [...(countExits ? [MAPS.exits] : []), ...(o.latency ? [MAPS.exitNs] : []), ...(o.pageFaults ? [MAPS.faults, MAPS.faultRegions] : []), ...(handlers.length ? [MAPS.handlerCalls, MAPS.handlerNs] : [])];
-  const dump = (marker: string): string[] => [`  printf("${marker} %lu\\n", nsecs);`, ...printed.map((m) => `  print(${m});`), `  printf("${MARK.end}\\n");`];
+  const prints = (c: number): string[] => printed.map((m) => `print(${at(m, c)});`);
   const intervalProbe = o.intervalMs % 1000 === 0 ? `interval:s:${o.intervalMs / 1000}` : `interval:ms:${o.intervalMs}`;
-  lines.push(`${intervalProbe}`, '{', ...dump(MARK.begin));
+  lines.push(`${intervalProbe}`, '{');
+  if (copies === 1) lines.push(`  printf("${MARK.begin} %lu\\n", nsecs);`, ...prints(0).map((l) => `  ${l}`), `  printf("${MARK.end}\\n");`);
+  else lines.push(...rotation(copies, prints, (c) => printed.map((m) => `clear(${at(m, c)});`)));
   if (o.detailPerInterval !== undefined) lines.push(`  ${MAPS.detailSent} = 0;`);
   lines.push('}', '');
 
   // The final dump: everything counted until bpftrace was stopped. Then clear every map,
   // so that bpftrace's own dump at exit prints nothing we would have to skip.
-  const temporaries = [...(o.latency ? ['@exit_start'] : []), ...handlers.map((_, i) => `@h${i}_start`), ...(o.detailPerInterval !== undefined ? [MAPS.detailSent] : [])];
-  lines.push('END', '{', ...dump(MARK.final), ...[...printed, ...temporaries].map((m) => `  clear(${m});`), '}');
+  const allCopies = Array.from({ length: copies }, (_, c) => c);
+  const state = copies === 1 ? [] : [EPOCH.active, EPOCH.closing, ...allCopies.map((c) => `${EPOCH.pending}${c}`)];
+  const temporaries = [...startMaps, ...(o.detailPerInterval !== undefined ? [MAPS.detailSent] : []), ...state];
+  lines.push('END', '{', `  printf("${MARK.final} %lu\\n", nsecs);`, ...allCopies.flatMap(prints).map((l) => `  ${l}`), `  printf("${MARK.end}\\n");`);
+  lines.push(...allCopies.flatMap((c) => printed.map((m) => `  clear(${at(m, c)});`)), ...temporaries.map((m) => `  clear(${m});`), '}');
   return { text: `${lines.join('\n')}\n`, handlers };
+}
+
+/**
+ * The interval probe's body with copies: print the active copy (and the one it took over from,
+ * whose last print this is), clear that one, then move the epoch on if the next copy is free.
+ * Every branch is spelled out: print() and clear() take a map, not an expression.
+ */
+function rotation(copies: number, prints: (c: number) => string[], clears: (c: number) => string[]): string[] {
+  const out = [`  $e = ${EPOCH.active};`, `  $c = ${EPOCH.closing};`];
+  for (let e = 0; e < copies; e++) {
+    const prev = (e + copies - 1) % copies;
+    const next = (e + 1) % copies;
+    out.push(e === 0 ? '  if ($e == 0) {' : e < copies - 1 ? `  } else if ($e == ${e}) {` : '  } else {');
+    out.push('    if ($c != 0) {');
+    out.push(`      printf("${MARK.begin} %lu ${e} ${prev}\\n", nsecs);`, ...[...prints(e), ...prints(prev)].map((l) => `      ${l}`), `      printf("${MARK.end}\\n");`);
+    // queued after the print, done by bpftrace's user space in this order: the maps, then the flag
+    out.push(`      ${EPOCH.pending}${prev} = 1;`, ...clears(prev).map((l) => `      ${l}`), `      clear(${EPOCH.pending}${prev});`);
+    out.push('    } else {');
+    out.push(`      printf("${MARK.begin} %lu ${e} -\\n", nsecs);`, ...prints(e).map((l) => `      ${l}`), `      printf("${MARK.end}\\n");`);
+    out.push('    }');
+    // a copy whose clear is still queued is not free: stay (and close nothing next time)
+    out.push(`    if (${EPOCH.pending}${next} == 0) {`, `      ${EPOCH.active} = ${next};`, `      ${EPOCH.closing} = 1;`, '    } else {', `      ${EPOCH.closing} = 0;`, '    }');
+  }
+  out.push('  }');
+  return out;
 }

@@ -6,6 +6,7 @@ import { DeltaTracker } from '../../src/collector/deltas.js';
 import { Aggregate, addSnapshot, emptyTotals, type ReadonlyTotals, type Totals } from '../../src/model/aggregate.js';
 import type { HelloMessage, SnapshotMessage } from '../../src/protocol/messages.js';
 import { parseRecording } from '../../src/recording/recording.js';
+import { buildReport } from '../../src/report/report.js';
 
 const FIX = join(import.meta.dirname, '../fixtures');
 const rec = parseRecording(readFileSync(join(FIX, 'recordings/run-mix-3-vcpus-2-npt-on.jsonl'), 'utf8'));
@@ -132,5 +133,67 @@ describe('Aggregate: windows kept as running sums equal sums from scratch', () =
     for (const s of snaps.slice(3)) a.apply(s);
     expect(plain(frozen.window(5000))).toEqual(before);
     expect(plain(a.window(5000))).toEqual(plain(fromScratch(snaps, 5000)));
+  });
+});
+
+describe('Aggregate: gone VMs of a long run are folded, totals stay exact', () => {
+  const snapOf = (seq: number, pid: number, n: number): SnapshotMessage => ({
+    type: 'snapshot',
+    seq,
+    t: seq * 1000,
+    ms: 1000,
+    exits: [
+      { pid, tid: pid + 1, isa: 2, reason: 0x7b, n },
+      { pid, tid: pid + 2, isa: 2, reason: 0x72, n: 1 },
+    ],
+    exitNs: [{ pid, isa: 2, reason: 0x7b, b: [[1024, n]] }],
+    faults: [{ pid, code: 6, n: 2 }],
+    regions: [{ pid, region: 3, n: 2 }],
+    handlers: [{ pid, h: 0, n: 2, b: [[2048, 2]] }],
+  });
+  const vm = (pid: number, event: 'appeared' | 'gone') => ({ type: 'vm' as const, event, t: 0, pid, name: `ci-${pid}`, source: 'qemu' as const, vcpus: {} });
+
+  it('5,000 short-lived VMs with a cap of 100: at most 2 x 100 gone VMs by name, the rest in one entry, every sum exact', () => {
+    const a = new Aggregate(0, 100);
+    a.apply(hello);
+    let exits = 0;
+    for (let i = 0; i < 5000; i++) {
+      const pid = 10_000 + 3 * i;
+      a.apply(vm(pid, 'appeared'));
+      a.apply(snapOf(i, pid, 1 + (i % 7)));
+      exits += 1 + (i % 7) + 1;
+      a.apply(vm(pid, 'gone'));
+      expect(a.vms.size).toBeLessThanOrEqual(2 * 100 + 2);
+    }
+    expect(a.foldedVms).toBeGreaterThan(4000);
+    expect(a.vms.get(0)).toMatchObject({ pid: 0, gone: true, source: 'folded', name: `${a.foldedVms} earlier VMs` });
+    expect(exitsOf(a.total)).toBe(exits);
+    // per reason, and the other maps, exact too
+    let ioio = 0;
+    a.total.exits.forEachExit((n, _pid, _tid, _isa, reason) => void (reason === 0x7b && (ioio += n)));
+    expect(ioio).toBe(exits - 5000);
+    expect([...a.total.faults.values()].reduce((x, y) => x + y, 0)).toBe(2 * 5000);
+    expect(a.total.regions.get('0,3')).toBe(2 * a.foldedVms);
+    expect(a.total.handlerNs.get('0,0')?.get(2048)).toBe(2 * a.foldedVms);
+    // bounded: the folded VMs left one key per reason, not one per thread
+    expect(a.total.exits.size).toBeLessThanOrEqual(2 * (2 * 100 + 1));
+    const r = buildReport(a);
+    expect(r.totalExits).toBe(exits);
+    expect(r.vms.find((v) => v.pid === 0)?.name).toBe(`${a.foldedVms} earlier VMs`);
+  });
+
+  it('a pid that comes back as a new VM is not folded with the old one\'s entries', () => {
+    const a = new Aggregate(0, 1);
+    a.apply(hello);
+    a.apply(vm(50, 'appeared'));
+    a.apply(snapOf(0, 50, 5));
+    a.apply(vm(50, 'gone'));
+    a.apply(vm(50, 'appeared')); // pid reused
+    for (let i = 1; i <= 3; i++) {
+      a.apply(vm(100 + i, 'appeared'));
+      a.apply(vm(100 + i, 'gone'));
+    }
+    expect(a.vms.get(50)?.gone).toBe(false);
+    expect(a.total.exits.getOf(50, 51, 2, 0x7b)).toBe(5);
   });
 });

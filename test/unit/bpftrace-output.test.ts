@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BpftraceOutputParser, type Frame, type OutputEvent } from '../../src/collector/bpftrace-output.js';
+import { BpftraceOutputParser, type CopyMaps, emptyCopy, type Frame, type OutputEvent } from '../../src/collector/bpftrace-output.js';
 import { DeltaTracker } from '../../src/collector/deltas.js';
 
 const FIX = join(import.meta.dirname, '../fixtures/bpftrace');
@@ -16,6 +16,8 @@ function parse(text: string, chunk = text.length): OutputEvent[] {
   return out;
 }
 const frames = (ev: OutputEvent[]): Frame[] => ev.flatMap((e) => (e.kind === 'frame' ? [e.frame] : []));
+/** The maps of a program without copies (the fixtures' program: one cumulative copy, number 0). */
+const only = (f: Frame): CopyMaps => f.copies.get(0) ?? emptyCopy();
 const sum = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
 /** The workload's tally, printed by bpftrace -c on the same stdout. */
 const tallyOf = (text: string) => JSON.parse(text.split('\n').find((l) => l.startsWith('{"scenario"')) as string) as { expected: { reason: number; count: number }[]; pid: number };
@@ -37,18 +39,18 @@ describe('BpftraceOutputParser on real bpftrace 0.17 output (lab, see *.provenan
     const tally = tallyOf(MIX);
     for (const e of tally.expected) {
       let n = 0;
-      for (const [k, v] of final.exits) if (k.startsWith(`${tally.pid},`) && k.endsWith(`,${e.reason}`)) n += v;
+      for (const [k, v] of only(final).exits) if (k.startsWith(`${tally.pid},`) && k.endsWith(`,${e.reason}`)) n += v;
       expect(n, `reason ${e.reason}`).toBe(e.count);
     }
   });
 
   it('parses keyed histograms and handler maps', () => {
     const final = fs.at(-1) as Frame;
-    expect(final.exitNs.size).toBeGreaterThan(0);
-    const [key, buckets] = [...final.exitNs][0] as [string, { low: number; count: number }[]];
+    expect(only(final).exitNs.size).toBeGreaterThan(0);
+    const [key, buckets] = [...only(final).exitNs][0] as [string, { low: number; count: number }[]];
     expect(key).toMatch(/^\d+,\d+$/);
     expect(buckets.every((b) => b.count > 0 && b.low >= 0)).toBe(true);
-    expect(sum(final.handlerCalls)).toBeGreaterThan(0);
+    expect(sum(only(final).handlerCalls)).toBeGreaterThan(0);
   });
 
   it('gives the same events whatever the chunking (lines split across reads)', () => {
@@ -75,11 +77,11 @@ describe('BpftraceOutputParser on real bpftrace 0.17 output (lab, see *.provenan
   it('npt off: #PF intercepts, a shadow handler, no TDP handler call', () => {
     const final = frames(parse(NPF_OFF)).at(-1) as Frame;
     let pf = 0;
-    for (const [k, v] of final.exits) if (k.endsWith(',2,78')) pf += v;
+    for (const [k, v] of only(final).exits) if (k.endsWith(',2,78')) pf += v;
     expect(pf).toBe(1031);
     const handlers = JSON.parse(readFileSync(join(FIX, 'npf-1031-npt-off.bpftrace.jsonl.provenance.json'), 'utf8')).handlers as string[];
     const tdp = handlers.indexOf('kvm_tdp_page_fault');
-    for (const [k] of final.handlerCalls) expect(k.endsWith(`,${tdp}`)).toBe(false);
+    for (const [k] of only(final).handlerCalls) expect(k.endsWith(`,${tdp}`)).toBe(false);
   });
 
   it('reports "Lost N events" lines and lost_events records, and keeps odd lines as text', () => {
@@ -103,12 +105,12 @@ describe('DeltaTracker', () => {
     const d = new DeltaTracker();
     const total = new Map<string, number>();
     for (const f of fs) for (const e of d.apply(f).exits) total.set(`${e.pid},${e.tid},${e.isa},${e.reason}`, (total.get(`${e.pid},${e.tid},${e.isa},${e.reason}`) ?? 0) + e.n);
-    expect(total).toEqual((fs.at(-1) as Frame).exits);
+    expect(total).toEqual(only(fs.at(-1) as Frame).exits);
   });
 
   it('splits the latency key into isa and reason, and keeps only changed buckets', () => {
     const d = new DeltaTracker();
-    const f = (n: number): Frame => ({ final: false, tNs: n * 1e9, exits: new Map(), exitNs: new Map([[`7,${2 * 2 ** 32 + 120}`, [{ low: 1024, count: n }, { low: 2048, count: 4 }]]]), faults: new Map(), regions: new Map(), handlerCalls: new Map(), handlerNs: new Map() });
+    const f = (n: number): Frame => ({ final: false, tNs: n * 1e9, copies: new Map([[0, { ...emptyCopy(), seen: new Set(['exitNs'] as const), exitNs: new Map([[`7,${2 * 2 ** 32 + 120}`, [{ low: 1024, count: n }, { low: 2048, count: 4 }]]]) }]]) });
     expect(d.apply(f(1)).exitNs).toEqual([{ pid: 7, isa: 2, reason: 120, b: [[1024, 1], [2048, 4]] }]);
     expect(d.apply(f(3)).exitNs).toEqual([{ pid: 7, isa: 2, reason: 120, b: [[1024, 2]] }]);
   });
@@ -123,12 +125,12 @@ describe('DeltaTracker', () => {
     const total = new Map<string, number>();
     const fs = frames(parse(dropped));
     for (const f of fs) for (const e of d.apply(f).exits) total.set(`${e.pid},${e.tid},${e.isa},${e.reason}`, (total.get(`${e.pid},${e.tid},${e.isa},${e.reason}`) ?? 0) + e.n);
-    expect(total).toEqual((frames(parse(MIX)).at(-1) as Frame).exits);
+    expect(total).toEqual(only(frames(parse(MIX)).at(-1) as Frame).exits);
   });
 
   it('treats a smaller cumulative value as a restart (all new), and reset() forgets the baseline', () => {
     const d = new DeltaTracker();
-    const f = (n: number): Frame => ({ final: false, tNs: 0, exits: new Map([['1,2,2,120', n]]), exitNs: new Map(), faults: new Map(), regions: new Map(), handlerCalls: new Map(), handlerNs: new Map() });
+    const f = (n: number): Frame => ({ final: false, tNs: 0, copies: new Map([[0, { ...emptyCopy(), seen: new Set(['exits'] as const), exits: new Map([['1,2,2,120', n]]) }]]) });
     expect(d.apply(f(10)).exits[0]?.n).toBe(10);
     expect(d.apply(f(15)).exits[0]?.n).toBe(5);
     expect(d.apply(f(15)).exits).toEqual([]);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROBE_SCRIPTS, probeScriptText } from '../../src/probes/catalog.js';
 import { HANDLERS } from '../../src/probes/capabilities.js';
-import { buildProgram, MAPS, MARK, type ProgramOptions } from '../../src/probes/program.js';
+import { buildProgram, COPIES, COUNTING_MAPS, EPOCH, MAPS, MARK, type ProgramOptions } from '../../src/probes/program.js';
 
 const REPO = join(import.meta.dirname, '../..');
 const ALL: ProgramOptions = { intervalMs: 1000, latency: true, pageFaults: true, handlers: ['kvm_tdp_page_fault'] };
@@ -29,8 +29,8 @@ describe('probes/*.bt', () => {
 });
 
 describe('buildProgram', () => {
-  it('prints every map between the markers each interval and once more at END, then clears them', () => {
-    const { text } = buildProgram(ALL);
+  it('one copy (the standalone scripts): prints every map between the markers each interval and once more at END, then clears them', () => {
+    const { text } = buildProgram({ ...ALL, copies: 1 });
     const interval = text.slice(text.indexOf('interval:s:1'), text.indexOf('END'));
     const end = text.slice(text.indexOf('END'));
     for (const m of [MAPS.exits, MAPS.exitNs, MAPS.faults, MAPS.faultRegions, MAPS.handlerCalls, MAPS.handlerNs]) {
@@ -68,7 +68,7 @@ describe('buildProgram', () => {
   it('handler names come from the allow-list only, by index in the keys', () => {
     const { text, handlers } = buildProgram({ ...ALL, handlers: [HANDLERS.tdp[0]!, HANDLERS.shadow[0]!] });
     expect(handlers).toEqual([HANDLERS.tdp[0], HANDLERS.shadow[0]]);
-    expect(text).toContain(`${MAPS.handlerCalls}[pid, 1] = count();`);
+    expect(text).toContain(`${MAPS.handlerCalls}0[pid, 1] = count();`);
     expect(() => buildProgram({ ...ALL, handlers: ['vfs_read'] })).toThrow(/unknown handler/);
     expect(() => buildProgram({ ...ALL, handlers: ['kvm_tdp_page_fault { system("id") }'] })).toThrow(/unknown handler/);
   });
@@ -93,6 +93,84 @@ describe('buildProgram', () => {
     expect(text).not.toContain('kvm_entry');
     expect(text).not.toContain('kvm_page_fault');
     expect(text).not.toContain('kprobe:');
-    expect(text).toContain(`${MAPS.exits}[pid, tid, args->isa, args->exit_reason] = count();`);
+    expect(text).toContain(`${MAPS.exits}0[pid, tid, $isa, $reason] = count();`);
+    expect(text).not.toContain('sched_process_exit'); // no start times to lose
+  });
+});
+
+describe('buildProgram: copies rotated by epoch (bounded maps)', () => {
+  const { text } = buildProgram(ALL);
+  const probe = (name: string): string => {
+    const at = text.indexOf(`${name}\n{`);
+    expect(at, name).toBeGreaterThanOrEqual(0);
+    return text.slice(at, text.indexOf('\n}\n', at) + 3);
+  };
+
+  it(`${COPIES} copies by default; every counting update is in the copy of the epoch, after one lookup of it`, () => {
+    for (const [p, maps] of [
+      ['tracepoint:kvm:kvm_exit', [MAPS.exits]],
+      ['tracepoint:kvm:kvm_entry', [MAPS.exitNs]],
+      ['tracepoint:kvm:kvm_page_fault', [MAPS.faults, MAPS.faultRegions]],
+      ['kretprobe:kvm_tdp_page_fault /@h0_start[tid]/', [MAPS.handlerCalls, MAPS.handlerNs]],
+    ] as const) {
+      const body = probe(p);
+      expect(body.match(new RegExp(`= ${EPOCH.active};`, 'g')), p).toHaveLength(1);
+      for (const m of maps) {
+        for (let c = 0; c < COPIES; c++) expect(body, `${p} ${m}${c}`).toContain(`${m}${c}[`);
+        expect(body).not.toContain(`${m}[`);
+      }
+    }
+  });
+
+  it('the interval probe: for each epoch, prints the active copy and the one it left (then clears that one), or only the active one after a wait', () => {
+    const body = probe('interval:s:1');
+    for (let e = 0; e < COPIES; e++) {
+      const prev = (e + COPIES - 1) % COPIES;
+      const next = (e + 1) % COPIES;
+      const closing = body.indexOf(`printf("${MARK.begin} %lu ${e} ${prev}\\n", nsecs);`);
+      const alone = body.indexOf(`printf("${MARK.begin} %lu ${e} -\\n", nsecs);`);
+      expect(closing, `epoch ${e}`).toBeGreaterThan(0);
+      expect(alone, `epoch ${e}`).toBeGreaterThan(closing);
+      const both = body.slice(closing, alone);
+      const end = both.indexOf(`printf("${MARK.end}\\n");`);
+      for (const m of COUNTING_MAPS) {
+        // printed inside the frame, cleared after it: bpftrace does both in this order
+        expect(both.indexOf(`print(${m}${e});`)).toBeLessThan(end);
+        expect(both.indexOf(`print(${m}${prev});`)).toBeLessThan(end);
+        expect(both.indexOf(`clear(${m}${prev});`)).toBeGreaterThan(end);
+        expect(both).not.toContain(`clear(${m}${e});`);
+      }
+      // the pending flag is set before the clears and cleared after them, in the same queue
+      const flag = `${EPOCH.pending}${prev}`;
+      expect(both.indexOf(`${flag} = 1;`)).toBeGreaterThan(end);
+      expect(both.indexOf(`clear(${flag});`)).toBeGreaterThan(Math.max(...COUNTING_MAPS.map((m) => both.indexOf(`clear(${m}${prev});`))));
+      // the epoch moves only into a copy whose clear is done
+      expect(body).toContain(`if (${EPOCH.pending}${next} == 0) {\n      ${EPOCH.active} = ${next};\n      ${EPOCH.closing} = 1;\n    } else {\n      ${EPOCH.closing} = 0;`);
+    }
+  });
+
+  it('END prints every copy once more, then clears all of them and the epoch state', () => {
+    const end = text.slice(text.indexOf('END\n{'));
+    for (const m of COUNTING_MAPS) for (let c = 0; c < COPIES; c++) {
+      expect(end).toContain(`print(${m}${c});`);
+      expect(end).toContain(`clear(${m}${c});`);
+    }
+    for (const s of [EPOCH.active, EPOCH.closing, ...Array.from({ length: COPIES }, (_, c) => `${EPOCH.pending}${c}`)]) expect(end).toContain(`clear(${s});`);
+  });
+
+  it('a thread that exits drops its start times (they would stay forever otherwise)', () => {
+    expect(probe('tracepoint:sched:sched_process_exit')).toContain('delete(@exit_start[tid]);');
+    expect(probe('tracepoint:sched:sched_process_exit')).toContain('delete(@h0_start[tid]);');
+  });
+
+  it('reads the tracepoint fields once, before the branches (the verifier refuses a ctx pointer moved across them)', () => {
+    const exit = probe('tracepoint:kvm:kvm_exit');
+    expect(exit.match(/args->/g)).toHaveLength(2);
+    expect(exit.indexOf('args->')).toBeLessThan(exit.indexOf('if ('));
+    expect(probe('tracepoint:kvm:kvm_page_fault').match(/args->/g)).toHaveLength(2);
+  });
+
+  it.each([0, 9, 2.5])('refuses %s copies', (copies) => {
+    expect(() => buildProgram({ ...ALL, copies })).toThrow(RangeError);
   });
 });
