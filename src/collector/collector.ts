@@ -40,15 +40,18 @@ export interface CollectorOptions {
  * of a map holds the keys of an interval or two (the program rotates and clears them), so this is
  * a cap on what is live at once, not on what a long run sees. EXITSCOPE_MAP_KEYS_MAX changes it
  * (the soak test lowers it to show the maps stay bounded; a host with more live keys raises it).
+ * 65,536 (not the 262,144 of one cumulative copy): the kernel charges each of the three copies by
+ * its cap, about 0.9 KB per key of cap over all of them (docs/lab.md#bounded-maps), so ~58 MB
+ * here, less than one cumulative copy at 262,144 cost; and an interval's keys, not a run's, must fit.
  */
-export const DEFAULT_MAP_KEYS_MAX = 262_144;
+export const DEFAULT_MAP_KEYS_MAX = 65_536;
 
 /** The cap on keys per map: EXITSCOPE_MAP_KEYS_MAX if set (a whole number, 64..16777216), else the default. */
 export function mapKeysMax(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.EXITSCOPE_MAP_KEYS_MAX;
   if (raw === undefined || raw === '') return DEFAULT_MAP_KEYS_MAX;
   const n = /^\d{1,8}$/.test(raw) ? Number(raw) : Number.NaN;
-  if (!(n >= 64 && n <= 16_777_216)) throw new UserError('BAD_MAP_KEYS_MAX', `EXITSCOPE_MAP_KEYS_MAX must be a whole number from 64 to 16777216, not ${JSON.stringify(raw.slice(0, 40))}`, 'unset it (default 262144) or give a number of keys per map');
+  if (!(n >= 64 && n <= 16_777_216)) throw new UserError('BAD_MAP_KEYS_MAX', `EXITSCOPE_MAP_KEYS_MAX must be a whole number from 64 to 16777216, not ${JSON.stringify(raw.slice(0, 40))}`, 'unset it (default 65536) or give a number of keys per map');
   return n;
 }
 /** After this long attached, a bpftrace that dies resets the restart count. */
