@@ -1,6 +1,7 @@
 /**
  * The fleet's path end to end, with real parts only: in a lab guest (a real KVM host) the
- * `exitscope exporter` runs as the systemd unit would run it (its capability bounding set and
+ * `exitscope exporter` (npt-on host) or `exitscope serve`'s /metrics (npt-off host) runs as the
+ * systemd unit would run the exporter (its capability bounding set and
  * no_new_privs, set with setpriv; the token from a root-only file; all addresses, so the token
  * is required), its port forwarded to the host. A real Prometheus (Debian's package, 1 s scrapes,
  * the bearer token from a file) scrapes it while a known workload runs under `perf stat` in the
@@ -88,7 +89,7 @@ function reasonLabel(isa: number, raw: number): string {
 const value = (s: PromSample | undefined): string | undefined => s?.value[1];
 
 /** Boots a lab host, runs the exporter and the workload in it, and reads what Prometheus stored. */
-async function runHost(prom: TestPrometheus, o: { npt: boolean; instance: string; hostPort: number }): Promise<HostRun> {
+async function runHost(prom: TestPrometheus, o: { npt: boolean; instance: string; server: 'exporter' | 'serve'; hostPort: number }): Promise<HostRun> {
   let lab: LabHandle | undefined;
   try {
     lab = await startLab({ npt: o.npt, forwards: [{ hostPort: o.hostPort, guestPort: GUEST_PORT }] });
@@ -104,7 +105,8 @@ async function runHost(prom: TestPrometheus, o: { npt: boolean; instance: string
         'umask 077',
         `printf '%s\\n' '${TOKEN}' > /tmp/exitscope-read-token`,
         'umask 022',
-        `${shellWords([...setpriv, 'node', EXITSCOPE, 'exporter', `0.0.0.0:${GUEST_PORT}`, '--read-token-file', '/tmp/exitscope-read-token'])} 2> ${out}/exporter.err &`,
+        // the exporter reads the token from the file; serve takes it as an argument (it has no file option)
+        `${shellWords([...setpriv, 'node', EXITSCOPE, ...(o.server === 'exporter' ? ['exporter', `0.0.0.0:${GUEST_PORT}`, '--read-token-file', '/tmp/exitscope-read-token'] : ['serve', `0.0.0.0:${GUEST_PORT}`, '--read-token', TOKEN])])} 2> ${out}/exporter.err &`,
         'E=$!',
         waitFor(`[ -f ${out}/go ]`, 240, 'the host to see the exporter healthy', 3),
         // least privilege as the kernel sees it: the exporter and the bpftrace it started
@@ -119,7 +121,7 @@ async function runHost(prom: TestPrometheus, o: { npt: boolean; instance: string
         waitFor(`[ -f ${out}/done ]`, 240, 'the host to read Prometheus', 5),
         'kill $M; wait $M 2>/dev/null',
         // SIGTERM, as systemd stops the service: a clean stop, status 0
-        'kill -TERM $E; wait $E; echo exporter-status=$?',
+        'kill -TERM $E; wait $E; echo server-status=$?',
       ].join('\n'),
     );
     const guest = lab.session.exec(`bash ${script}`, 600_000);
@@ -190,10 +192,10 @@ async function runHost(prom: TestPrometheus, o: { npt: boolean; instance: string
   }
 }
 
-describe('a real Prometheus scrapes the exporter in two lab hosts (npt on, then off)', { timeout: 600_000 }, () => {
+describe('a real Prometheus scrapes exitscope in two lab hosts (the exporter with npt on, serve with npt off)', { timeout: 600_000 }, () => {
   const HOSTS = [
-    { npt: true, instance: 'lab-npt-on' },
-    { npt: false, instance: 'lab-npt-off' },
+    { npt: true, instance: 'lab-npt-on', server: 'exporter' },
+    { npt: false, instance: 'lab-npt-off', server: 'serve' },
   ] as const;
   const ports: number[] = [];
   let prom: TestPrometheus;
@@ -209,12 +211,12 @@ describe('a real Prometheus scrapes the exporter in two lab hosts (npt on, then 
   });
 
   for (const [i, h] of HOSTS.entries()) {
-    it(`${h.instance}: Prometheus' count per exit reason equals perf stat's; nested paging ${h.npt ? 1 : 0}; the exporter ran with the unit's capabilities only`, async () => {
+    it(`${h.instance}: Prometheus' count per exit reason equals perf stat's; nested paging ${h.npt ? 1 : 0}; ${h.server} ran with the unit's capabilities only`, async () => {
       const run = await runHost(prom, { ...h, hostPort: ports[i] ?? 0 });
       runs.set(h.instance, run);
       process.stderr.write(`${h.instance}: vm="${run.vm}" Prometheus ${JSON.stringify(Object.fromEntries(run.byReason))}, perf stat ${run.oracle.exits} exits; totals scraped while it ran: ${run.totalsSeen.join(' ')}\n`);
       expect(run.guest.status, `${run.guest.stdout}\n${run.guest.stderr}`).toBe(0);
-      expect(run.guest.stdout).toContain('exporter-status=0');
+      expect(run.guest.stdout).toContain('server-status=0');
       expect(run.unauthorized).toEqual([401, 401]);
       expect(run.tally.ok).toBe(true);
       expect(run.tally.tdp).toBe(h.npt);
