@@ -5,6 +5,7 @@
 // last frame again as the final one, then exit 0, as bpftrace does.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { framesOf } from '../../unit/support/capture-frames.mjs';
 
 const name = process.env.EXITSCOPE_TEST_CAPTURE;
 if (!name || !/^[\w.-]+$/.test(name)) {
@@ -12,18 +13,7 @@ if (!name || !/^[\w.-]+$/.test(name)) {
   process.exit(2);
 }
 const capture = readFileSync(join(import.meta.dirname, '../../fixtures/bpftrace', name), 'utf8').trim().split('\n');
-const frames = [];
-let cur;
-for (const l of capture) {
-  if (l.includes('exitscope:begin') || l.includes('exitscope:final')) cur = [l.replace('exitscope:final', 'exitscope:begin')];
-  else if (cur) {
-    cur.push(l);
-    if (l.includes('exitscope:end')) {
-      frames.push(cur);
-      cur = undefined;
-    }
-  }
-}
+const frames = framesOf(capture);
 let i = 0;
 let timer;
 const stop = () => {

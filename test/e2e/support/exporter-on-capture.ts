@@ -8,22 +8,15 @@ import { exporterCommand } from '../../../src/commands/exporter.js';
 import { startLiveIn } from '../../../src/commands/live.js';
 import { formatUserError, isUserError } from '../../../src/errors.js';
 import type { Capabilities } from '../../../src/probes/capabilities.js';
+import { fakeCaps } from '../../unit/support/fake-caps.js';
 
 const [, , bpftrace = '', listen = '', npt = 'on'] = process.argv;
 const caps: Capabilities = {
-  root: true,
-  bpftrace: { path: bpftrace, version: '0.17.0', major: 0, minor: 17 },
-  tracefs: '/sys/kernel/tracing',
-  tracepoints: { kvm_exit: ['isa', 'exit_reason'], kvm_entry: ['rip'], kvm_page_fault: ['fault_address', 'error_code'] },
-  kvmLoaded: true,
-  vendor: 'amd',
+  ...fakeCaps(bpftrace),
   tdp: npt === 'on',
-  kprobes: true,
-  btf: true,
   // the order of the captures' programs (their provenance files): @handler_* keys are indexes into it
   handlers: ['kvm_tdp_page_fault', 'paging64_page_fault', 'paging32_page_fault', 'nonpaging_page_fault', 'ept_page_fault'],
   kernel: '6.1.0-56-amd64',
-  checks: [],
 };
 try {
   process.exitCode = await exporterCommand({ interval: 1000, pid: [], reason: [], listen, metrics: {}, ...(process.env.READ_TOKEN ? { readToken: process.env.READ_TOKEN } : {}) }, (o, onMessage) => startLiveIn(o, onMessage, caps, [], [], undefined));

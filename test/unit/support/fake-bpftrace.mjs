@@ -7,6 +7,7 @@
 //   | never-attaches (compiles forever: no output; SIGINT ends it)
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { framesOf } from './capture-frames.mjs';
 
 const capture = readFileSync(join(import.meta.dirname, '../../fixtures/bpftrace/mix-3-vcpus-2-npt-on.bpftrace.jsonl'), 'utf8').trim().split('\n');
 const mode = process.env.FAKE_BPFTRACE_MODE ?? 'normal';
@@ -21,19 +22,7 @@ if (mode === 'eperm') {
   process.stderr.write('ERROR: Operation not permitted: could not load the program\n');
   process.exit(1);
 }
-// frames: runs of lines from a begin/final marker to the end marker
-const frames = [];
-let cur;
-for (const l of capture) {
-  if (l.includes('exitscope:begin') || l.includes('exitscope:final')) cur = [l.replace('exitscope:final', 'exitscope:begin')];
-  else if (cur) {
-    cur.push(l);
-    if (l.includes('exitscope:end')) {
-      frames.push(cur);
-      cur = undefined;
-    }
-  }
-}
+const frames = framesOf(capture);
 let i = 0;
 let timer;
 // ready for SIGINT before saying it is attached: a SIGINT sent as soon as the
