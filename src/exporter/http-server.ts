@@ -4,11 +4,12 @@
  * request and header timeouts, plain answers (with nosniff) for every refusal, Node's own error
  * answers replaced, and nothing a client sends can throw out of a handler.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { serveMetricsRoute, type Tokens } from '../metrics/http-route.js';
 import type { MetricsService } from '../metrics/service.js';
+import { createHardenedHttp, why } from '../server/hardened-http.js';
 import { answerAndClose, PLAIN_HEADERS } from '../server/plain-answer.js';
 import { parseRequestTarget } from '../server/request-target.js';
 import { rateLimitedLog, stderrLine } from '../server/server-log.js';
@@ -26,8 +27,6 @@ export interface ExporterServerOptions {
   maxConnections?: number;
 }
 
-const why = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
-
 export class ExporterServer {
   private readonly http: Server;
   private readonly log: (line: string) => void;
@@ -35,36 +34,21 @@ export class ExporterServer {
   constructor(private readonly o: ExporterServerOptions) {
     if (!isLoopback(o.host) && !o.tokens?.read && !o.tokens?.control) throw new Error('a non-loopback address needs a token');
     this.log = rateLimitedLog(o.onLog ?? stderrLine);
-    const headersTimeout = o.headersTimeoutMs ?? 10_000;
-    this.http = createServer({ headersTimeout, requestTimeout: 2 * headersTimeout, connectionsCheckingInterval: Math.max(50, Math.min(1000, headersTimeout / 4)), requireHostHeader: false });
-    this.http.maxConnections = o.maxConnections ?? 32;
-    this.http.on('request', (req, res) => {
-      try {
+    this.http = createHardenedHttp({
+      headersTimeoutMs: o.headersTimeoutMs ?? 10_000,
+      log: this.log,
+      onRequest: (req, res) => {
         const target = parseRequestTarget(req.url);
         if (serveMetricsRoute(req, res, target, o.service, o.tokens, this.log)) return;
         res.writeHead(404, PLAIN_HEADERS);
         res.end('exitscope exporter: the metrics are at /metrics (health at /healthz)\n');
-      } catch (e) {
-        this.log(`request failed: ${why(e)}`);
-        if (!res.headersSent) {
-          res.writeHead(400, { ...PLAIN_HEADERS, connection: 'close' });
-          res.end('Bad Request\n');
-        } else res.destroy();
-      }
+      },
     });
+    this.http.maxConnections = o.maxConnections ?? 32;
     // no WebSocket here
     this.http.on('upgrade', (_req, socket: Duplex) => {
       socket.on('error', () => undefined);
       answerAndClose(socket, 404, 'exitscope exporter: no WebSocket here (exitscope serve has the stream)');
-    });
-    this.http.on('checkExpectation', (_req, res) => {
-      res.writeHead(417, { ...PLAIN_HEADERS, connection: 'close' });
-      res.end('Expectation Failed\n');
-    });
-    this.http.on('clientError', (e: NodeJS.ErrnoException, socket: Duplex) => {
-      const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
-      if (e.code === 'ECONNRESET' || inFlight) return void socket.destroy();
-      answerAndClose(socket, e.code === 'HPE_HEADER_OVERFLOW' ? 431 : e.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400);
     });
   }
 

@@ -15,7 +15,7 @@
  *   exception goes to a rate-limited log, and the process never dies of one
  *   client. Slow or unfinished requests and messages are bounded in time.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -27,6 +27,7 @@ import { StreamHub } from './hub.js';
 import { SnapshotMerger } from './merge.js';
 import { MessageProgress } from './message-progress.js';
 import { answerAndClose, PLAIN_HEADERS } from './plain-answer.js';
+import { createHardenedHttp, peerOf, why } from './hardened-http.js';
 import { parseRequestTarget, type RequestTarget } from './request-target.js';
 import { rateLimitedLog, type ServerLog, stderrLine } from './server-log.js';
 
@@ -91,8 +92,6 @@ interface Client {
   peer: string;
 }
 
-const peerOf = (socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string => `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-const why = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
 
 export class StreamServer {
   private readonly hub = new StreamHub();
@@ -115,25 +114,8 @@ export class StreamServer {
     // ws's own refusals (bad method, key, version, subprotocol) answered like ours: plain, nosniff
     this.wss.on('wsClientError', (e: Error, socket: Duplex) => answerAndClose(socket, e.message === 'Invalid HTTP method' ? 405 : 400, e.message, e.message.includes('Version') ? { 'sec-websocket-version': '13, 8' } : {}));
     this.wss.on('error', (e) => this.log(`websocket server: ${why(e)}`));
-    this.http = createServer({
-      headersTimeout: this.o.headersTimeoutMs,
-      requestTimeout: 2 * this.o.headersTimeoutMs,
-      // Node checks those timeouts only this often (30 s by default)
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, this.o.headersTimeoutMs / 4)),
-      // checked in request() instead: Node's own 400 for it has no content-type
-      requireHostHeader: false,
-    });
-    this.http.on('request', (req, res) => {
-      try {
-        this.request(req, res);
-      } catch (e) {
-        this.log(`request from ${peerOf(req.socket)} failed: ${why(e)}`);
-        if (!res.headersSent) {
-          res.writeHead(400, { ...PLAIN_HEADERS, connection: 'close' });
-          res.end('Bad Request\n');
-        } else res.destroy();
-      }
-    });
+    // checks the Host header itself (request()): Node's own 400 for it has no content-type
+    this.http = createHardenedHttp({ headersTimeoutMs: this.o.headersTimeoutMs, onRequest: (req, res) => this.request(req, res), log: this.log });
     this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // first: an upgraded socket has no error listener left, and an ECONNRESET would be uncaught
       socket.on('error', () => undefined);
@@ -143,22 +125,6 @@ export class StreamServer {
         this.log(`upgrade from ${peerOf(req.socket)} failed: ${why(e)}`);
         answerAndClose(socket, 400);
       }
-    });
-    // an Expect other than 100-continue: Node's own 417 would have no content-type
-    this.http.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
-      res.writeHead(417, { ...PLAIN_HEADERS, connection: 'close' });
-      res.end('Expectation Failed\n');
-    });
-    // malformed request lines and headers, header floods, timeouts: what Node answers by
-    // default, with our headers; never written into a response already under way
-    this.http.on('clientError', (e: NodeJS.ErrnoException, socket: Duplex) => {
-      const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
-      if (e.code === 'ECONNRESET' || inFlight) {
-        socket.destroy();
-        return;
-      }
-      const status = e.code === 'HPE_HEADER_OVERFLOW' ? 431 : e.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-      answerAndClose(socket, status);
     });
   }
 
