@@ -95,7 +95,10 @@ export function buildInitramfs(plan: PlannedEntry[], cacheDir: string): { path: 
   const path = join(cacheDir, `initramfs-${hash}.cpio`);
   if (existsSync(path)) return { path, reused: true };
   mkdirSync(cacheDir, { recursive: true });
-  writeFileSync(`${path}.tmp`, archive);
-  renameSync(`${path}.tmp`, path);
+  // A name of this process' own: two labs starting at once on a fresh cache both write; the
+  // contents are the same, so whichever rename comes last leaves a whole archive.
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, archive);
+  renameSync(tmp, path);
   return { path, reused: false };
 }

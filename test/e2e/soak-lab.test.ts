@@ -20,10 +20,20 @@ import { type LabHandle, REPO, startLab } from './lab-harness.js';
 
 /** Keys per map: the soak puts more than twice this many through each of @exits and @exit_ns (asserted below). */
 const MAP_KEYS_MAX = 1024;
-const SOAK_SECONDS = 80;
+/**
+ * 80 s in CI (~400 VMs). The claim of thousands is checked by the same test run longer:
+ * EXITSCOPE_SOAK_SECONDS=600 (docs/lab.md#bounded-maps quotes that run).
+ */
+const SOAK_SECONDS = soakSeconds(process.env.EXITSCOPE_SOAK_SECONDS);
+function soakSeconds(text: string | undefined): number {
+  if (text === undefined) return 80;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 30 || n > 3600) throw new Error(`EXITSCOPE_SOAK_SECONDS must be 30..3600, not ${text}`);
+  return n;
+}
 const LOOPS = 4;
 
-describe('soak: short-lived VMs for minutes, bounded maps, exact counts', { timeout: 300_000 }, () => {
+describe('soak: short-lived VMs for minutes, bounded maps, exact counts', { timeout: (SOAK_SECONDS + 220) * 1000 }, () => {
   let lab: LabHandle;
   beforeAll(async () => {
     lab = await startLab({ npt: true });
@@ -64,7 +74,7 @@ describe('soak: short-lived VMs for minutes, bounded maps, exact counts', { time
     const exitscope = [join(REPO, 'bin/exitscope.js'), 'run', '-f', 'json', '--report-file', reportFile, '--', 'sh', soak];
     const argv = oracleArgv(exitscope, csv);
     const command = `EXITSCOPE_MAP_KEYS_MAX=${MAP_KEYS_MAX} EXITSCOPE_BPFTRACE_LOG=${rawLog} ${argv.map((a) => (/^[\w/.:=,-]+$/.test(a) ? a : `'${a}'`)).join(' ')} && cat ${csv} >&2`;
-    const r = await lab.session.exec(command);
+    const r = await lab.session.exec(command, (SOAK_SECONDS + 200) * 1000);
     if (r.status !== 0) throw new Error(`the soak under perf failed (${r.status}):\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
     const oracle = parseOracle(r.stderr.slice(r.stderr.indexOf('# started on')));
     const report = JSON.parse(readFileSync(reportFile, 'utf8')) as Report;
