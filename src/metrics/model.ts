@@ -24,7 +24,7 @@ export const METRICS_DEFAULTS: MetricsOptions = { maxVms: 500, goneGraceMs: 5 * 
 /**
  * What a scrape needs to know of a series besides its values: `changes` counts the stream entries
  * added to it (the exposition re-renders a series only when it moved since the last scrape), and
- * `rendered` is where the exposition keeps its text (model.ts never reads it).
+ * `rendered` is where the exposition keeps what it knows of the series' text (model.ts never reads it).
  */
 export interface Rendered {
   changes: number;
