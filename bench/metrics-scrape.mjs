@@ -1,16 +1,23 @@
 #!/usr/bin/env node
 // /metrics at fleet scale: scrape time and body size at 1, 100 and 1,000 VMs x 12 exit reasons
 // (2 vCPUs each; synthetic streams built from the real message schema: the hello of a lab
-// recording, vm messages, snapshots whose every series changes every interval), and the exporter's
-// CPU at one scrape a second.
+// recording, vm messages, snapshots in which every series of the VMs that moved changes), and the
+// exporter's CPU at one scrape a second.
 //
 // A. In this process: the model fed 10 intervals, then 20 scrapes of what /metrics serves
-//    (metricsEndpoint) and, for the same model, of prom-client's own formatter (the reference).
+//    (metricsEndpoint) with one more interval applied before each (every series moved: the worst
+//    case, nothing is copied), 20 with nothing applied (every series copied from the last body),
+//    and 5 of prom-client's own formatter on the same model (the reference, the same text).
 // B. A child process running the exporter's HTTP server and model (no bpftrace: the collector's own
 //    cost is section 1's), four ways: idle (the floor), fed one snapshot a second, scraped once a
-//    second over HTTP by this process, both; N seconds each; its CPU is its own process.cpuUsage().
+//    second over HTTP by this process, both; after --warmup seconds of the same (an exporter runs
+//    for months: V8 compiles its hot code in the first seconds, and the first scrape writes every
+//    line's prefix), N seconds each; its CPU is its own process.cpuUsage() (all its threads).
+//    In the snapshots every VM moves every second (the worst case), or with --moving-too K also
+//    1/K of the VMs (VM v moves in the intervals i with v % K = i % K: each VM every K seconds).
 //
-//   node bench/metrics-scrape.mjs [--scrapes 30] [--no-cpu]   (npm run build first)
+//   node bench/metrics-scrape.mjs [--scrapes 20] [--warmup 10] [--moving-too 4] [--no-cpu]   (npm run build first)
+//   node --cpu-prof bench/metrics-scrape.mjs --profile DIR ...   B's children write CPU profiles into DIR
 import { fork } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -26,7 +33,13 @@ const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
 };
-const SCRAPES = arg('scrapes', 30);
+const SCRAPES = arg('scrapes', 20);
+const WARMUP = arg('warmup', 10);
+const MOVING_TOO = arg('moving-too', 4);
+const PROFILE_DIR = (() => {
+  const i = process.argv.indexOf('--profile');
+  return i > 0 ? process.argv[i + 1] : undefined;
+})();
 
 const hello = parseRecording(readFileSync(join(repo, 'test/fixtures/recordings/run-mix-3-vcpus-2-npt-on.jsonl'), 'utf8')).messages[0];
 // 12 SVM reasons a busy guest takes: IOIO, HLT, NPF, CPUID, MSR, INTR, NMI, RDTSC, PAUSE, VINTR, XSETBV, RDTSCP
@@ -37,10 +50,15 @@ function vmMessages(vms) {
   return Array.from({ length: vms }, (_, v) => ({ type: 'vm', event: 'appeared', t: 0, pid: pidOf(v), name: `ci-runner-${v}`, source: 'qemu', vcpus: { [pidOf(v) + 1]: 0, [pidOf(v) + 2]: 1 } }));
 }
 
-/** Interval i of a host with `vms` VMs: every (VM, vCPU, reason) counts, latencies over 9 log2 buckets (16 us..4 ms as in the lab). */
-function snapshot(vms, i) {
+/**
+ * Interval i of a host with `vms` VMs: every (VM, vCPU, reason) of a VM that moves counts,
+ * latencies over 9 log2 buckets (16 us..4 ms as in the lab); with every > 1, VM v moves only when
+ * v % every = i % every (the others have no deltas: the collector sends none).
+ */
+function snapshot(vms, i, every = 1) {
   const s = { type: 'snapshot', seq: i, t: (i + 1) * 1000, ms: 1000, exits: [], exitNs: [], faults: [], regions: [], handlers: [] };
   for (let v = 0; v < vms; v++) {
+    if (v % every !== i % every) continue;
     const pid = pidOf(v);
     REASONS.forEach((reason, r) => {
       const n = 50 + ((v * 7 + r * 13 + i) % 200);
@@ -68,18 +86,19 @@ const ms = (f) => {
 if (process.argv[2] === 'exporter') {
   const { MetricsService } = await dist('metrics/service.js');
   const { ExporterServer } = await dist('exporter/http-server.js');
-  const [vms, maxVms, feed] = [Number(process.argv[3]), Number(process.argv[4]), process.argv[5] === 'feed'];
+  const [vms, maxVms, feed, every] = [Number(process.argv[3]), Number(process.argv[4]), process.argv[5] === 'feed', Number(process.argv[6] ?? 1)];
   const service = new MetricsService({ maxVms });
   service.apply(hello);
   for (const m of vmMessages(vms)) service.apply(m);
   let i = 0;
   for (; i < 3; i++) service.apply(snapshot(vms, i));
   // the stream's snapshots, made ahead (making them is the collector's work, not the exporter's)
-  const ahead = feed ? Array.from({ length: 8 }, (_, k) => snapshot(vms, i + k)) : [];
+  const ahead = feed ? Array.from({ length: 8 * every }, (_, k) => snapshot(vms, i + k, every)) : [];
   if (feed) setInterval(() => service.apply(ahead[i++ % ahead.length]), 1000);
   const server = new ExporterServer({ host: '127.0.0.1', port: 0, service });
   const { port } = await server.listen();
-  process.on('message', () => process.send({ cpu: process.cpuUsage(), rss: process.memoryUsage().rss }));
+  // 'exit' ends it in order (a --cpu-prof profile is written at exit); anything else asks its usage
+  process.on('message', (m) => (m === 'exit' ? process.exit(0) : process.send({ cpu: process.cpuUsage(), rss: process.memoryUsage().rss })));
   process.send({ port });
 } else {
   const results = { node: process.version, cpuModel: cpus()[0]?.model, cores: cpus().length, loadavgBefore: loadavg(), scrape: [], cpu: [] };
@@ -93,12 +112,20 @@ if (process.argv[2] === 'exporter') {
     const endpoint = metricsEndpoint(model);
     const registry = metricsRegistry(model);
     let body;
-    const fast = [];
     // as the HTTP route does: the body's buffer is given back once sent (the next scrape reuses it)
-    for (let k = 0; k < 20; k++) {
-      fast.push(await ms(async () => (body = await endpoint.body())));
-      if (k < 19) endpoint.release(body);
-    }
+    const scrapes = async (between) => {
+      const times = [];
+      for (let k = 0; k < 20; k++) {
+        between(k);
+        if (body) endpoint.release(body);
+        times.push(await ms(async () => (body = await endpoint.body())));
+      }
+      return times;
+    };
+    // every series moved since the last scrape (a snapshot applied in between, not timed): the worst case
+    const fast = await scrapes((k) => model.apply(snapshot(vms, 10 + k)));
+    // nothing moved since the last scrape: the series are copied from the previous body
+    const still = await scrapes(() => undefined);
     let ref;
     const promClient = [];
     for (let k = 0; k < 5; k++) promClient.push(await ms(async () => (ref = await registry.metrics())));
@@ -107,9 +134,9 @@ if (process.argv[2] === 'exporter') {
     const series = text.split('\n').filter((l) => l.startsWith('exitscope_')).length;
     const wall = (xs) => xs.map((x) => x.wall);
     const cpu = (xs) => xs.map((x) => x.cpu);
-    const row = { vms, maxVms, reasons: REASONS.length, bytes: body.length, lines, exitscopeSeries: series, medianMs: median(wall(fast)), maxMs: Math.max(...wall(fast)), cpuMedianMs: median(cpu(fast)), promClientMedianMs: median(wall(promClient)), promClientCpuMedianMs: median(cpu(promClient)), sameText: ref.replace(/^(process|nodejs)_[\s\S]*$/m, '') === text.replace(/^(process|nodejs)_[\s\S]*$/m, '') };
+    const row = { vms, maxVms, reasons: REASONS.length, bytes: body.length, lines, exitscopeSeries: series, medianMs: median(wall(fast)), maxMs: Math.max(...wall(fast)), cpuMedianMs: median(cpu(fast)), nothingMovedMedianMs: median(wall(still)), nothingMovedCpuMedianMs: median(cpu(still)), promClientMedianMs: median(wall(promClient)), promClientCpuMedianMs: median(cpu(promClient)), sameText: ref.replace(/^(process|nodejs)_[\s\S]*$/m, '') === text.replace(/^(process|nodejs)_[\s\S]*$/m, '') };
     results.scrape.push(row);
-    console.log(`A ${vms} VMs (cap ${maxVms}): ${(row.bytes / 1e6).toFixed(2)} MB, ${lines} lines; scrape median ${row.medianMs.toFixed(1)} ms wall (max ${row.maxMs.toFixed(1)}), ${row.cpuMedianMs.toFixed(1)} ms CPU; prom-client's formatter ${row.promClientMedianMs.toFixed(1)} ms wall, ${row.promClientCpuMedianMs.toFixed(1)} ms CPU`);
+    console.log(`A ${vms} VMs (cap ${maxVms}): ${(row.bytes / 1e6).toFixed(2)} MB, ${lines} lines; scrape (every series moved) median ${row.medianMs.toFixed(1)} ms wall (max ${row.maxMs.toFixed(1)}), ${row.cpuMedianMs.toFixed(1)} ms CPU; nothing moved ${row.nothingMovedMedianMs.toFixed(1)} ms wall, ${row.nothingMovedCpuMedianMs.toFixed(1)} ms CPU; prom-client's formatter ${row.promClientMedianMs.toFixed(1)} ms wall, ${row.promClientCpuMedianMs.toFixed(1)} ms CPU`);
   }
 
   // ---- B: the exporter's CPU at one scrape a second ----
@@ -125,28 +152,45 @@ if (process.argv[2] === 'exporter') {
       req.end();
     });
   if (!process.argv.includes('--no-cpu')) {
-    // what the exporter adds per second: ingest (one snapshot), serve (one scrape), both
-    for (const [vms, maxVms] of [[100, 500], [1000, 500], [1000, 1000]]) {
-      for (const [feed, scrapes] of [[false, false], [true, false], [false, true], [true, true]]) {
-        const child = fork(new URL(import.meta.url).pathname, ['exporter', String(vms), String(maxVms), feed ? 'feed' : 'still'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-        const { port } = await new Promise((r) => child.once('message', r));
-        const usage = () => new Promise((r) => { child.once('message', r); child.send('cpu'); });
-        if (scrapes) await scrape(port); // warm
-        await new Promise((r) => setTimeout(r, 2000));
-        const before = await usage();
-        const t0 = process.hrtime.bigint();
-        for (let k = 0; k < SCRAPES; k++) {
+    results.warmupSeconds = WARMUP;
+    results.movingToo = MOVING_TOO;
+    /** One child, `WARMUP` s of the activity, then `SCRAPES` s measured: its own CPU time (user, system). */
+    const cell = async (vms, maxVms, feed, scrapes, every) => {
+      const execArgv = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
+      const child = fork(new URL(import.meta.url).pathname, ['exporter', String(vms), String(maxVms), feed ? 'feed' : 'still', String(every)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const { port } = await new Promise((r) => child.once('message', r));
+      const usage = () => new Promise((r) => { child.once('message', r); child.send('cpu'); });
+      const seconds = async (n) => {
+        for (let k = 0; k < n; k++) {
           await new Promise((r) => setTimeout(r, 1000));
           if (scrapes) await scrape(port);
         }
-        const after = await usage();
-        const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-        child.kill('SIGKILL');
-        const cpu = (after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system) / 1e6;
-        const what = feed && scrapes ? 'ingest + scrape' : feed ? 'ingest only' : scrapes ? 'scrape only' : 'idle (the floor: Node, prom-client\'s event-loop monitor)';
-        const row = { vms, maxVms, what, seconds: SCRAPES, wallSeconds: wall, cpuShareOfOneCore: cpu / wall, rssBytes: after.rss };
-        results.cpu.push(row);
-        console.log(`B ${vms} VMs (cap ${maxVms}), ${what}: ${(100 * row.cpuShareOfOneCore).toFixed(2)}% of a core over ${SCRAPES} s, RSS ${(after.rss / 1e6).toFixed(0)} MB`);
+      };
+      await seconds(WARMUP);
+      const before = await usage();
+      const t0 = process.hrtime.bigint();
+      await seconds(SCRAPES);
+      const after = await usage();
+      const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.send('exit');
+      await exited;
+      const user = (after.cpu.user - before.cpu.user) / 1e6;
+      const system = (after.cpu.system - before.cpu.system) / 1e6;
+      const what = feed && scrapes ? 'ingest + scrape' : feed ? 'ingest only' : scrapes ? 'scrape only' : 'idle (the floor: Node, prom-client\'s event-loop monitor)';
+      const moving = every === 1 ? 'every VM moves each second' : `1/${every} of the VMs move each second`;
+      const row = { vms, maxVms, what, moving, seconds: SCRAPES, wallSeconds: wall, cpuShareOfOneCore: (user + system) / wall, userShare: user / wall, systemShare: system / wall, rssBytes: after.rss };
+      results.cpu.push(row);
+      console.log(`B ${vms} VMs (cap ${maxVms}), ${what}${feed ? `, ${moving}` : ''}: ${(100 * row.cpuShareOfOneCore).toFixed(2)}% of a core over ${SCRAPES} s (user ${(100 * row.userShare).toFixed(2)}%, system ${(100 * row.systemShare).toFixed(2)}%), RSS ${(after.rss / 1e6).toFixed(0)} MB`);
+    };
+    // what the exporter adds per second: ingest (one snapshot), serve (one scrape), both
+    for (const [vms, maxVms] of [[100, 500], [1000, 500], [1000, 1000]]) {
+      for (const [feed, scrapes] of [[false, false], [true, false], [false, true], [true, true]]) await cell(vms, maxVms, feed, scrapes, 1);
+    }
+    // the same at 1,000 VMs when only some of them move each second
+    if (MOVING_TOO > 1) {
+      for (const [vms, maxVms] of [[1000, 500], [1000, 1000]]) {
+        for (const [feed, scrapes] of [[true, false], [true, true]]) await cell(vms, maxVms, feed, scrapes, MOVING_TOO);
       }
     }
   }

@@ -9,7 +9,7 @@
  * version note.
  */
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { type FamilyDef, type Labels, type Sink, TextFormatter } from './text-format.js';
+import { EVERY_TIME, type FamilyDef, type Labels, type SeriesScope, type Sink, TextFormatter } from './text-format.js';
 import { EXITSCOPE_VERSION } from '../version.js';
 import { BUCKET_SLOTS, leSeconds, type Log2Histogram, type SlotRange } from './log2-buckets.js';
 import type { MetricsModel, ReasonSeries } from './model.js';
@@ -39,7 +39,7 @@ export const HELP = {
 } as const;
 
 /** A family read from the model at scrape time. */
-function family(name: string, type: FamilyDef['type'], help: string, each: (sink: Sink) => void): FamilyDef {
+function family(name: string, type: FamilyDef['type'], help: string, each: (sink: Sink, series: SeriesScope) => void): FamilyDef {
   return { name, type, help, each };
 }
 
@@ -81,6 +81,15 @@ function labelsOf(owner: { labels?: unknown }, make: () => Labels): Labels {
  */
 export const LINT_FAILING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
 
+/**
+ * prom-client's event-loop monitor (perf_hooks.monitorEventLoopDelay behind the
+ * nodejs_eventloop_lag_{min,max,mean,stddev,p50,p90,p99}_seconds gauges) stays at prom-client's
+ * default sampling of 10 ms, although it is most of an idle exporter's CPU (about 0.5% of a core:
+ * docs/benchmarks.md section 6). Node records the time between two of its timer's ticks, not the
+ * lateness alone, so every one of those gauges includes the sampling interval: at 100 ms they would
+ * all read about 0.1 s on an idle process instead of the 0.01 s dashboards know, a changed meaning
+ * under the same names.
+ */
 function processMetricsInto(registry: Registry): void {
   collectDefaultMetrics({ register: registry });
   for (const name of LINT_FAILING_DEFAULTS) registry.removeSingleMetric(name);
@@ -103,36 +112,54 @@ function modelFamilies(model: MetricsModel): FamilyDef[] {
   };
   const reasonLabels = (vm: string, r: ReasonSeries): Labels => labelsOf(r, () => ({ vm, reason: r.reason, isa: r.isa }));
   return [
-    family('exitscope_exits_total', 'counter', HELP.exits, (sink) => {
+    // each series' lines are one `series` (text-format.ts copies them from the last scrape unless
+    // they moved), told what their text depends on: the entries added to it, and the `le` ladder
+    family('exitscope_exits_total', 'counter', HELP.exits, (sink, series) => {
       for (const [vm, s] of model.series) {
         for (const r of s.reasons.values()) {
           const shared = reasonLabels(vm, r);
-          for (const [vcpu, n] of r.byVcpu) sink('exitscope_exits_total', model.o.perVcpu ? vcpuOf(vcpu) : undefined, shared, n);
+          series(r, 0, r.changes, 0, () => {
+            for (const [vcpu, n] of r.byVcpu) sink('exitscope_exits_total', model.o.perVcpu ? vcpuOf(vcpu) : undefined, shared, n);
+          });
         }
       }
     }),
-    family('exitscope_exit_handling_seconds', 'histogram', HELP.exitHandling, (sink) => {
-      for (const [vm, s] of model.series) for (const r of s.reasons.values()) if (r.latency) histogramLines(sink, exitHandling, reasonLabels(vm, r), r.latency, model.exitSlots);
-    }),
-    family('exitscope_page_faults_total', 'counter', HELP.faults, (sink) => {
+    family('exitscope_exit_handling_seconds', 'histogram', HELP.exitHandling, (sink, series) => {
+      const ladder = model.exitSlots;
       for (const [vm, s] of model.series) {
-        const kinds = (s.faultLabels ??= new Map());
-        for (const [k, n] of s.faults) {
-          let l = kinds.get(k) as Labels | undefined;
-          if (!l) {
-            const [access = '', present = '', mmio = ''] = k.split(',');
-            kinds.set(k, (l = { vm, access, present, mmio }));
+        for (const r of s.reasons.values()) {
+          const h = r.latency;
+          if (h) series(r, 1, r.changes, ladder.shape, () => histogramLines(sink, exitHandling, reasonLabels(vm, r), h, ladder));
+        }
+      }
+    }),
+    family('exitscope_page_faults_total', 'counter', HELP.faults, (sink, series) => {
+      for (const [vm, s] of model.series) {
+        series(s.faultKinds, 0, s.faultKinds.changes, 0, () => {
+          const kinds = (s.faultLabels ??= new Map());
+          for (const [k, n] of s.faults) {
+            let l = kinds.get(k) as Labels | undefined;
+            if (!l) {
+              const [access = '', present = '', mmio = ''] = k.split(',');
+              kinds.set(k, (l = { vm, access, present, mmio }));
+            }
+            sink('exitscope_page_faults_total', l, undefined, n);
           }
-          sink('exitscope_page_faults_total', l, undefined, n);
-        }
+        });
       }
     }),
-    family('exitscope_fault_handler_calls_total', 'counter', HELP.handlerCalls, (sink) => {
-      for (const [vm, s] of model.series) for (const [h, e] of s.handlers) sink('exitscope_fault_handler_calls_total', labelsOf(e, () => ({ vm, handler: model.handlerName(h) })), undefined, e.calls);
-    }),
-    family('exitscope_fault_handler_seconds', 'histogram', HELP.handlerSeconds, (sink) => {
+    family('exitscope_fault_handler_calls_total', 'counter', HELP.handlerCalls, (sink, series) => {
       for (const [vm, s] of model.series) {
-        for (const [h, e] of s.handlers) if (e.latency) histogramLines(sink, handlerSeconds, labelsOf(e, () => ({ vm, handler: model.handlerName(h) })), e.latency, model.handlerSlots);
+        for (const [h, e] of s.handlers) series(e, 0, e.changes, 0, () => sink('exitscope_fault_handler_calls_total', labelsOf(e, () => ({ vm, handler: model.handlerName(h) })), undefined, e.calls));
+      }
+    }),
+    family('exitscope_fault_handler_seconds', 'histogram', HELP.handlerSeconds, (sink, series) => {
+      const ladder = model.handlerSlots;
+      for (const [vm, s] of model.series) {
+        for (const [h, e] of s.handlers) {
+          const hist = e.latency;
+          if (hist) series(e, 1, e.changes, ladder.shape, () => histogramLines(sink, handlerSeconds, labelsOf(e, () => ({ vm, handler: model.handlerName(h) })), hist, ladder));
+        }
       }
     }),
     family('exitscope_nested_paging', 'gauge', HELP.nestedPaging, (sink) => {
@@ -158,7 +185,7 @@ function modelFamilies(model: MetricsModel): FamilyDef[] {
 function promClientMetric(f: FamilyDef): object {
   const get = () => {
     const values: Value[] = [];
-    f.each((metricName, labels, sharedLabels, value) => values.push({ metricName, value, ...(labels ? { labels } : {}), ...(sharedLabels ? { sharedLabels } : {}) }));
+    f.each((metricName, labels, sharedLabels, value) => values.push({ metricName, value, ...(labels ? { labels } : {}), ...(sharedLabels ? { sharedLabels } : {}) }), EVERY_TIME);
     return { name: f.name, help: f.help, type: f.type, aggregator: 'sum', values };
   };
   return { name: f.name, help: f.help, type: f.type, aggregator: 'sum', get };

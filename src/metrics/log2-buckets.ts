@@ -19,13 +19,19 @@ export const BUCKET_SLOTS = 65;
 export function slotOf(lo: number): number {
   if (lo <= 0) return 0;
   if (lo < 2) return 1;
+  // below 2^31 the bit length of lo's integer part is floor(log2(lo)) + 1 (ingest does this ~50,000
+  // times a second at 1,000 VMs; clz32 is an instruction, log2 a call)
+  if (lo < 2 ** 31) return 32 - Math.clz32(lo);
   // Math.log2 is exact for powers of two; the floor puts any other bound in the bucket holding it
   return Math.min(BUCKET_SLOTS - 1, Math.floor(Math.log2(lo)) + 1);
 }
 
+/** Each slot's lower bound, computed once (`2 **` per bucket was a visible share of ingest). */
+const LOWER_BOUNDS = Float64Array.from({ length: BUCKET_SLOTS }, (_, slot) => (slot === 0 ? 0 : 2 ** (slot - 1)));
+
 /** The lower bound (ns) of a slot. */
 export function lowerOf(slot: number): number {
-  return slot === 0 ? 0 : 2 ** (slot - 1);
+  return LOWER_BOUNDS[slot] as number;
 }
 
 /** The largest value (ns) a slot holds: the exact `le` of its cumulative bucket. */
@@ -46,9 +52,9 @@ export class Log2Histogram {
 
   add(lo: number, n: number): number {
     const slot = slotOf(lo);
-    this.counts[slot] = (this.counts[slot] ?? 0) + n;
+    (this.counts[slot] as number) += n;
     this.count += n;
-    this.lowerBoundSumNs += lowerOf(slot) * n;
+    this.lowerBoundSumNs += (LOWER_BOUNDS[slot] as number) * n;
     return slot;
   }
 
@@ -77,5 +83,10 @@ export class SlotRange {
 
   get empty(): boolean {
     return this.max < 0;
+  }
+
+  /** One number per ladder (0 when empty): what a histogram series' text depends on besides its counts. */
+  get shape(): number {
+    return this.empty ? 0 : this.min * 128 + this.max + 1;
   }
 }

@@ -8,7 +8,7 @@
 import type { HelloMessage, Message, SnapshotMessage } from '../protocol/messages.js';
 import { faultIsa, faultLabels, handlerLabel, reasonLabels, vcpuLabel } from './labels.js';
 import { Log2Histogram, SlotRange } from './log2-buckets.js';
-import { VmLabels } from './vm-labels.js';
+import { type VmMember, VmLabels } from './vm-labels.js';
 
 export interface MetricsOptions {
   /** At most this many VM processes have their own `vm` label at once; the rest are vm="other". */
@@ -21,14 +21,29 @@ export interface MetricsOptions {
 
 export const METRICS_DEFAULTS: MetricsOptions = { maxVms: 500, goneGraceMs: 5 * 60_000, perVcpu: false };
 
+/**
+ * What a scrape needs to know of a series besides its values: `changes` counts the stream entries
+ * added to it (the exposition re-renders a series only when it moved since the last scrape), and
+ * `rendered` is where the exposition keeps what it knows of the series' text (model.ts never reads it).
+ */
+export interface Rendered {
+  changes: number;
+  labels?: unknown;
+  rendered?: unknown;
+}
+
 /** One exit reason's counts in a VM series: by vCPU label ('' without --metrics-vcpu). */
-export interface ReasonSeries {
+export interface ReasonSeries extends Rendered {
   reason: string;
   isa: string;
   byVcpu: Map<string, number>;
   latency: Log2Histogram | undefined;
-  /** The exposition's labels object for this series (made once: formatted once). */
-  labels?: unknown;
+}
+
+/** One page-fault handler's calls and time in a VM series. */
+export interface HandlerSeries extends Rendered {
+  calls: number;
+  latency: Log2Histogram | undefined;
 }
 
 /** Everything counted under one `vm` label. */
@@ -37,15 +52,35 @@ export interface VmSeries {
   reasons: Map<number, ReasonSeries>;
   /** By "access,present,mmio". */
   faults: Map<string, number>;
+  /** Stream entries added to `faults`, and the exposition's text of them. */
+  faultKinds: Rendered;
   /** By handler index. */
-  handlers: Map<number, { calls: number; latency: Log2Histogram | undefined; labels?: unknown }>;
-  /** The same ReasonSeries by kvm_exit's raw (isa, exit_reason): one lookup per entry on ingest. */
+  handlers: Map<number, HandlerSeries>;
+  /** The same ReasonSeries by kvm_exit's raw (isa, exit_reason) (rawKey()): one lookup per entry on ingest. */
   byRaw: Map<number, ReasonSeries>;
   /** The exposition's labels objects of the fault kinds, by the same keys. */
   faultLabels?: Map<string, unknown>;
 }
 
-const newSeries = (): VmSeries => ({ reasons: new Map(), faults: new Map(), handlers: new Map(), byRaw: new Map() });
+const newSeries = (): VmSeries => ({ reasons: new Map(), faults: new Map(), faultKinds: { changes: 0, rendered: undefined }, handlers: new Map(), byRaw: new Map(), faultLabels: undefined });
+
+/**
+ * kvm_exit's (isa, exit_reason) as one Map key. Exit reasons are small numbers (SVM's codes up to
+ * 0x403, VMX's basic reasons < 100): reason * 4 + isa is then a small integer, which a Map hashes
+ * without boxing; a reason with high bits (VMX's failed-entry bit 31, SVM's -1) takes the wide key
+ * isa * 2^32 + reason, >= 2^32, which no small key reaches.
+ */
+function rawKey(isa: number, raw: number): number {
+  return raw < 2 ** 26 && isa < 4 ? raw * 4 + isa : isa * 2 ** 32 + raw;
+}
+
+/** A snapshot's [lo, n] buckets into a histogram and its family's ladder (indexed: no iterator per pair). */
+function addBuckets(h: Log2Histogram, buckets: readonly (readonly [number, number])[], slots: SlotRange): void {
+  for (let i = 0; i < buckets.length; i++) {
+    const b = buckets[i] as readonly [number, number];
+    slots.see(h.add(b[0], b[1]));
+  }
+}
 
 export class MetricsModel {
   readonly o: MetricsOptions;
@@ -104,45 +139,61 @@ export class MetricsModel {
   }
 
   private reasonOf(s: VmSeries, isa: number, raw: number): ReasonSeries {
-    const rawKey = isa * 2 ** 32 + raw;
-    let r = s.byRaw.get(rawKey);
+    const key = rawKey(isa, raw);
+    let r = s.byRaw.get(key);
     if (r) return r;
     const l = reasonLabels(isa, raw);
     r = s.reasons.get(l.key);
-    if (!r) s.reasons.set(l.key, (r = { reason: l.reason, isa: l.isa, byVcpu: new Map(), latency: undefined }));
-    s.byRaw.set(rawKey, r);
+    if (!r) s.reasons.set(l.key, (r = { reason: l.reason, isa: l.isa, byVcpu: new Map(), latency: undefined, changes: 0, labels: undefined, rendered: undefined }));
+    s.byRaw.set(key, r);
     return r;
   }
 
   private addSnapshot(snap: SnapshotMessage): void {
     const t = snap.t;
+    // the member and series of the previous entry's pid: entries of one VM often come together,
+    // and within a snapshot a pid's member and series stay the same (only vm messages and
+    // expiry, never a snapshot, drop them)
+    let pid = -1;
+    let vm: VmMember | undefined;
+    let s: VmSeries | undefined;
+    const seriesAt = (p: number): VmSeries => {
+      if (p !== pid || !s) {
+        pid = p;
+        vm = this.vms.memberOf(p, t);
+        s = this.seriesOf(vm.label);
+      }
+      return s;
+    };
+    const perVcpu = this.o.perVcpu;
     for (const e of snap.exits) {
-      const vm = this.vms.memberOf(e.pid, t);
-      const r = this.reasonOf(this.seriesOf(vm.label), e.isa, e.reason);
-      const vcpu = this.o.perVcpu ? vcpuLabel(vm.vcpus, e.tid) : '';
+      const r = this.reasonOf(seriesAt(e.pid), e.isa, e.reason);
+      const vcpu = perVcpu ? vcpuLabel((vm as VmMember).vcpus, e.tid) : '';
       r.byVcpu.set(vcpu, (r.byVcpu.get(vcpu) ?? 0) + e.n);
+      r.changes++;
     }
     for (const e of snap.exitNs) {
-      const r = this.reasonOf(this.seriesOf(this.vms.memberOf(e.pid, t).label), e.isa, e.reason);
-      r.latency ??= new Log2Histogram();
-      for (const [lo, n] of e.b) this.exitSlots.see(r.latency.add(lo, n));
+      const r = this.reasonOf(seriesAt(e.pid), e.isa, e.reason);
+      addBuckets((r.latency ??= new Log2Histogram()), e.b, this.exitSlots);
+      r.changes++;
     }
     const isa = faultIsa(this.hello?.vendor);
     for (const f of snap.faults) {
-      const s = this.seriesOf(this.vms.memberOf(f.pid, t).label);
+      const vs = seriesAt(f.pid);
       const l = faultLabels(isa, f.code);
       const k = `${l.access},${l.present},${l.mmio}`;
-      s.faults.set(k, (s.faults.get(k) ?? 0) + f.n);
+      vs.faults.set(k, (vs.faults.get(k) ?? 0) + f.n);
+      vs.faultKinds.changes++;
     }
     for (const h of snap.handlers) {
-      const s = this.seriesOf(this.vms.memberOf(h.pid, t).label);
-      let e = s.handlers.get(h.h);
-      if (!e) s.handlers.set(h.h, (e = { calls: 0, latency: undefined }));
+      const vs = seriesAt(h.pid);
+      let e = vs.handlers.get(h.h);
+      if (!e) vs.handlers.set(h.h, (e = { calls: 0, latency: undefined, changes: 0, labels: undefined, rendered: undefined }));
       e.calls += h.n;
       if (h.b.length) {
-        e.latency ??= new Log2Histogram();
-        for (const [lo, n] of h.b) this.handlerSlots.see(e.latency.add(lo, n));
+        addBuckets((e.latency ??= new Log2Histogram()), h.b, this.handlerSlots);
       }
+      e.changes++;
     }
   }
 

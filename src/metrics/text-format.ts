@@ -1,23 +1,45 @@
 /**
  * The text of our families, byte for byte what prom-client's Registry.metrics() writes for them
- * (test/unit/metrics-exposition.test.ts compares the two), only cheaper: families hand their lines
- * to a sink with label objects they keep from scrape to scrape; each line's `name{labels} ` is
- * escaped and encoded once and kept on those objects, and a scrape is a copy of it and the value per
- * line into a buffer reused between scrapes. prom-client formats every line's labels anew and wants
- * an object per line: at 1,000 VMs x 12 reasons some 150,000 lines a scrape, mostly garbage.
- * (Memory for it: about 20 MB at 1,000 VMs, docs/benchmarks.md section 6.)
+ * (test/unit/metrics-exposition.test.ts compares the two), only cheaper:
+ * - families hand their lines to a sink with label objects they keep from scrape to scrape; each
+ *   line's `name{labels} ` is escaped and encoded once, and writing a line is a copy of it and its
+ *   value into a buffer reused between scrapes (prom-client formats every line's labels anew and
+ *   wants an object per line: at 1,000 VMs x 12 reasons some 150,000 lines a scrape, mostly garbage);
+ * - the lines of one series (a VM's reason, its histogram, its fault kinds) are announced as such
+ *   (`series`) with what their text depends on: the count of stream entries added to the series
+ *   and the family's shape (the `le` ladder). Where the series' text is in the last body is kept,
+ *   and a scrape copies it from there (adjacent series that did not move, in one copy) unless the
+ *   series moved since; one that moved is written again, its line prefixes kept with it in line
+ *   order (no lookup by name and labels).
+ * Memory: the last body (the next scrape reads it) and every series' line prefixes: at 1,000 VMs
+ * 20 to 30 MiB more RSS than before this was kept (docs/benchmarks.md section 6).
  */
 
 export type Labels = Readonly<Record<string, string>>;
 /** One sample line: its labels (if any), labels shared with other lines (if any), value. */
 export type Sink = (metricName: string, labels: Labels | undefined, shared: Labels | undefined, value: number) => void;
 
+/** Where a series keeps its text between scrapes (a model object's `rendered` slot: model.ts). */
+export interface SeriesHolder {
+  rendered?: unknown;
+}
+
+/**
+ * The lines `lines` writes (to the sink) are one series of this family: its text is a function of
+ * `changes` and `shape` (and of its labels, fixed for a series' life). `slot` tells apart the
+ * families one holder has lines in (a reason's exits and its histogram): 0 or 1.
+ */
+export type SeriesScope = (holder: SeriesHolder, slot: 0 | 1, changes: number, shape: number, lines: () => void) => void;
+
 export interface FamilyDef {
   name: string;
   help: string;
   type: 'counter' | 'gauge' | 'histogram';
-  each(sink: Sink): void;
+  each(sink: Sink, series: SeriesScope): void;
 }
+
+/** For a consumer that keeps no text (prom-client's Registry): the lines, every time. */
+export const EVERY_TIME: SeriesScope = (_holder, _slot, _changes, _shape, lines) => lines();
 
 // prom-client's escaping: HELP escapes \ and newline; label values also "
 const escapeString = (s: string): string => s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
@@ -35,8 +57,14 @@ class ByteWriter {
   buf: Buffer;
   at = 0;
 
-  constructor(capacity: number, spare?: Buffer) {
-    this.buf = spare && spare.length >= capacity ? spare : Buffer.allocUnsafe(Math.max(4096, capacity));
+  /**
+   * A fresh buffer of `capacity`, or `spare` if it holds at least `enough`: a body a few bytes
+   * longer than the last (counts gain digits) still fits a spare made with room to spare; asking
+   * the spare for the full margin again threw it away most scrapes, and a fresh 8 MB buffer a
+   * second is external memory that sets off full garbage collections.
+   */
+  constructor(capacity: number, enough: number, spare?: Buffer) {
+    this.buf = spare && spare.length >= enough ? spare : Buffer.allocUnsafe(Math.max(4096, capacity));
   }
 
   private room(n: number): void {
@@ -70,8 +98,21 @@ class ByteWriter {
 
   /** A value as prom-client writes it (`${v}`); whole numbers digit by digit, without a string. */
   value(v: number): void {
+    if (v >= 0 && v < 2 ** 31 && (v | 0) === v) {
+      // the usual count: 32-bit integer arithmetic
+      const digits = v < 100_000 ? (v < 100 ? (v < 10 ? 1 : 2) : v < 1000 ? 3 : v < 10_000 ? 4 : 5) : v < 10_000_000 ? (v < 1_000_000 ? 6 : 7) : v < 100_000_000 ? 8 : v < 1_000_000_000 ? 9 : 10;
+      this.room(digits);
+      const buf = this.buf;
+      let i = this.at + digits - 1;
+      let x = v;
+      do {
+        buf[i--] = 0x30 + (x % 10);
+        x = (x / 10) | 0;
+      } while (x > 0);
+      this.at += digits;
+      return;
+    }
     if (Number.isSafeInteger(v) && v >= 0) {
-      if (v === 0) return this.byte(0x30);
       let digits = 0;
       for (let x = v; x > 0; x = Math.floor(x / 10)) digits++;
       this.room(digits);
@@ -82,6 +123,12 @@ class ByteWriter {
     this.ascii(valueText(v));
   }
 
+  /** Bytes [from, to) of another buffer. */
+  copyFrom(source: Buffer, from: number, to: number): void {
+    this.room(to - from);
+    this.at += source.copy(this.buf, this.at, from, to);
+  }
+
   done(): Buffer {
     return this.buf.subarray(0, this.at);
   }
@@ -89,10 +136,31 @@ class ByteWriter {
 
 const NEWLINE = 0x0a;
 
+/**
+ * Where one series' text of one family is: at `offset`, `length` bytes, in the body that scrape
+ * `scrape` of `owner` wrote; as of `changes` and `shape`. And its lines' prefixes, in line order.
+ */
+class SeriesText {
+  owner: TextFormatter | undefined;
+  scrape = -1;
+  offset = 0;
+  length = 0;
+  changes = -1;
+  shape = -1;
+  /** Per line: name, own labels, shared labels, and their `\nname{labels,shared} `. */
+  readonly names: string[] = [];
+  readonly labels: (Labels | undefined)[] = [];
+  readonly shared: (Labels | undefined)[] = [];
+  readonly prefixes: Buffer[] = [];
+  /** The next line's index while it is written. */
+  line = 0;
+}
+
 /** Where a labels object keeps its formatted bytes (a symbol: prom-client's Object.entries and for-in skip it). */
 const LABEL_BYTES = Symbol('exitscope.labelBytes');
 const LINE_PREFIXES = Symbol('exitscope.linePrefixes');
 type PrefixHolder = Labels & { [LINE_PREFIXES]?: Map<string, Map<Labels | undefined, Buffer>> };
+const NEWLINE_BYTES = Buffer.from('\n');
 const OPEN_BYTES = Buffer.from('{');
 const CLOSE_BYTES = Buffer.from('}');
 const COMMA_BYTES = Buffer.from(',');
@@ -103,14 +171,23 @@ export class TextFormatter {
   private readonly nameBytes = new Map<string, Buffer>();
   /** The last scrape's size: the next one's buffer starts there. */
   private lastSize = 64 * 1024;
+  /** Scrapes written whole; the last one's body (its whole buffer) is the next one's source of unchanged series. */
+  private scrapes = 0;
+  private last: { buf: Buffer; released: boolean } | undefined;
   /**
-   * A body given back once sent (release): the next scrape writes into it. A scrape of megabytes
-   * a second in fresh buffers is mostly garbage collection; one in flight is never written over.
+   * A body given back once sent (release) and no longer the last one: the next scrape writes into
+   * it. A scrape of megabytes a second in fresh buffers is mostly garbage collection; a body in
+   * flight is never written over, nor is the last one (the next scrape reads it).
    */
   private spare: Buffer | undefined;
 
   release(body: Buffer): void {
     const whole = Buffer.from(body.buffer, body.byteOffset, body.buffer.byteLength - body.byteOffset);
+    if (this.last && this.last.buf.buffer === whole.buffer && this.last.buf.byteOffset === whole.byteOffset) this.last.released = true;
+    else this.offerSpare(whole);
+  }
+
+  private offerSpare(whole: Buffer): void {
     if (!this.spare || whole.length > this.spare.length) this.spare = whole;
   }
 
@@ -127,9 +204,9 @@ export class TextFormatter {
   }
 
   /**
-   * `name{labels,shared} ` of a line as bytes, made once: kept on the series' labels object (the
-   * shared one, else the line's own) by name and own labels, so that a line is one copy and its
-   * value, not seven pieces. Label objects are the model's for good (exposition.ts), so is this.
+   * `\nname{labels,shared} ` of a line outside a series as bytes, made once: kept on its labels
+   * object (the shared one, else the line's own) by name and own labels. Label objects are the
+   * model's for good (exposition.ts), so is this.
    */
   private prefixOf(name: string, labels: Labels | undefined, shared: Labels | undefined): Buffer {
     const holder = (shared ?? labels) as PrefixHolder | undefined;
@@ -137,9 +214,19 @@ export class TextFormatter {
     let byLabels = byName?.get(name);
     const cached = byLabels?.get(labels);
     if (cached !== undefined) return cached;
+    const prefix = this.makePrefix(name, labels, shared);
+    if (holder) {
+      if (!byName) Object.defineProperty(holder, LINE_PREFIXES, { value: (byName = new Map()), enumerable: false });
+      if (!byLabels) byName.set(name, (byLabels = new Map()));
+      byLabels.set(labels, prefix);
+    }
+    return prefix;
+  }
+
+  private makePrefix(name: string, labels: Labels | undefined, shared: Labels | undefined): Buffer {
     const own = labels ? this.bytesOf(labels) : undefined;
     const common = shared ? this.bytesOf(shared) : undefined;
-    const parts: Buffer[] = [this.name(name)];
+    const parts: Buffer[] = [NEWLINE_BYTES, this.name(name)];
     if (own || common) {
       parts.push(OPEN_BYTES);
       if (own) parts.push(own);
@@ -148,12 +235,16 @@ export class TextFormatter {
       parts.push(CLOSE_BYTES);
     }
     parts.push(SPACE_BYTES);
-    const prefix = Buffer.concat(parts);
-    if (holder) {
-      if (!byName) Object.defineProperty(holder, LINE_PREFIXES, { value: (byName = new Map()), enumerable: false });
-      if (!byLabels) byName.set(name, (byLabels = new Map()));
-      byLabels.set(labels, prefix);
-    }
+    return Buffer.concat(parts);
+  }
+
+  /** A new line `k` of a series (first render, a new `le` or vCPU): made here, kept by the series. */
+  private seriesPrefix(t: SeriesText, k: number, name: string, labels: Labels | undefined, shared: Labels | undefined): Buffer {
+    const prefix = this.makePrefix(name, labels, shared);
+    t.names[k] = name;
+    t.labels[k] = labels;
+    t.shared[k] = shared;
+    t.prefixes[k] = prefix;
     return prefix;
   }
 
@@ -163,24 +254,89 @@ export class TextFormatter {
     return b;
   }
 
-  /** The families as Registry.metrics() writes them: apart by a blank line; `tail` (more text) last. */
+  /**
+   * The families as Registry.metrics() writes them: apart by a blank line; `tail` (more text) last.
+   * A series that has not moved since the last scrape is copied from that scrape's body (runs of
+   * them, adjacent there, in one copy); one that moved is written line by line.
+   */
   write(families: readonly FamilyDef[], tail?: string): Buffer {
-    const w = new ByteWriter(this.lastSize + (this.lastSize >> 3), this.spare);
+    const source = this.last?.buf;
+    const sourceScrape = this.scrapes;
+    const scrape = this.scrapes + 1;
+    const w = new ByteWriter(this.lastSize + (this.lastSize >> 3), this.lastSize + (this.lastSize >> 6), this.spare);
     this.spare = undefined;
+    // unchanged series waiting to be copied: bytes [runFrom, runTo) of the source, to go at w.at
+    let runFrom = 0;
+    let runTo = 0;
+    const flush = (): void => {
+      if (runTo > runFrom) w.copyFrom(source as Buffer, runFrom, runTo);
+      runFrom = runTo = 0;
+    };
+    /** The series being written, if the lines are one's. */
+    let current: SeriesText | undefined;
+    const sink: Sink = (metricName, labels, shared, value) => {
+      const t = current;
+      if (t !== undefined) {
+        // the line's prefix kept at its index in the series, if it is that line still
+        const k = t.line++;
+        const kept = t.prefixes[k];
+        w.bytes(kept !== undefined && t.names[k] === metricName && t.labels[k] === labels && t.shared[k] === shared ? kept : this.seriesPrefix(t, k, metricName, labels, shared));
+      } else {
+        flush();
+        w.bytes(this.prefixOf(metricName, labels, shared));
+      }
+      w.value(value);
+    };
+    const series: SeriesScope = (holder, slot, changes, shape, lines) => {
+      const texts = (holder.rendered ??= [undefined, undefined]) as (SeriesText | undefined)[];
+      let t = texts[slot];
+      if (t !== undefined && t.changes === changes && t.shape === shape && t.scrape === sourceScrape && t.owner === this && source !== undefined) {
+        // unchanged since the last scrape: its bytes there, joined to the run if adjacent
+        if (runTo !== t.offset || runTo === runFrom) {
+          flush();
+          runFrom = runTo = t.offset;
+        }
+        t.offset = w.at + (runTo - runFrom);
+        runTo += t.length;
+        t.scrape = scrape;
+        return;
+      }
+      flush();
+      if (t === undefined || t.owner !== this) t = texts[slot] = new SeriesText();
+      t.owner = this;
+      const start = w.at;
+      current = t;
+      t.line = 0;
+      try {
+        lines();
+      } finally {
+        current = undefined;
+      }
+      // lines a series no longer writes (never so today: a series only grows) go with their prefixes
+      if (t.prefixes.length > t.line) t.names.length = t.labels.length = t.shared.length = t.prefixes.length = t.line;
+      t.offset = start;
+      t.length = w.at - start;
+      t.changes = changes;
+      t.shape = shape;
+      t.scrape = scrape;
+    };
     families.forEach((f, i) => {
+      flush();
       if (i > 0) w.ascii('\n\n');
       const name = escapeString(f.name);
       w.bytes(Buffer.from(`# HELP ${name} ${escapeString(f.help)}\n# TYPE ${name} ${f.type}`, 'utf8'));
-      f.each((metricName, labels, shared, value) => {
-        w.byte(NEWLINE);
-        w.bytes(this.prefixOf(metricName, labels, shared));
-        w.value(value);
-      });
+      f.each(sink, series);
     });
+    flush();
     if (tail !== undefined) w.bytes(Buffer.from(`${families.length ? '\n\n' : ''}${tail}`, 'utf8'));
     w.byte(NEWLINE);
     const out = w.done();
     this.lastSize = out.length;
+    // this body is the next scrape's source; the one before, if sent, is free to be written into
+    const before = this.last;
+    this.last = { buf: w.buf, released: false };
+    this.scrapes = scrape;
+    if (before?.released && before.buf !== w.buf) this.offerSpare(before.buf);
     return out;
   }
 }
