@@ -81,8 +81,9 @@ describe('flame snapshots in the lab, npt on', { timeout: 600_000 }, () => {
     writeFileSync(
       script,
       [
-        `${W} npf 20000 --loop > /dev/null & A=$!`,
-        `${W} io 100000 --loop > /dev/null & B=$!`,
+        // niced, as in flame-during.sh: bpftrace attaches first on the busy guest
+        `nice -n 10 ${W} npf 20000 --loop > /dev/null & A=$!`,
+        `nice -n 10 ${W} io 100000 --loop > /dev/null & B=$!`,
         `node ${join(REPO, 'bin/exitscope.js')} flame --seconds 3 -p $B --json -o ${base} --format folded`,
         'status=$?; echo "io-pid=$B" >&2',
         'kill $A $B; wait 2>/dev/null',
@@ -117,7 +118,7 @@ describe('flame snapshots in the lab, npt on', { timeout: 600_000 }, () => {
       script,
       [
         'set -m',
-        `${join(REPO, 'build/exitscope-workload')} npf 20000 --loop > /dev/null &`,
+        `nice -n 10 ${join(REPO, 'build/exitscope-workload')} npf 20000 --loop > /dev/null &`,
         'W=$!',
         `node ${join(REPO, 'bin/exitscope.js')} flame --seconds 60 -o ${base} 2> ${base}.progress &`,
         'F=$!',

@@ -37,6 +37,7 @@ describe('qemuArgs', () => {
     expect(after(args, '-append')).toEqual([KERNEL_APPEND]);
     expect(KERNEL_APPEND).toContain('panic=-1');
     expect(KERNEL_APPEND).toContain('console=ttyS0');
+    expect(KERNEL_APPEND.split(' ')).toContain('no_timer_check');
   });
 
   it('puts console, stdout and stderr on ttyS0..2 in that order', () => {
