@@ -22,7 +22,7 @@ export interface KernelSuite {
 
 export const KERNEL_SUITES: readonly KernelSuite[] = [
   { name: 'bullseye', release: 'Debian 11', archiveSuite: 'bullseye', seen: '5.10.223 (linux-image-5.10.0-32-amd64)' },
-  { name: 'bookworm', release: 'Debian 12', archiveSuite: 'bookworm', seen: '6.1 (linux-image-6.1.0-*-amd64)' },
+  { name: 'bookworm', release: 'Debian 12', archiveSuite: 'bookworm', seen: '6.1.176 (linux-image-6.1.0-50-amd64)' },
   // a backports suite alone: its packages are NotAutomatic, so the version is chosen explicitly (apt-metadata.ts)
   { name: 'bookworm-backports', release: 'Debian 12 backports', archiveSuite: 'bookworm-backports', seen: '6.12.95 (linux-image-6.12.95+deb12-amd64)' },
   { name: 'trixie', release: 'Debian 13', archiveSuite: 'trixie', seen: '6.12.117 (linux-image-6.12.117+deb13-amd64)' },
