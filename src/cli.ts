@@ -33,6 +33,7 @@ import { topPlainCommand } from './commands/top-plain.js';
 import { FORMATS, type Format } from './report/format.js';
 import { METRICS_DEFAULTS, type MetricsOptions } from './metrics/model.js';
 import { EXITSCOPE_VERSION } from './version.js';
+import { KERNEL_SUITES } from './lab/kernels/suites.js';
 
 function intIn(name: string, min: number, max: number) {
   return (value: string): number => {
@@ -91,7 +92,7 @@ export function buildProgram(): Command {
     .option('--cpus <n>', 'vCPUs of the lab guest (KVM guests inside get their own)', intIn('--cpus', 1, 64), 2)
     .addOption(new Option('--tcg <threads>', 'single: one host thread runs every vCPU (robust; the default); multi: one per vCPU (parallel, as benchmarks need, but QEMU 7.2 sometimes deadlocks the guest)').choices(['single', 'multi']).default('single'))
     .option('--memory <size>', 'memory of the lab guest, e.g. 2048M or 2G', wrap(parseMemory), 2048)
-    .option('--kernel <path>', 'guest kernel: a linux-image .deb or an unpacked tree (default: Debian linux-image-amd64, downloaded once)')
+    .option('--kernel <path|debian:SUITE>', `guest kernel: a linux-image .deb, an unpacked tree, or a Debian suite's current kernel (${KERNEL_SUITES.map((k) => `debian:${k.name}`).join(', ')}; downloaded once) (default: Debian linux-image-amd64, downloaded once)`)
     .addOption(new Option('--userland <suite>', "run the command in a minimal Debian root of SUITE (its bpftrace, perf and node; built once with debootstrap into the cache, a few minutes) instead of the host's root").choices([...USERLAND_SUITE_NAMES]))
     .option('--writable <dir>', 'host directory the guest may write to, at the same path (repeatable; default: the current directory)', collect((d: string) => d), [] as string[])
     .option('--no-writable', 'share nothing writable: the guest writes only to RAM')
@@ -105,6 +106,7 @@ Examples:
   exitscope lab --run 'exitscope-workload io 1009'
   exitscope lab --run 'perf stat -e kvm:kvm_exit -a -- exitscope-workload cpuid 1013'
   exitscope lab --npt off --run 'exitscope-workload npf 1021'
+  exitscope lab --kernel debian:bullseye --run 'exitscope run -- exitscope-workload io 1009'
   exitscope lab --userland trixie --run 'bpftrace --version; exitscope run -- exitscope-workload io 1009'
   exitscope lab --forward 8080 --run 'exitscope serve 0.0.0.0:8080'
   exitscope lab                      # a shell in the guest

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { type Capabilities, blocking, blockingError } from '../probes/capabilities.js';
 import { buildProgram } from '../probes/program.js';
+import { dialectFor } from '../probes/dialect.js';
 import { spawnTracer, type Tracer } from '../process/tracer-process.js';
 import { type HelloMessage, type Message, PROTOCOL_VERSION } from '../protocol/messages.js';
 import { BpftraceOutputParser, type Frame, type OutputEvent } from './bpftrace-output.js';
@@ -92,6 +93,7 @@ export class Collector {
       latency: c.tracepoints.kvm_entry !== undefined && o.latency !== false,
       pageFaults: c.tracepoints.kvm_page_fault !== undefined,
       handlers: c.handlers,
+      dialect: dialectFor(c),
       ...(o.detailPerInterval !== undefined ? { detailPerInterval: o.detailPerInterval } : {}),
     });
     this.handlers = program.handlers;

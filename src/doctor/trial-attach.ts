@@ -2,7 +2,8 @@
  * doctor's last check: start the very program `top` would run (the Collector, with this
  * machine's capabilities) until bpftrace says every probe is attached, then stop it. The other
  * checks read files; only this one shows that bpftrace can compile and attach here (on 5.10, for
- * one, every file check passed and bpftrace still refused the program: no BTF for modules).
+ * one, every file check passed and bpftrace still refused the program: no BTF for modules, which
+ * the program now makes up for, probes/dialect.ts).
  */
 import type { Check } from '../probes/capabilities.js';
 import type { Capabilities } from '../probes/capabilities.js';
@@ -50,7 +51,9 @@ const KNOWN_FAILURES: { pattern: RegExp; fix: string }[] = [
   {
     // kernels before 5.11 have no BTF for modules: the kvm tracepoints' structs use u32/u64 that clang cannot resolve
     pattern: /unknown type name '(u32|u64|u8|u16)'/,
-    fix: 'this kernel has no BTF for the kvm module (kernels before 5.11), which bpftrace needs to read the kvm tracepoints; use a kernel of 5.11 or later',
+    // exitscope defines them itself where /sys/kernel/btf/kvm is missing (probes/dialect.ts): seeing this
+    // means that check said BTF was there, or another type is missing
+    fix: 'bpftrace could not type the kvm tracepoints (no BTF for the kvm module, kernels before 5.11); exitscope defines u8..s64 itself when /sys/kernel/btf/kvm is missing: check that sysfs shows /sys/kernel/btf and report the missing type name, or use a kernel of 5.11 or later',
   },
 ];
 

@@ -9,6 +9,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import type { Capabilities } from '../probes/capabilities.js';
+import { dialectFor } from '../probes/dialect.js';
 import { readProcess } from '../collector/vm-names.js';
 import { spawnTracer } from '../process/tracer-process.js';
 import { vmPidsFromDebugfs } from '../collector/vm-tracker.js';
@@ -30,6 +31,8 @@ export interface CaptureOptions {
   /** Root frame with the exit being handled (needs kvm:kvm_entry). */
   reasons: boolean;
   userStacks: boolean;
+  /** Define the kernel's integer types in the program (no kvm module BTF: probes/dialect.ts). */
+  kernelTypes?: boolean;
   bpftrace?: string;
   kernel?: string;
   signal?: AbortSignal;
@@ -51,8 +54,8 @@ export function flameScope(pids: readonly number[], vm?: string, cgroup?: string
 }
 
 /** The options every caller derives the same way from the machine and the traced VMs (flame, f, serve). */
-export function captureTarget(caps: Capabilities, pids: number[], vm?: string, cgroup?: CgroupScope): Pick<CaptureOptions, 'pids' | 'cgroupIds' | 'scope' | 'reasons' | 'bpftrace' | 'kernel'> {
-  return { pids, ...(cgroup ? { cgroupIds: cgroup.ids } : {}), scope: flameScope(pids, vm, cgroup?.path), reasons: caps.tracepoints.kvm_entry !== undefined, ...(caps.bpftrace ? { bpftrace: caps.bpftrace.path } : {}), kernel: caps.kernel };
+export function captureTarget(caps: Capabilities, pids: number[], vm?: string, cgroup?: CgroupScope): Pick<CaptureOptions, 'pids' | 'cgroupIds' | 'scope' | 'reasons' | 'bpftrace' | 'kernel' | 'kernelTypes'> {
+  return { pids, ...(cgroup ? { cgroupIds: cgroup.ids } : {}), scope: flameScope(pids, vm, cgroup?.path), reasons: caps.tracepoints.kvm_entry !== undefined, ...(caps.bpftrace ? { bpftrace: caps.bpftrace.path } : {}), kernel: caps.kernel, kernelTypes: dialectFor(caps).kernelTypes };
 }
 
 /** The root frame for a sample's exit state. */
@@ -115,7 +118,7 @@ export function resolveDeadlineMs(attachTookMs: number, base = RESOLVE_TIMEOUT_M
 /** Resolves to the capture, or to undefined if aborted. Throws UserError when bpftrace cannot run or gets stuck. */
 export async function captureFlame(o: CaptureOptions): Promise<Capture | undefined> {
   if (o.signal?.aborted) return undefined;
-  const program = buildFlameProgram({ hz: o.hz, durationMs: Math.max(1, Math.round(o.seconds * 1000)), pids: o.pids, ...(o.cgroupIds ? { cgroupIds: o.cgroupIds } : {}), reasons: o.reasons, userStacks: o.userStacks });
+  const program = buildFlameProgram({ hz: o.hz, durationMs: Math.max(1, Math.round(o.seconds * 1000)), pids: o.pids, ...(o.cgroupIds ? { cgroupIds: o.cgroupIds } : {}), reasons: o.reasons, userStacks: o.userStacks, ...(o.kernelTypes ? { kernelTypes: true } : {}) });
   const names = new Map<number, string>();
   const nameOf = (pid: number): string => {
     let n = names.get(pid);

@@ -142,7 +142,7 @@ export async function bootLab(o: LabOptions): Promise<Lab> {
 
   const cache = cacheDir();
   const kernel = await resolveKernel({ cache, ...(o.kernel ? { kernel: o.kernel } : {}), progress: say });
-  say(`kernel ${kernel.version} (${kernel.source})`);
+  say(`kernel ${kernel.version} (${kernel.origin ? `${kernel.origin}, ` : ''}${kernel.source})`);
   const initramfs = buildInitramfs(planInitramfs(kernel, busybox), join(cache, 'initramfs'));
   say(`initramfs ${initramfs.reused ? 'cached' : 'built'}`);
   const userland = o.userland ? await prepareUserland(o.userland, { cache, cwd: o.cwd, writable, packageRoot: repoRoot(), progress: say }) : undefined;

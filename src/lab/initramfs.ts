@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import { type CpioEntry, writeCpio } from './cpio.js';
 import { INIT_MODULE_DIR, initScript } from './init-script.js';
+import { decompressedName, readModule } from './kernels/compressed-modules.js';
 import { BASE_MODULES, KVM_MODULES, loadOrder, parseModulesBuiltin, parseModulesDep } from './modules.js';
 
 export interface KernelTree {
@@ -20,6 +21,8 @@ export interface KernelTree {
 export type PlannedEntry =
   | { kind: 'dir'; path: string }
   | { kind: 'file'; path: string; mode: number; from: string }
+  /** A kernel module: read from `from`, decompressed when it is a .ko.xz/.ko.zst/.ko.gz (kernels/compressed-modules.ts). */
+  | { kind: 'module'; path: string; mode: number; from: string }
   | { kind: 'text'; path: string; mode: number; text: string }
   | { kind: 'symlink'; path: string; target: string }
   | { kind: 'chardev'; path: string; major: number; minor: number };
@@ -43,7 +46,8 @@ export function planEntries(p: {
   modulesDir: string;
   busyboxPath: string;
 }): PlannedEntry[] {
-  const inRamfs = (rel: string): string => `${INIT_MODULE_DIR}/${rel.slice(rel.lastIndexOf('/') + 1)}`;
+  // compressed modules go in decompressed, under the plain .ko name
+  const inRamfs = (rel: string): string => `${INIT_MODULE_DIR}/${decompressedName(rel.slice(rel.lastIndexOf('/') + 1))}`;
   const moduleFiles = [...p.base, ...p.kvm, ...(p.overlay ? [p.overlay] : [])];
   const entries: PlannedEntry[] = [
     ...['bin', 'dev', 'proc', 'sys', 'lib', 'lib/modules', 'ctl', 'lower', 'upper', 'newroot'].map(
@@ -53,7 +57,7 @@ export function planEntries(p: {
     { kind: 'chardev', path: 'dev/console', major: 5, minor: 1 },
     { kind: 'file', path: 'bin/busybox', mode: 0o755, from: p.busyboxPath },
     { kind: 'symlink', path: 'bin/sh', target: 'busybox' },
-    ...moduleFiles.map((rel): PlannedEntry => ({ kind: 'file', path: inRamfs(rel).slice(1), mode: 0o644, from: join(p.modulesDir, rel) })),
+    ...moduleFiles.map((rel): PlannedEntry => ({ kind: 'module', path: inRamfs(rel).slice(1), mode: 0o644, from: join(p.modulesDir, rel) })),
     {
       kind: 'text',
       path: 'init',
@@ -75,6 +79,8 @@ function toCpioEntries(plan: PlannedEntry[]): CpioEntry[] {
         return { kind: 'dir', path: e.path, mode: 0o755 };
       case 'file':
         return { kind: 'file', path: e.path, mode: e.mode, data: readFileSync(e.from) };
+      case 'module':
+        return { kind: 'file', path: e.path, mode: e.mode, data: readModule(e.from) };
       case 'text':
         return { kind: 'file', path: e.path, mode: e.mode, data: Buffer.from(e.text, 'utf8') };
       case 'symlink':

@@ -1,14 +1,22 @@
 /**
  * The lab's guest kernel: a Debian linux-image package (vmlinuz + modules, with
  * kvm_amd, KPROBES and BTF), fetched once with `apt-get download` and unpacked
- * into the cache. `--kernel` points at another package or unpacked tree.
+ * into the cache. `--kernel` points at another package or unpacked tree, or names
+ * a Debian suite (`debian:SUITE`, src/lab/kernels/).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { UserError } from '../errors.js';
 import type { KernelTree } from './initramfs.js';
+import { fetchSuiteKernel } from './kernels/fetch-suite.js';
+import { findKernelTree } from './kernels/layout.js';
+import { KERNEL_METAPACKAGE, parseKernelChoice } from './kernels/suites.js';
+import { unpackKernel } from './kernels/unpack.js';
+
+export { findKernelTree } from './kernels/layout.js';
+export { KERNEL_METAPACKAGE } from './kernels/suites.js';
 
 const run = promisify(execFile);
 
@@ -16,10 +24,9 @@ export interface GuestKernel extends KernelTree {
   vmlinuz: string;
   /** Where it came from, for the progress line and docs: "cache", "download" or "--kernel". */
   source: 'cache' | 'download' | '--kernel';
+  /** For --kernel debian:SUITE: the suite and package, e.g. "debian:sid, linux-image-7.2.13+deb14-amd64 7.2.13-1". */
+  origin?: string;
 }
-
-/** The metapackage whose dependency names the current kernel package. */
-export const KERNEL_METAPACKAGE = 'linux-image-amd64';
 
 /** Finds "linux-image-6.1.0-56-amd64" in `apt-cache depends linux-image-amd64` output. */
 export function kernelPackageFromDepends(text: string): string | undefined {
@@ -27,39 +34,10 @@ export function kernelPackageFromDepends(text: string): string | undefined {
   return m?.[1];
 }
 
-/** Finds the kernel version and vmlinuz in an unpacked package tree (boot/ + lib/modules/). */
-export function findKernelTree(root: string): { version: string; vmlinuz: string; modulesDir: string } | undefined {
-  const boot = join(root, 'boot');
-  if (!existsSync(boot)) return undefined;
-  for (const name of readdirSync(boot).sort().reverse()) {
-    if (!name.startsWith('vmlinuz-')) continue;
-    const version = name.slice('vmlinuz-'.length);
-    for (const lib of ['lib', 'usr/lib']) {
-      const modulesDir = join(root, lib, 'modules', version);
-      if (existsSync(modulesDir)) return { version, vmlinuz: join(boot, name), modulesDir };
-    }
-  }
-  return undefined;
-}
-
-async function unpack(deb: string, into: string): Promise<void> {
-  const tmp = `${into}.partial`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  await run('dpkg-deb', ['-x', deb, tmp]);
-  const tree = findKernelTree(tmp);
-  if (!tree) throw new UserError('LAB_BAD_KERNEL', `${deb} holds no boot/vmlinuz-* with its lib/modules`, 'pass a Debian linux-image-*-amd64 package to --kernel');
-  await run('depmod', ['-b', tree.modulesDir.includes('/usr/lib/') ? join(tmp, 'usr') : tmp, tree.version]).catch((e: unknown) => {
-    throw new UserError('LAB_NO_DEPMOD', `depmod failed: ${String(e)}`, 'apt-get install kmod');
-  });
-  rmSync(into, { recursive: true, force: true });
-  renameSync(tmp, into);
-}
-
 function ready(root: string, source: GuestKernel['source']): GuestKernel | undefined {
   const tree = findKernelTree(root);
   if (!tree || !existsSync(join(tree.modulesDir, 'modules.dep'))) return undefined;
-  return { ...tree, source };
+  return { version: tree.version, vmlinuz: tree.vmlinuz, modulesDir: tree.modulesDir, source };
 }
 
 /**
@@ -72,19 +50,24 @@ export async function resolveKernel(opts: {
   progress: (msg: string) => void;
 }): Promise<GuestKernel> {
   const kernels = join(opts.cache, 'kernels');
+  const choice = opts.kernel ? parseKernelChoice(opts.kernel) : undefined;
+  if (choice?.kind === 'suite') {
+    const k = await fetchSuiteKernel({ cache: opts.cache, suite: choice.suite, progress: opts.progress });
+    return { version: k.version, vmlinuz: k.vmlinuz, modulesDir: k.modulesDir, source: k.from, origin: `debian:${choice.suite.name}, ${k.image} ${k.packageVersion}` };
+  }
   if (opts.kernel) {
     const path = resolve(opts.kernel);
     if (!existsSync(path)) throw new UserError('LAB_NO_KERNEL', `--kernel ${opts.kernel}: no such file or directory`, 'pass a linux-image .deb or a directory it was unpacked into');
     if (statSync(path).isDirectory()) {
       const k = ready(path, '--kernel');
-      if (!k) throw new UserError('LAB_BAD_KERNEL', `${path} holds no boot/vmlinuz-* with lib/modules/<version>/modules.dep`, `run: depmod -b ${path} <version>, or pass the .deb itself`);
+      if (!k) throw new UserError('LAB_BAD_KERNEL', `${path} holds no boot/vmlinuz-* with lib/modules/<version>/modules.dep (nor usr/lib/modules/<version>/vmlinuz with it)`, `run: depmod -b ${path} <version>, or pass the .deb itself`);
       return k;
     }
     const into = join(kernels, `from-${path.replace(/[^A-Za-z0-9.]+/g, '_')}`);
     const cached = ready(into, '--kernel');
     if (cached) return cached;
     opts.progress(`unpacking ${path}`);
-    await unpack(path, into);
+    await unpackKernel([path], into);
     return ready(into, '--kernel') as GuestKernel;
   }
 
@@ -117,7 +100,7 @@ export async function resolveKernel(opts: {
   if (!deb) throw new UserError('LAB_NO_KERNEL_PACKAGE', `apt-get download ${pkg} wrote no .deb`, 'pass --kernel PATH');
   opts.progress(`unpacking ${pkg}`);
   const into = join(kernels, pkg);
-  await unpack(join(download, deb), into);
+  await unpackKernel([join(download, deb)], into);
   rmSync(join(download, deb), { force: true });
   const k = ready(into, 'download');
   if (!k) throw new UserError('LAB_BAD_KERNEL', `${pkg} unpacked without modules.dep`, 'apt-get install kmod, then retry');

@@ -39,6 +39,11 @@ export interface Capabilities {
   tdp?: boolean;
   kprobes: boolean;
   btf: boolean;
+  /**
+   * BTF for the kvm module (/sys/kernel/btf/kvm): kernels before 5.11 have none, and bpftrace then
+   * cannot type the kvm tracepoints' fields without help (dialect.ts). Undefined: not looked at.
+   */
+  kvmModuleBtf?: boolean;
   /** Handlers that exist and can be probed here (kprobes present and symbol in available_filter_functions). */
   handlers: string[];
   kernel: string;
@@ -169,13 +174,15 @@ export async function detectCapabilities(o: DetectOptions = {}): Promise<Capabil
     fix: 'a kernel with CONFIG_KPROBES=y (distribution kernels have it)',
   });
   const btf = existsSync(join(sys, 'kernel/btf/vmlinux'));
-  checks.push({ name: 'BTF', ok: btf, required: false, detail: btf ? '/sys/kernel/btf/vmlinux present' : 'no kernel BTF', fix: 'a kernel with CONFIG_DEBUG_INFO_BTF=y (needed by bpftrace 0.25+ for tracepoint args)' });
+  const kvmModuleBtf = existsSync(join(sys, 'kernel/btf/kvm'));
+  const moduleNote = !kvmLoaded ? '' : kvmModuleBtf ? '; kvm module BTF present' : '; no BTF for the kvm module (kernel before 5.11?): the program defines u8..s64 itself';
+  checks.push({ name: 'BTF', ok: btf, required: false, detail: `${btf ? '/sys/kernel/btf/vmlinux present' : 'no kernel BTF'}${moduleNote}`, fix: 'a kernel with CONFIG_DEBUG_INFO_BTF=y (needed by bpftrace 0.25+ for tracepoint args)' });
 
   // optional: without setpriv a SIGKILLed exitscope can leave bpftrace running (src/process/)
   checks.push(parentDeathCheck());
 
   const kernel = read(join(proc, 'sys/kernel/osrelease'))?.trim() ?? 'unknown';
-  return { root, ...(bpftrace ? { bpftrace } : {}), ...(tracefs ? { tracefs } : {}), tracepoints, kvmLoaded, ...(vendor ? { vendor } : {}), ...(tdp !== undefined ? { tdp } : {}), kprobes, btf, handlers, kernel, checks };
+  return { root, ...(bpftrace ? { bpftrace } : {}), ...(tracefs ? { tracefs } : {}), tracepoints, kvmLoaded, ...(vendor ? { vendor } : {}), ...(tdp !== undefined ? { tdp } : {}), kprobes, btf, kvmModuleBtf, handlers, kernel, checks };
 }
 
 /** The first required check that failed, if any. */

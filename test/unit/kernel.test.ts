@@ -32,6 +32,7 @@ describe('findKernelTree', () => {
       version: '6.1.0-9-amd64',
       vmlinuz: join(root, 'boot/vmlinuz-6.1.0-9-amd64'),
       modulesDir: join(root, 'lib/modules/6.1.0-9-amd64'),
+      layout: 'single',
     });
   });
   it('returns undefined for a directory that is not a kernel tree', () => {

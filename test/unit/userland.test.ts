@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
 import { chrootPlan, chrootScript, USERLAND_SETUP_FAILED } from '../../src/lab/userland/chroot-plan.js';
-import { DEFAULT_DEBIAN_MIRROR, debianMirror, debootstrapError, ensureUserland, planDebootstrap, userlandKey } from '../../src/lab/userland/debootstrap.js';
+import { DEFAULT_MIRROR as DEFAULT_DEBIAN_MIRROR } from '../../src/lab/kernels/sources-list.js';
+import { debianMirror, debootstrapError, ensureUserland, planDebootstrap, userlandKey } from '../../src/lab/userland/debootstrap.js';
 import { findSuite, HOST_NODE_IN_USERLAND, USERLAND_BASE_PACKAGES, USERLAND_SUITES, userlandNode, userlandPackages } from '../../src/lab/userland/suites.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/userland');
@@ -71,10 +72,11 @@ describe('debootstrap', () => {
     expect(userlandKey({ ...suite('sid'), node: 'host' })).not.toBe(userlandKey(suite('sid')));
   });
 
-  it('takes the mirror from EXITSCOPE_DEBIAN_MIRROR, else deb.debian.org', () => {
+  it('takes the mirror from EXITSCOPE_DEBIAN_MIRROR, else deb.debian.org (as --kernel debian:SUITE does)', () => {
     expect(debianMirror({})).toBe(DEFAULT_DEBIAN_MIRROR);
     expect(debianMirror({ EXITSCOPE_DEBIAN_MIRROR: '' })).toBe(DEFAULT_DEBIAN_MIRROR);
     expect(debianMirror({ EXITSCOPE_DEBIAN_MIRROR: 'http://local/debian' })).toBe('http://local/debian');
+    expect(() => debianMirror({ EXITSCOPE_DEBIAN_MIRROR: 'http://x/ y' })).toThrow(/not an http\(s\) URL/);
   });
 
   it('an unreachable mirror (debootstrap\'s real output) is USERLAND_MIRROR, naming the mirror and how to check it', () => {

@@ -9,16 +9,12 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UserError } from '../../errors.js';
+import { mirrorFrom } from '../kernels/sources-list.js';
 import { which } from '../preflight.js';
 import { type UserlandSuite, userlandPackages } from './suites.js';
 
-/** Debian's mirror network; EXITSCOPE_DEBIAN_MIRROR overrides it (a local mirror, a proxy). */
-export const DEFAULT_DEBIAN_MIRROR = 'http://deb.debian.org/debian';
-
-export function debianMirror(env: NodeJS.ProcessEnv = process.env): string {
-  const m = env.EXITSCOPE_DEBIAN_MIRROR;
-  return m && m.length > 0 ? m : DEFAULT_DEBIAN_MIRROR;
-}
+/** The mirror: the one `--kernel debian:SUITE` uses (EXITSCOPE_DEBIAN_MIRROR, checked, or deb.debian.org). */
+export { mirrorFrom as debianMirror } from '../kernels/sources-list.js';
 
 /** Bump when the way a root is built changes, so that cached roots of the old recipe are not used. */
 export const RECIPE_VERSION = 1;
@@ -106,7 +102,7 @@ export interface BuildResult {
  * through `progress`). Needs root (debootstrap chroots and makes device nodes).
  */
 export async function ensureUserland(suite: UserlandSuite, o: { cache: string; mirror?: string; progress: (line: string) => void; path?: string }): Promise<BuildResult> {
-  const plan = planDebootstrap(suite, o.cache, o.mirror ?? debianMirror());
+  const plan = planDebootstrap(suite, o.cache, o.mirror ?? mirrorFrom());
   if (existsSync(join(plan.target, 'usr', 'bin'))) return { root: plan.target, reused: true };
   // debootstrap lives in /usr/sbin, which a user's PATH may lack
   const debootstrap = which('debootstrap', o.path ?? `${process.env.PATH ?? ''}:/usr/sbin:/sbin`);
