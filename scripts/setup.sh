@@ -13,8 +13,10 @@ cd "$(dirname "$0")/.."
 # prometheus: promtool, which checks the /metrics text and deploy/'s rules (and a real Prometheus for the fleet e2e);
 # systemd: systemd-analyze, which checks deploy/'s unit (a fresh Debian container may lack it);
 # xz-utils, zstd: decompress the modules of kernels that ship them compressed (lab --kernel debian:sid);
-# debian-archive-keyring: verifies the suites lab --kernel debian:SUITE reads with its private apt.
-PACKAGES=(qemu-system-x86 busybox-static kmod cpio bpftrace linux-perf gcc libc6-dev tmux util-linux ca-certificates chromium libxml2-utils prometheus systemd xz-utils zstd debian-archive-keyring)
+# debian-archive-keyring: verifies the suites lab --kernel debian:SUITE reads with its private apt;
+# debootstrap: `lab --userland SUITE` builds the trixie and sid roots of the compatibility matrix
+# (test/e2e/compat-matrix.test.ts) with it, once per machine, into ~/.cache/exitscope/userlands.
+PACKAGES=(qemu-system-x86 busybox-static kmod cpio bpftrace linux-perf gcc libc6-dev tmux util-linux ca-certificates chromium libxml2-utils prometheus systemd xz-utils zstd debian-archive-keyring debootstrap)
 
 if [ "$(id -u)" != 0 ]; then
   echo "setup.sh: run as root (it installs packages with apt-get)" >&2

@@ -8,6 +8,7 @@ import { formatUserError, isUserError, UserError } from './errors.js';
 import { isHelpOrVersion, throwUsageErrors } from './usage-errors.js';
 import { type Forward, LAB_CPU, parseForward, parseMemory } from './lab/qemu-args.js';
 import { runInLab } from './lab/run-command.js';
+import { USERLAND_SUITE_NAMES } from './lab/userland/suites.js';
 import { doctorCommand } from './commands/doctor.js';
 import { flameCommand } from './commands/flame.js';
 import { FLAME_FORMATS, type FlameFormat } from './flame/outputs.js';
@@ -92,6 +93,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--tcg <threads>', 'single: one host thread runs every vCPU (robust; the default); multi: one per vCPU (parallel, as benchmarks need, but QEMU 7.2 sometimes deadlocks the guest)').choices(['single', 'multi']).default('single'))
     .option('--memory <size>', 'memory of the lab guest, e.g. 2048M or 2G', wrap(parseMemory), 2048)
     .option('--kernel <path|debian:SUITE>', `guest kernel: a linux-image .deb, an unpacked tree, or a Debian suite's current kernel (${KERNEL_SUITES.map((k) => `debian:${k.name}`).join(', ')}; downloaded once) (default: Debian linux-image-amd64, downloaded once)`)
+    .addOption(new Option('--userland <suite>', "run the command in a minimal Debian root of SUITE (its bpftrace, perf and node; built once with debootstrap into the cache, a few minutes) instead of the host's root").choices([...USERLAND_SUITE_NAMES]))
     .option('--writable <dir>', 'host directory the guest may write to, at the same path (repeatable; default: the current directory)', collect((d: string) => d), [] as string[])
     .option('--no-writable', 'share nothing writable: the guest writes only to RAM')
     .option('--forward <[host:]guest>', 'forward 127.0.0.1:HOST on the host to GUEST in the guest (repeatable)', collect(parseForward), [] as Forward[])
@@ -105,13 +107,14 @@ Examples:
   exitscope lab --run 'perf stat -e kvm:kvm_exit -a -- exitscope-workload cpuid 1013'
   exitscope lab --npt off --run 'exitscope-workload npf 1021'
   exitscope lab --kernel debian:bullseye --run 'exitscope run -- exitscope-workload io 1009'
+  exitscope lab --userland trixie --run 'bpftrace --version; exitscope run -- exitscope-workload io 1009'
   exitscope lab --forward 8080 --run 'exitscope serve 0.0.0.0:8080'
   exitscope lab                      # a shell in the guest
 
 Needs root, qemu-system-x86, busybox-static and kmod (apt-get install qemu-system-x86 busybox-static kmod).
 The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope. See docs/lab.md.`,
     )
-    .action(async (opts: { run?: string; npt: 'on' | 'off'; cpu?: string; tcg: 'single' | 'multi'; cpus: number; memory: number; kernel?: string; writable: string[] | false; forward: Forward[]; timeout?: number; quiet?: boolean }) => {
+    .action(async (opts: { run?: string; npt: 'on' | 'off'; cpu?: string; tcg: 'single' | 'multi'; cpus: number; memory: number; kernel?: string; userland?: string; writable: string[] | false; forward: Forward[]; timeout?: number; quiet?: boolean }) => {
       const cwd = process.cwd();
       const writable = opts.writable === false ? [] : opts.writable.length > 0 ? opts.writable : cwd === '/' ? [] : [cwd];
       const status = await runInLab(
@@ -124,6 +127,7 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
           cpus: opts.cpus,
           memoryMiB: opts.memory,
           ...(opts.kernel ? { kernel: opts.kernel } : {}),
+          ...(opts.userland ? { userland: opts.userland } : {}),
           writable,
           forwards: opts.forward,
           cwd,

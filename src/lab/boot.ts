@@ -15,7 +15,8 @@ import { EVENT_PREFIX } from './init-script.js';
 import { buildInitramfs, planInitramfs } from './initramfs.js';
 import { resolveKernel } from './kernel.js';
 import { GUEST_BIN, guestCommands, ownTargets, writeGuestCommands } from './guest-commands.js';
-import { cacheDir } from './paths.js';
+import { cacheDir, repoRoot } from './paths.js';
+import { INNER_SCRIPT, prepareUserland } from './userland/prepare.js';
 import { guestError, requireFreePorts, requireQemu, requireRoot, requireStaticBusybox, requireTools } from './preflight.js';
 import { type Forward, LAB_CPU, qemuArgs } from './qemu-args.js';
 
@@ -33,6 +34,8 @@ export interface LabOptions {
   cpus: number;
   memoryMiB: number;
   kernel?: string;
+  /** A Debian suite whose minimal root the command runs in (src/lab/userland/); default: the host's root. */
+  userland?: string;
   /** Host directories the guest may write to, at the same path. */
   writable: string[];
   forwards: Forward[];
@@ -142,13 +145,19 @@ export async function bootLab(o: LabOptions): Promise<Lab> {
   say(`kernel ${kernel.version} (${kernel.origin ? `${kernel.origin}, ` : ''}${kernel.source})`);
   const initramfs = buildInitramfs(planInitramfs(kernel, busybox), join(cache, 'initramfs'));
   say(`initramfs ${initramfs.reused ? 'cached' : 'built'}`);
+  const userland = o.userland ? await prepareUserland(o.userland, { cache, cwd: o.cwd, writable, packageRoot: repoRoot(), progress: say }) : undefined;
+  if (userland) say(`userland ${userland.suite} (${userland.root})`);
 
   const runDir = mkdtempSync(join(tmpdir(), 'exitscope-lab-'));
   const ctlDir = join(runDir, 'ctl');
   mkdirSync(ctlDir);
   writeFileSync(join(ctlDir, 'config'), labConfig({ ...o, writable }));
-  writeFileSync(join(ctlDir, 'run.sh'), runScript(o));
-  writeGuestCommands(join(ctlDir, 'bin'), guestCommands(ownTargets()));
+  if (userland) {
+    // /init runs run.sh in the host's root: it enters the userland and runs the lab's script there
+    writeFileSync(join(ctlDir, 'run.sh'), userland.entryScript);
+    writeFileSync(join(ctlDir, INNER_SCRIPT), runScript(o));
+  } else writeFileSync(join(ctlDir, 'run.sh'), runScript(o));
+  writeGuestCommands(join(ctlDir, 'bin'), guestCommands(userland ? userland.targets : ownTargets()));
   const sockets = { console: join(runDir, 'con.sock'), stdout: join(runDir, 'out.sock'), stderr: join(runDir, 'err.sock') };
   const con = await listen(sockets.console);
   const out = o.mode === 'shell' ? undefined : await listen(sockets.stdout);
