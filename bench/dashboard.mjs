@@ -6,6 +6,12 @@
 //   npm run build
 //   apt-get install -y htop tmux        # once, on the machine that measures (not in CI)
 //   node bench/dashboard.mjs [--warmup 65] [--measure 90] [--sizes 2x2,1x8,10x8,50x8] [--sequential]
+//                            [--compare DIR] [--semi-space MB]
+//
+// --compare DIR: the same replays by another checkout's build (DIR/bin/exitscope.js, built with
+// `npx tsc -p tsconfig.json` there), side by side in the same run: before and after a change.
+// --semi-space MB: the replays of the smallest and largest size once more with
+// NODE_OPTIONS=--max-semi-space-size=MB (V8's young generation, 16 MB a semi-space by default).
 //
 // Recordings: bench/gen-dashboard.mjs (VMs x vCPUs x 12 reasons, one snapshot a second, churn,
 // idle VMs), 300 s long, written to the temp dir once. Each program runs alone in its own tmux server
@@ -38,6 +44,8 @@ const MEASURE = Number(arg('measure', 90));
 const SIZES = String(arg('sizes', '2x2,1x8,10x8,50x8')).split(',');
 const SEQUENTIAL = process.argv.includes('--sequential');
 const OUT = arg('out', join(repo, 'bench/results/dashboard.json'));
+const COMPARE = arg('compare', undefined);
+const SEMI = arg('semi-space', undefined);
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
@@ -53,8 +61,13 @@ function recording(size) {
   return path;
 }
 
+const label = (size) => `${size.replace('x', ' VMs x ')} vCPUs`;
 const subjects = [
-  ...SIZES.map((size) => ({ name: `exitscope replay ${size.replace('x', ' VMs x ')} vCPUs`, size, command: ['node', join(repo, 'bin/exitscope.js'), 'replay', recording(size)] })),
+  ...SIZES.map((size) => ({ name: `exitscope replay ${label(size)}`, size, command: ['node', join(repo, 'bin/exitscope.js'), 'replay', recording(size)] })),
+  ...(COMPARE ? SIZES.map((size) => ({ name: `(--compare) exitscope replay ${label(size)}`, size, command: ['node', join(COMPARE, 'bin/exitscope.js'), 'replay', recording(size)] })) : []),
+  ...(SEMI ? [SIZES[0], SIZES.at(-1)].map((size) => ({ name: `exitscope replay ${label(size)}, semi-space ${SEMI} MB`, size, env: `NODE_OPTIONS=--max-semi-space-size=${SEMI}`, command: ['node', join(repo, 'bin/exitscope.js'), 'replay', recording(size)] })) : []),
+  // the floor of any Ink frame this size: plain text, one new frame a second (bench/ink-floor.mjs)
+  { name: 'Ink alone: 159 x 49 plain text, 1 frame/s', command: ['node', join(repo, 'bench/ink-floor.mjs'), '--tty'] },
   { name: 'top -d 1', command: ['top', '-d', '1'] },
   ...(has('htop') ? [{ name: 'htop -d 10', command: ['htop', '-d', '10'] }] : []),
 ];
@@ -89,7 +102,7 @@ const median = (xs) => {
 function start(s, i) {
   const sock = `exitscope-bench-${process.pid}-${i}`;
   // the program is the pane's process (exec), CI unset (Ink draws only its last frame when CI=true)
-  const cmd = `exec env -u CI TERM=xterm-256color ${s.command.map(shellQuote).join(' ')}`;
+  const cmd = `exec env -u CI -u NODE_OPTIONS -u NODE_ENV TERM=xterm-256color ${s.env ?? ''} ${s.command.map(shellQuote).join(' ')}`;
   tmux(sock, 'new-session', '-d', '-s', 'bench', '-x', '160', '-y', '50', '-c', repo, cmd);
   const pid = Number(tmux(sock, 'display', '-p', '-t', 'bench', '#{pane_pid}').trim());
   const server = Number(tmux(sock, 'display', '-p', '-t', 'bench', '#{pid}').trim());
@@ -155,7 +168,7 @@ try {
 
 const rows = runs.flatMap((run) => run.results.map((x) => ({ ...x, machineBusyCores: run.machineBusyCores, load: run.load })));
 for (const x of rows) {
-  const ok = x.name.startsWith('exitscope') ? /EXIT REASON/.test(x.screen) && /REPLAY/.test(x.screen) : x.screen.trim().length > 0;
+  const ok = x.name.includes('exitscope') ? /EXIT REASON/.test(x.screen) && /REPLAY/.test(x.screen) : x.name.startsWith('Ink') ? /exit reason and its numbers/.test(x.screen) : x.screen.trim().length > 0;
   if (!ok) process.stderr.write(`warning: ${x.name} did not show its screen at the end of the window:\n${x.screen}\n`);
   x.drew = ok;
 }
@@ -167,6 +180,8 @@ const result = {
   warmupSeconds: WARMUP,
   measureSeconds: MEASURE,
   mode: SEQUENTIAL ? 'sequential' : 'side by side',
+  ...(COMPARE ? { compare: `${COMPARE} at ${execFileSync('git', ['-C', COMPARE, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()}` } : {}),
+  commit: execFileSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(),
   rows: rows.map(({ screen, ...x }) => ({ ...x, screenFirstLines: screen.split('\n').slice(0, 4) })),
 };
 writeFileSync(OUT, `${JSON.stringify(result, null, 2)}\n`);

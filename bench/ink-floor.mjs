@@ -5,6 +5,7 @@
 // shows (docs/benchmarks.md, section 7).
 //
 //   node bench/ink-floor.mjs [--frames 100] [--every 120] [--colour]
+//   node bench/ink-floor.mjs --tty        on this terminal, one frame a second until killed (bench/dashboard.mjs's reference row)
 import { Writable, PassThrough } from 'node:stream';
 
 const arg = (name, dflt) => {
@@ -14,12 +15,13 @@ const arg = (name, dflt) => {
 const FRAMES = arg('frames', 100);
 const EVERY = arg('every', 120);
 const COLOUR = process.argv.includes('--colour');
+const TTY = process.argv.includes('--tty');
 process.env.NODE_ENV = 'production';
 const { render, Box, Text } = await import('ink');
 const { createElement: h } = await import('react');
 
-const stdout = Object.assign(new Writable({ write: (_c, _e, done) => done() }), { isTTY: true, columns: 160, rows: 50 });
-const stdin = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => undefined, ref: () => undefined, unref: () => undefined });
+const stdout = TTY ? process.stdout : Object.assign(new Writable({ write: (_c, _e, done) => done() }), { isTTY: true, columns: 160, rows: 50 });
+const stdin = TTY ? process.stdin : Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => undefined, ref: () => undefined, unref: () => undefined });
 const line = (i, n) => `${String(i).padStart(3)} ${'exit reason and its numbers '.repeat(5).slice(0, 140)} ${String(n).padStart(8)}`;
 const Screen = ({ n }) =>
   h(
@@ -30,6 +32,13 @@ const Screen = ({ n }) =>
 let frames = 0;
 const app = render(h(Screen, { n: 0 }), { stdout, stdin, exitOnCtrlC: false, patchConsole: false, maxFps: 10, onRender: () => frames++ });
 await new Promise((r) => setTimeout(r, 500));
+if (TTY) {
+  // as the dashboard at one snapshot a second: one new frame a second, until killed
+  for (let i = 1; ; i++) {
+    app.rerender(h(Screen, { n: i }));
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
 const f0 = frames;
 const c0 = process.cpuUsage();
 for (let i = 1; i <= FRAMES; i++) {
