@@ -30,7 +30,7 @@
 // The screen of each program is captured at the end of the window (a check that it draws).
 // Results: bench/results/dashboard.json; the table: docs/benchmarks.md, section 7.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -106,7 +106,8 @@ function start(s, i) {
   tmux(sock, 'new-session', '-d', '-s', 'bench', '-x', '160', '-y', '50', '-c', repo, cmd);
   const pid = Number(tmux(sock, 'display', '-p', '-t', 'bench', '#{pane_pid}').trim());
   const server = Number(tmux(sock, 'display', '-p', '-t', 'bench', '#{pid}').trim());
-  return { ...s, sock, pid, server };
+  const socketPath = tmux(sock, 'display', '-p', '-t', 'bench', '#{socket_path}').trim();
+  return { ...s, sock, pid, server, socketPath };
 }
 
 async function measure(running) {
@@ -140,6 +141,7 @@ function stop(r) {
   } catch {
     // gone already
   }
+  rmSync(r.socketPath, { force: true }); // tmux leaves its socket file behind
 }
 
 const runs = [];
