@@ -14,6 +14,7 @@ import { flameCommand } from './commands/flame.js';
 import { FLAME_FORMATS, type FlameFormat } from './flame/outputs.js';
 import type { LiveOptions } from './commands/live.js';
 import { recordCommand } from './commands/record.js';
+import { loadDashboard } from '../ui/load-dashboard.js';
 import { replayCommand, reportCommand } from './commands/replay.js';
 import { runCommand } from './commands/run.js';
 import { diffCommand } from './commands/diff.js';
@@ -166,7 +167,7 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
   .action(async (o: LiveCli & ServeCli & { once?: boolean; plain?: boolean; output?: string; window: string; duration?: number; serve?: string }) => {
     const common = { ...live(o), ...(o.output ? { output: o.output } : {}), ...(o.duration ? { duration: o.duration } : {}), ...(o.serve !== undefined ? { serve: serveOpts(o.serve, o) } : {}) };
     if (process.stdout.isTTY && process.stdin.isTTY && !o.plain && !o.once) {
-      const { topDashboard } = await import('../ui/dashboard.js');
+      const { topDashboard } = await loadDashboard();
       process.exitCode = await topDashboard({ ...common, windowSeconds: Number(o.window) as 1 | 10 | 60 });
     } else process.exitCode = await topPlainCommand({ ...common, once: o.once === true, windowSeconds: Number(o.window) });
   });
@@ -243,7 +244,7 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
     .action(async (url: string, o: { token?: string; plain?: boolean; output?: string; duration?: number; window: string }) => {
       const target = streamUrl(url);
       if (process.stdout.isTTY && process.stdin.isTTY && !o.plain) {
-        const { attachDashboard } = await import('../ui/dashboard.js');
+        const { attachDashboard } = await loadDashboard();
         process.exitCode = await attachDashboard({ url: target, ...(o.token ? { token: o.token } : {}), windowSeconds: Number(o.window) as 1 | 10 | 60, ...(o.output ? { output: o.output } : {}) });
       } else process.exitCode = await attachPlainCommand({ url: target, ...(o.token ? { token: o.token } : {}), windowSeconds: Number(o.window), ...(o.output ? { output: o.output } : {}), ...(o.duration ? { duration: o.duration } : {}) });
     });
@@ -258,7 +259,7 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
     .addOption(new Option('-w, --window <seconds>', 'rolling window').choices(['1', '10', '60']).default('10'))
     .action(async (file: string, o: { plain?: boolean; realtime?: boolean; speed: number; window: string }) => {
       if (process.stdout.isTTY && process.stdin.isTTY && !o.plain) {
-        const { replayDashboard } = await import('../ui/dashboard.js');
+        const { replayDashboard } = await loadDashboard();
         process.exitCode = await replayDashboard(file, { windowSeconds: Number(o.window) as 1 | 10 | 60, speed: o.speed });
       } else process.exitCode = await replayCommand(file, { realtime: o.realtime === true, windowSeconds: Number(o.window) });
     });

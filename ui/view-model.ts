@@ -5,13 +5,13 @@
  * The numbers come from the same report code as `exitscope report`, applied to
  * the rolling window and the selected VM.
  */
-import { type Aggregate, totalsOfPid } from '../src/model/aggregate.js';
-import { decodeExitReason } from '../src/model/exit-reasons.js';
+import { type Aggregate, type ReadonlyTotals, totalsOfPid } from '../src/model/aggregate.js';
 import { HANDLERS } from '../src/probes/handlers.js';
 import type { Hint } from '../src/report/hints.js';
 import { type LatencySummary, summarize } from '../src/report/histogram.js';
 import { buildReport } from '../src/report/report.js';
 import { safeStrings } from '../src/views/safe-text.js';
+import { reasonSeries } from './reason-rates.js';
 
 export const WINDOWS = [1, 10, 60] as const;
 export type WindowSeconds = (typeof WINDOWS)[number];
@@ -117,37 +117,24 @@ export function buildView(agg: Aggregate, ui: UiState, o: { paused: boolean; sel
   return safeStrings(viewOf(agg, ui, o));
 }
 
+/** Whether a VM process has exit counts in these totals. */
+function countsIn(t: ReadonlyTotals, pid: number): boolean {
+  let found = false;
+  t.exits.forEachExit((_n, p) => void (found ||= p === pid));
+  return found;
+}
+
 function viewOf(agg: Aggregate, ui: UiState, o: { paused: boolean; self: SelfStats | undefined; source: 'live' | 'replay' }): DashboardView {
   const h = agg.hello;
   const windowAll = agg.window(ui.windowSeconds * 1000);
-  const vmPid = ui.vm !== undefined && (agg.vms.has(ui.vm) || [...windowAll.exits.keys()].some((k) => k.startsWith(`${ui.vm},`))) ? ui.vm : undefined;
+  const vmPid = ui.vm !== undefined && (agg.vms.has(ui.vm) || countsIn(windowAll, ui.vm)) ? ui.vm : undefined;
   const win = vmPid === undefined ? windowAll : totalsOfPid(windowAll, vmPid);
   const report = buildReport(agg, win);
   const seconds = win.ms / 1000;
   const rate = (n: number): number => (seconds > 0 ? n / seconds : 0);
 
-  // per-interval rates of each reason, for the sparklines
-  const history = agg.history();
-  const series = new Map<string, number[]>();
-  // a key per raw (isa, reason), decoded once: the history holds every VM x vCPU x reason entry
-  // of every interval (400 vCPUs: hundreds of thousands), the reasons are a few
-  const keyOf = new Map<number, Map<number, string>>();
-  const reasonKeyOf = (isa: number, raw: number): string => {
-    let ofIsa = keyOf.get(isa);
-    if (!ofIsa) keyOf.set(isa, (ofIsa = new Map()));
-    let key = ofIsa.get(raw);
-    if (key === undefined) ofIsa.set(raw, (key = `${isa},${decodeExitReason(isa, raw).reason}`));
-    return key;
-  };
-  history.forEach((s, i) => {
-    for (const e of s.exits) {
-      if (vmPid !== undefined && e.pid !== vmPid) continue;
-      const key = reasonKeyOf(e.isa, e.reason);
-      let v = series.get(key);
-      if (!v) series.set(key, (v = new Array<number>(history.length).fill(0)));
-      v[i] = (v[i] ?? 0) + (s.ms > 0 ? (e.n * 1000) / s.ms : 0);
-    }
-  });
+  // per-interval rates of each reason, for the sparklines: each snapshot's summed once (reason-rates.ts)
+  const series = reasonSeries(agg.history(), vmPid);
 
   const filter = ui.filter.trim().toLowerCase();
   const all: ReasonView[] = report.exits.map((r) => ({
@@ -174,11 +161,9 @@ function viewOf(agg: Aggregate, ui: UiState, o: { paused: boolean; self: SelfSta
   const shadow = report.handlers.filter((x) => x.role === 'shadow' && x.count > 0).map((x) => ({ handler: x.handler, count: x.count }));
 
   // VMs: every one the stream named, plus pids seen counting without a name yet
+  // (as numbers: no key string made per entry)
   const vmRates = new Map<number, number>();
-  for (const [k, n] of windowAll.exits) {
-    const pid = Number(k.slice(0, k.indexOf(',')));
-    vmRates.set(pid, (vmRates.get(pid) ?? 0) + n);
-  }
+  windowAll.exits.forEachExit((n, pid) => void vmRates.set(pid, (vmRates.get(pid) ?? 0) + n));
   for (const pid of agg.vms.keys()) if (!vmRates.has(pid)) vmRates.set(pid, 0);
   const allSeconds = windowAll.ms / 1000;
   const vms = [...vmRates]

@@ -6,8 +6,10 @@
  */
 import type { HelloMessage, Message, SnapshotMessage } from '../protocol/messages.js';
 import { ExitCounts } from './exit-counts.js';
+import { packSnapshot, type RingSnapshot } from './packed-snapshot.js';
 
 export { ExitCounts, exitKey } from './exit-counts.js';
+export type { RingSnapshot } from './packed-snapshot.js';
 
 export interface VmInfo {
   pid: number;
@@ -80,6 +82,20 @@ function addBuckets(h: Map<number, number>, b: readonly (readonly [number, numbe
   for (const [low, n] of b) h.set(low, (h.get(low) ?? 0) + n);
 }
 
+/**
+ * forEachEntry for a ring snapshot (packed-snapshot.ts): the same kinds, keys and order; a
+ * histogram's buckets are pairs[from..to) (low, count, low, count...).
+ */
+function forEachRingEntry(s: RingSnapshot, count: (kind: CountKind, k: string, n: number) => void, hist: (kind: HistKind, k: string, pairs: Float64Array, from: number, to: number) => void): void {
+  s.forEachLatency((pid, isa, reason, pairs, from, to) => hist('exitNs', `${pid},${isa},${reason}`, pairs, from, to));
+  for (const f of s.faults) count('faults', `${f.pid},${f.code}`, f.n);
+  for (const r of s.regions) count('regions', `${r.pid},${r.region}`, r.n);
+  s.forEachHandler((pid, h, n, pairs, from, to) => {
+    count('handlerCalls', `${pid},${h}`, n);
+    hist('handlerNs', `${pid},${h}`, pairs, from, to);
+  });
+}
+
 export function addSnapshot(t: Totals, s: SnapshotMessage): void {
   for (const e of s.exits) t.exits.add(e.pid, e.tid, e.isa, e.reason, e.n);
   forEachEntry(
@@ -110,23 +126,27 @@ class RunningSum {
 
   constructor(readonly ms: number) {}
 
-  add(s: SnapshotMessage): void {
+  add(s: RingSnapshot): void {
     const t = this.totals;
     const hold = (kind: CountKind | HistKind, k: string): void => void this.holders[kind].set(k, (this.holders[kind].get(k) ?? 0) + 1);
-    for (const e of s.exits) {
-      t.exits.add(e.pid, e.tid, e.isa, e.reason, e.n);
-      this.holders.exits.add(e.pid, e.tid, e.isa, e.reason, 1);
-    }
-    forEachEntry(
+    const holders = this.holders.exits;
+    s.forEachExit((n, pid, tid, isa, reason) => {
+      t.exits.add(pid, tid, isa, reason, n);
+      holders.add(pid, tid, isa, reason, 1);
+    });
+    forEachRingEntry(
       s,
       (kind, k, n) => {
         t[kind].set(k, (t[kind].get(k) ?? 0) + n);
         hold(kind, k);
       },
-      (kind, k, b) => {
+      (kind, k, pairs, from, to) => {
         let h = t[kind].get(k);
         if (!h) t[kind].set(k, (h = new Map()));
-        addBuckets(h, b);
+        for (let i = from; i < to; i += 2) {
+          const low = pairs[i] as number;
+          h.set(low, (h.get(low) ?? 0) + (pairs[i + 1] as number));
+        }
         hold(kind, k);
       },
     );
@@ -135,7 +155,7 @@ class RunningSum {
   }
 
   /** Takes the oldest snapshot of the run out: the exact inverse of add (counts are integers). */
-  removeOldest(s: SnapshotMessage): void {
+  removeOldest(s: RingSnapshot): void {
     const t = this.totals;
     const release = (kind: CountKind | HistKind, k: string): boolean => {
       const left = (this.holders[kind].get(k) ?? 1) - 1;
@@ -144,30 +164,31 @@ class RunningSum {
       return left > 0;
     };
     const holders = this.holders.exits;
-    for (const e of s.exits) {
-      const left = (holders.getOf(e.pid, e.tid, e.isa, e.reason) ?? 1) - 1;
+    s.forEachExit((n, pid, tid, isa, reason) => {
+      const left = (holders.getOf(pid, tid, isa, reason) ?? 1) - 1;
       if (left > 0) {
-        holders.setOf(e.pid, e.tid, e.isa, e.reason, left);
-        t.exits.add(e.pid, e.tid, e.isa, e.reason, -e.n);
+        holders.setOf(pid, tid, isa, reason, left);
+        t.exits.add(pid, tid, isa, reason, -n);
       } else {
-        holders.deleteOf(e.pid, e.tid, e.isa, e.reason);
-        t.exits.deleteOf(e.pid, e.tid, e.isa, e.reason);
+        holders.deleteOf(pid, tid, isa, reason);
+        t.exits.deleteOf(pid, tid, isa, reason);
       }
-    }
-    forEachEntry(
+    });
+    forEachRingEntry(
       s,
       (kind, k, n) => {
         if (release(kind, k)) t[kind].set(k, (t[kind].get(k) ?? 0) - n);
         else t[kind].delete(k);
       },
-      (kind, k, b) => {
+      (kind, k, pairs, from, to) => {
         const h = t[kind].get(k);
         if (!release(kind, k) || !h) {
           t[kind].delete(k);
           return;
         }
-        for (const [low, n] of b) {
-          const left = (h.get(low) ?? 0) - n;
+        for (let i = from; i < to; i += 2) {
+          const low = pairs[i] as number;
+          const left = (h.get(low) ?? 0) - (pairs[i + 1] as number);
           if (left > 0) h.set(low, left);
           else h.delete(low);
         }
@@ -240,8 +261,11 @@ export class Aggregate {
   hello: HelloMessage | undefined;
   readonly vms = new Map<number, VmInfo>();
   readonly total: Totals = emptyTotals();
-  /** Recent snapshots, newest last, enough to cover the longest window; recent[0] is snapshot number `firstRecent`. */
-  private readonly recent: SnapshotMessage[] = [];
+  /**
+   * Recent snapshots, newest last, enough to cover the longest window; recent[0] is snapshot number
+   * `firstRecent`. Kept packed (packed-snapshot.ts): most of the model's memory on a big host.
+   */
+  private readonly recent: RingSnapshot[] = [];
   private firstRecent = 0;
   /** Windows asked for lately (the views use one to three lengths), each kept up to date as snapshots come. */
   private readonly windows: RunningSum[] = [];
@@ -271,11 +295,17 @@ export class Aggregate {
       case 'snapshot': {
         addSnapshot(this.total, m);
         this.snapshots++;
-        this.recent.push(m);
         // longestWindowMs 0: totals only (a report), no history kept at all
         const keep = this.longestWindowMs > 0 ? Math.ceil(this.longestWindowMs / (this.hello?.intervalMs ?? 1000)) + 1 : 0;
+        if (keep === 0) {
+          // nothing kept (and so nothing in any window): no packing either
+          for (const w of this.windows) if (w.from === this.firstRecent) w.from = w.to = this.firstRecent + 1;
+          this.firstRecent++;
+          return;
+        }
+        this.recent.push(packSnapshot(m));
         while (this.recent.length > keep) {
-          const gone = this.recent.shift() as SnapshotMessage;
+          const gone = this.recent.shift() as RingSnapshot;
           // a window still holding it lets go of it (it covers at most what the ring holds)
           for (const w of this.windows) {
             if (w.from !== this.firstRecent) continue;
@@ -355,10 +385,10 @@ export class Aggregate {
       if (this.windows.length > MAX_WINDOWS) this.windows.shift();
     }
     const newest = this.firstRecent + this.recent.length;
-    for (; w.to < newest; ) w.add(this.recent[w.to - this.firstRecent] as SnapshotMessage);
+    for (; w.to < newest; ) w.add(this.recent[w.to - this.firstRecent] as RingSnapshot);
     // the oldest goes while the rest still covers the window (the newest always stays)
     while (w.to - w.from > 1) {
-      const oldest = this.recent[w.from - this.firstRecent] as SnapshotMessage;
+      const oldest = this.recent[w.from - this.firstRecent] as RingSnapshot;
       const rest = w.totals.ms - oldest.ms;
       if (!(rest >= ms && rest > 0)) break;
       w.removeOldest(oldest);
@@ -367,7 +397,7 @@ export class Aggregate {
   }
 
   /** The recent snapshots (newest last; at most the longest window): sparklines read these. */
-  history(): readonly SnapshotMessage[] {
+  history(): readonly RingSnapshot[] {
     return this.recent;
   }
 
@@ -377,7 +407,7 @@ export class Aggregate {
     c.hello = this.hello;
     for (const [pid, vm] of this.vms) c.vms.set(pid, { ...vm, vcpus: { ...vm.vcpus } });
     copyTotals(this.total, c.total);
-    c.recent.push(...this.recent); // snapshot messages are never mutated
+    c.recent.push(...this.recent); // ring snapshots are never mutated
     c.firstRecent = this.firstRecent; // its windows start afresh when asked for
     for (const pid of this.goneOrder) c.goneOrder.add(pid);
     c.foldedVms = this.foldedVms;

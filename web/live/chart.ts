@@ -6,7 +6,7 @@
  */
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import type { SnapshotMessage } from '../../src/protocol/messages.js';
+import type { RingSnapshot } from '../../src/model/aggregate.js';
 import type { ReasonView } from '../../ui/view-model.js';
 import { byId, el } from './dom.js';
 import type { PageUi } from './page-state.js';
@@ -32,7 +32,7 @@ export class ReasonChart {
 
   constructor(private readonly onToggle: (key: string) => void) {}
 
-  update(rows: readonly ReasonView[], history: readonly SnapshotMessage[], startedAt: string | undefined, p: PageUi): void {
+  update(rows: readonly ReasonView[], history: readonly Pick<RingSnapshot, 't'>[], startedAt: string | undefined, p: PageUi): void {
     const series = [...rows].sort(byKey);
     const start = Date.parse(startedAt ?? '') || 0;
     const xs = history.map((s) => (start + s.t) / 1000);
