@@ -8,16 +8,12 @@ import { Aggregate } from '../../src/model/aggregate.js';
 import { decodeExitReason } from '../../src/model/exit-reasons.js';
 import type { HelloMessage, SnapshotMessage } from '../../src/protocol/messages.js';
 import { intervalRates, reasonSeries } from '../../ui/reason-rates.js';
+import { prng } from './support/prng.js';
 
+/** Whole numbers below n, the same stream every run (mulberry32). */
 function random(seed: number): (n: number) => number {
-  let s = seed >>> 0;
-  return (n) => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
+  const next = prng(seed);
+  return (n) => Math.floor(next() * n);
 }
 
 const hello: HelloMessage = { type: 'hello', v: 1, startedAt: '2026-11-28T00:00:00.000Z', host: 'h', kernel: 'k', bpftrace: '0.17.0', vendor: 'amd', tdp: true, intervalMs: 1000, probes: [], handlers: [], filters: { pids: [], reasons: [] } };
