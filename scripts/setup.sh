@@ -11,8 +11,10 @@ cd "$(dirname "$0")/.."
 # chromium: the browser tests of the flame pages (driven by playwright-core);
 # libxml2-utils: xmllint, which checks the gate's JUnit files in the tests;
 # prometheus: promtool, which checks the /metrics text and deploy/'s rules (and a real Prometheus for the fleet e2e);
-# systemd: systemd-analyze, which checks deploy/'s unit (a fresh Debian container may lack it).
-PACKAGES=(qemu-system-x86 busybox-static kmod cpio bpftrace linux-perf gcc libc6-dev tmux util-linux ca-certificates chromium libxml2-utils prometheus systemd)
+# systemd: systemd-analyze, which checks deploy/'s unit (a fresh Debian container may lack it);
+# bochs, bochsbios, vgabios: the Intel lab's emulator (VMX + EPT) and its BIOSes; isolinux, syslinux-common,
+# xorriso: its bootable ISOs (exitscope lab --vendor intel, test/e2e/intel-lab.test.ts).
+PACKAGES=(qemu-system-x86 busybox-static kmod cpio bpftrace linux-perf gcc libc6-dev tmux util-linux ca-certificates chromium libxml2-utils prometheus systemd bochs bochsbios vgabios isolinux syslinux-common xorriso)
 
 if [ "$(id -u)" != 0 ]; then
   echo "setup.sh: run as root (it installs packages with apt-get)" >&2
