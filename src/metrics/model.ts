@@ -130,7 +130,7 @@ export class MetricsModel {
     const isa = faultIsa(this.hello?.vendor);
     for (const f of snap.faults) {
       const s = this.seriesOf(this.vms.memberOf(f.pid, t).label);
-      const l = faultLabels(isa, f.code);
+      const l = faultLabels(isa, f.code, this.hello?.tdp);
       const k = `${l.access},${l.present},${l.mmio}`;
       s.faults.set(k, (s.faults.get(k) ?? 0) + f.n);
     }

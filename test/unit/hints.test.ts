@@ -27,6 +27,23 @@ describe('diagnosis hints on real recordings', () => {
   });
 });
 
+describe("shadow paging on Intel: EXCEPTION_NMI exits carrying #PF", () => {
+  const off = real('run-npf-1031-npt-off');
+  const noHandlers = { handlers: [], tdpFaults: { handler: null, count: 0 } };
+  const intel = (rows: Record<string, number>, faults: number) => withExits(off, rows, { ...noHandlers, vendor: 'intel', tdp: false, pageFaults: { ...off.pageFaults, count: faults, mmio: 0 } });
+  it('fires when the exception exits are page faults (kvm_page_fault counted them)', () => {
+    const r = intel({ EXCEPTION_NMI: 30, IO_INSTRUCTION: 70 }, 30);
+    expect(ids(r)).toContain('shadow-paging');
+    expect(hintsFor(r).find((h) => h.id === 'shadow-paging')?.message).toMatch(/30% of exits are EXCEPTION_NMI exits carrying #PF/);
+  });
+  it('does not fire on exception exits that are not page faults (NMIs, #UD...)', () => {
+    expect(ids(intel({ EXCEPTION_NMI: 30, IO_INSTRUCTION: 70 }, 0))).not.toContain('shadow-paging');
+  });
+  it('does not fire with EPT on: kvm_page_fault then comes from EPT violations', () => {
+    expect(ids(intel({ EXCEPTION_NMI: 30, EPT_VIOLATION: 30, IO_INSTRUCTION: 40 }, 30))).not.toContain('shadow-paging');
+  });
+});
+
 describe('each rule fires on its pattern and not beside it', () => {
   const on = real('run-mix-3-vcpus-2-npt-on');
   const off = real('run-npf-1031-npt-off');
