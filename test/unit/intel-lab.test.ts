@@ -15,7 +15,7 @@ import { INTEL_KERNEL_APPEND, type IsoEntry, isolinuxCfg, planBootIso, planRunIs
 import { packageFiles, productionDependencyDirs, resolvePackageDir, withoutNested } from '../../src/lab/intel/package-files.js';
 import { intelGuestError, RFB_PORTS, displayIsolation } from '../../src/lab/intel/preflight.js';
 import { lddClosure, mergeRootFiles, parseLdd } from '../../src/lab/intel/rootfs.js';
-import { FileFollower, GUEST_CTL, LineSplitter, parseEvent } from '../../src/lab/intel/serial-protocol.js';
+import { FileFollower, GUEST_CTL, GUEST_MODULES, LineSplitter, parseEvent } from '../../src/lab/intel/serial-protocol.js';
 import { repoRoot } from '../../src/lab/paths.js';
 
 describe('bochsrc', () => {
@@ -201,11 +201,15 @@ describe('the guest /init', () => {
     expect(intel).toBeGreaterThan(script.indexOf("insmod '/lib/modules/kvm.ko'"));
     expect(intel).toBeGreaterThan(vmx);
   });
+  it('leaves kvm_intel\'s module where a command can reload it with the other ept=', () => {
+    expect(script).toContain(`cp '/lib/modules/kvm-intel.ko' /newroot${GUEST_MODULES}/`);
+    expect(GUEST_MODULES).toBe(`${GUEST_CTL}/modules`);
+  });
   it('stacks the run ISO over the boot ISO\'s rootfs under a RAM layer', () => {
     expect(script).toContain('lowerdir=/run-iso/root:/boot-iso/rootfs,upperdir=/upper/data');
   });
   it('reports the status before copy-back, and powers off only after a pause for the UART', () => {
-    const order = ['event "status $status"', 'cpio -o -H newc < /list > /dev/sda', 'event "stage done $status"'].map((s) => script.indexOf(s));
+    const order = ['event "status $status"', 'cpio -o -H newc < /list > /newroot/dev/sda', 'event "stage done $status"'].map((s) => script.indexOf(s));
     expect(order.every((i) => i > 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     expect(script).toMatch(/off\(\) \{ sync; sleep 3; poweroff -f; \}/);
@@ -336,7 +340,8 @@ describe('preflight and options', () => {
     expect(intelUnsupported(base)).toBeUndefined();
     expect(intelUnsupported({ ...base, writable: false })).toBeUndefined();
     const { run: _run, ...noRun } = base;
-    for (const bad of [noRun, { ...base, forward: [{ hostPort: 1, guestPort: 1 }] }, { ...base, writable: ['/tmp'] }]) expect(intelUnsupported(bad)?.code).toBe('LAB_INTEL_UNSUPPORTED');
+    for (const bad of [noRun, { ...base, forward: [{ hostPort: 1, guestPort: 1 }] }, { ...base, writable: ['/tmp'] }, { ...base, cpu: 'EPYC,+svm' }]) expect(intelUnsupported(bad)?.code).toBe('LAB_INTEL_UNSUPPORTED');
+    expect(intelUnsupported({ ...base, cpu: 'corei7_icelake_u' })).toBeUndefined();
   });
   it('without a network namespace, a free rfb port is needed; none free is LAB_PORT_IN_USE', async () => {
     await expect(displayIsolation('/nonexistent', async () => false)).rejects.toMatchObject({ code: 'LAB_PORT_IN_USE' });

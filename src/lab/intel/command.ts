@@ -1,7 +1,8 @@
 /**
  * `exitscope lab --vendor intel`: the lab's options as the Intel lab takes them. It runs one
  * command (Bochs has no console to hand over), copies the current directory in and back (no
- * shares), and has no network (no --forward); the other options mean what they mean for QEMU.
+ * shares), and has no network (no --forward); it has one vCPU (--cpus and --tcg are QEMU's) and
+ * --cpu names a Bochs model; --npt, --memory, --kernel, --timeout, -q mean what they mean for QEMU.
  */
 import { UserError } from '../../errors.js';
 import type { Forward } from '../qemu-args.js';
@@ -25,6 +26,8 @@ export function intelUnsupported(opts: LabCliOptions): UserError | undefined {
   if (opts.forward.length > 0) return new UserError('LAB_INTEL_UNSUPPORTED', 'the Intel lab has no network, so --forward cannot reach it', 'drop --forward, or use the AMD lab (--vendor amd)');
   if (opts.writable !== false && opts.writable.length > 0)
     return new UserError('LAB_INTEL_UNSUPPORTED', 'the Intel lab shares no host directory: it copies the current directory in and what the command wrote there back', 'drop --writable and cd into the directory the command should work in');
+  if (opts.cpu !== undefined && !/^[a-z0-9_]+$/.test(opts.cpu))
+    return new UserError('LAB_INTEL_UNSUPPORTED', `--cpu ${opts.cpu} is not a Bochs CPU model (the Intel lab runs Bochs, not QEMU)`, 'drop --cpu (the default corei7_skylake_x has VMX with EPT), or name a Bochs model with VMX');
   return undefined;
 }
 

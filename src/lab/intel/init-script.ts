@@ -9,7 +9,7 @@
  *
  * serial-protocol.ts is the host's side of what it prints.
  */
-import { EVENT_PREFIX, GUEST_CTL, OUT_DEVICE } from './serial-protocol.js';
+import { EVENT_PREFIX, GUEST_CTL, GUEST_MODULES, OUT_DEVICE } from './serial-protocol.js';
 
 export interface IntelInitInput {
   /** Modules for the CD-ROMs, the output disk and overlayfs (initramfs paths), in load order. */
@@ -71,6 +71,9 @@ mkdir -p /upper/data /upper/work
 mount -t overlay -o lowerdir=/run-iso/root:/boot-iso/rootfs,upperdir=/upper/data,workdir=/upper/work overlay /newroot || fail overlay 'cannot mount the overlay root'
 # the rootfs has no shell of its own: busybox from here, applets where nothing else is
 cp /bin/busybox /newroot/bin/busybox && chroot /newroot /bin/busybox --install -s || fail overlay 'cannot install busybox in the root'
+# kvm_intel can be reloaded with the other ept= without a reboot (a boot is the lab's cost):
+# rmmod kvm_intel; insmod ${GUEST_MODULES}/kvm-intel.ko ept=0
+mkdir -p /newroot${GUEST_MODULES} && cp ${q(vendor)} /newroot${GUEST_MODULES}/
 mount --move /proc /newroot/proc
 mount --move /sys /newroot/sys
 mount --move /dev /newroot/dev
@@ -98,10 +101,11 @@ event "status $status"
 # Copy-back: the regular files the command created or changed under its directory are exactly
 # those in the upper layer (deleted files are whiteouts there: character devices, not copied).
 if [ "$COPY_BACK" = 1 ] && [ -d "/upper/data$CWD" ]; then
+  # (/dev moved into the new root above: the disk is /newroot/dev/sda from here)
   cd "/upper/data$CWD" && find . -type f > /list
   n=$(wc -l < /list)
   if [ "$n" -gt 0 ]; then
-    cpio -o -H newc < /list > ${OUT_DEVICE} 2>/dev/null && event "copied $n" || event "error copyback cannot write the files to ${OUT_DEVICE} (more than the disk holds?)"
+    cpio -o -H newc < /list > /newroot${OUT_DEVICE} 2>/dev/null && event "copied $n" || event "error copyback cannot write the files to ${OUT_DEVICE} (more than the disk holds?)"
   else
     event "copied 0"
   fi

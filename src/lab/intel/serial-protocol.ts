@@ -22,6 +22,8 @@ export { EVENT_PREFIX };
 
 /** Where the run ISO's control files are in the guest (the same path as the QEMU lab's ctl share). */
 export const GUEST_CTL = '/run/exitscope-lab';
+/** kvm_intel's module in the guest, to reload it with the other ept= (init-script.ts copies it there). */
+export const GUEST_MODULES = `${GUEST_CTL}/modules`;
 /** The output disk (Bochs' ata1-master; the CD-ROMs are sr0 and sr1). */
 export const OUT_DEVICE = '/dev/sda';
 
