@@ -255,7 +255,7 @@ export async function bootIntelLab(o: IntelLabOptions): Promise<IntelLab> {
     } else {
       const log = (() => {
         try {
-          return readFileSync(file(RUN_FILES.log), 'utf8').split('\n').filter((l) => /PANIC|ERROR|FATAL/.test(l)).slice(-5);
+          return readFileSync(file(RUN_FILES.log), 'utf8').split('\n').filter((l) => /PANIC|FATAL|\]p\[/.test(l)).slice(-5);
         } catch {
           return [];
         }
