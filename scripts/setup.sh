@@ -16,7 +16,9 @@ cd "$(dirname "$0")/.."
 # debian-archive-keyring: verifies the suites lab --kernel debian:SUITE reads with its private apt;
 # debootstrap: `lab --userland SUITE` builds the trixie and sid roots of the compatibility matrix
 # (test/e2e/compat-matrix.test.ts) with it, once per machine, into ~/.cache/exitscope/userlands.
-PACKAGES=(qemu-system-x86 busybox-static kmod cpio bpftrace linux-perf gcc libc6-dev tmux util-linux ca-certificates chromium libxml2-utils prometheus systemd xz-utils zstd debian-archive-keyring debootstrap)
+# bochs, bochsbios, vgabios: the Intel lab's emulator (VMX + EPT) and its BIOSes; isolinux, syslinux-common,
+# xorriso: its bootable ISOs (exitscope lab --vendor intel, test/e2e/intel-lab.test.ts).
+PACKAGES=(qemu-system-x86 busybox-static kmod cpio bpftrace linux-perf gcc libc6-dev tmux util-linux ca-certificates chromium libxml2-utils prometheus systemd xz-utils zstd debian-archive-keyring debootstrap bochs bochsbios vgabios isolinux syslinux-common xorriso)
 
 if [ "$(id -u)" != 0 ]; then
   echo "setup.sh: run as root (it installs packages with apt-get)" >&2

@@ -9,6 +9,7 @@ import { isHelpOrVersion, throwUsageErrors } from './usage-errors.js';
 import { type Forward, LAB_CPU, parseForward, parseMemory } from './lab/qemu-args.js';
 import { runInLab } from './lab/run-command.js';
 import { USERLAND_SUITE_NAMES } from './lab/userland/suites.js';
+import { runIntelLabCommand } from './lab/intel/command.js';
 import { doctorCommand } from './commands/doctor.js';
 import { flameCommand } from './commands/flame.js';
 import { FLAME_FORMATS, type FlameFormat } from './flame/outputs.js';
@@ -88,7 +89,8 @@ export function buildProgram(): Command {
         'on its PATH; the current directory is writable (see --writable).',
     )
     .option('--run <command>', 'run COMMAND (a shell command line) as root in the guest, from the current directory; exit with its status')
-    .addOption(new Option('--npt <on|off>', 'nested paging in kvm_amd; off reproduces shadow paging (the seed article)').choices(['on', 'off']).default('on'))
+    .addOption(new Option('--vendor <amd|intel>', 'amd: QEMU TCG emulating SVM + NPT (fast boot); intel: Bochs emulating VMX + EPT, kvm_intel (needs --run; 1-2 minutes to boot; see docs/lab.md)').choices(['amd', 'intel']).default('amd'))
+    .addOption(new Option('--npt <on|off>', 'nested paging (kvm_amd npt, kvm_intel ept); off reproduces shadow paging (the seed article)').choices(['on', 'off']).default('on'))
     .option('--cpu <model>', `QEMU CPU model for the lab guest; it must have svm (default ${LAB_CPU})`)
     .option('--cpus <n>', 'vCPUs of the lab guest (KVM guests inside get their own)', intIn('--cpus', 1, 64), 2)
     .addOption(new Option('--tcg <threads>', 'single: one host thread runs every vCPU (robust; the default); multi: one per vCPU (parallel, as benchmarks need, but QEMU 7.2 sometimes deadlocks the guest)').choices(['single', 'multi']).default('single'))
@@ -111,12 +113,18 @@ Examples:
   exitscope lab --userland trixie --run 'bpftrace --version; exitscope run -- exitscope-workload io 1009'
   exitscope lab --forward 8080 --run 'exitscope serve 0.0.0.0:8080'
   exitscope lab                      # a shell in the guest
+  exitscope lab --vendor intel --run 'exitscope run -- exitscope-workload io 1009'   # kvm_intel under Bochs
 
-Needs root, qemu-system-x86, busybox-static and kmod (apt-get install qemu-system-x86 busybox-static kmod).
+Needs root, qemu-system-x86, busybox-static and kmod (apt-get install qemu-system-x86 busybox-static kmod);
+--vendor intel: bochs, bochsbios, vgabios, isolinux, syslinux-common, xorriso.
 The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope. See docs/lab.md.`,
     )
-    .action(async (opts: { run?: string; npt: 'on' | 'off'; cpu?: string; tcg: 'single' | 'multi'; cpus: number; memory: number; kernel?: string; userland?: string; writable: string[] | false; forward: Forward[]; timeout?: number; quiet?: boolean }) => {
+    .action(async (opts: { run?: string; vendor: 'amd' | 'intel'; npt: 'on' | 'off'; cpu?: string; tcg: 'single' | 'multi'; cpus: number; memory: number; kernel?: string; userland?: string; writable: string[] | false; forward: Forward[]; timeout?: number; quiet?: boolean }) => {
       const cwd = process.cwd();
+      if (opts.vendor === 'intel') {
+        process.exitCode = await runIntelLabCommand(opts, cwd);
+        return;
+      }
       const writable = opts.writable === false ? [] : opts.writable.length > 0 ? opts.writable : cwd === '/' ? [] : [cwd];
       const status = await runInLab(
         {

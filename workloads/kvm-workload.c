@@ -530,7 +530,16 @@ int main(int argc, char **argv) {
   memset(mem, 0, mem_size); // populate the host pages before the guest runs
 
   vm_fd = xioctl(kvm_fd, KVM_CREATE_VM, 0, "KVM_CREATE_VM");
-  if (vendor == VENDOR_INTEL) xioctl(vm_fd, KVM_SET_TSS_ADDR, (void *)0xfffbd000UL, "KVM_SET_TSS_ADDR");
+  if (vendor == VENDOR_INTEL) {
+    // Without unrestricted guest (kvm_intel ept=0, or a CPU without it) VMX cannot run real mode,
+    // which every vCPU starts in before KVM_SET_SREGS: KVM emulates it with vm86 and needs a TSS
+    // (3 pages) and, with EPT on, an identity-mapped page table (1 page) in guest-physical space.
+    // Both sit below 4 GiB, far above this VM's memory (< 1 GiB), where QEMU puts them; the
+    // identity map must be set before the first vCPU is created.
+    uint64_t identity_map = 0xfffbc000ULL;
+    xioctl(vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity_map, "KVM_SET_IDENTITY_MAP_ADDR");
+    xioctl(vm_fd, KVM_SET_TSS_ADDR, (void *)0xfffbd000UL, "KVM_SET_TSS_ADDR");
+  }
   struct kvm_userspace_memory_region region = {.slot = 0, .guest_phys_addr = 0, .memory_size = mem_size, .userspace_addr = (uint64_t)mem};
   xioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &region, "KVM_SET_USER_MEMORY_REGION");
   run_size = (size_t)xioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0, "KVM_GET_VCPU_MMAP_SIZE");
@@ -576,6 +585,10 @@ int main(int argc, char **argv) {
   }
   uint64_t k = (uint64_t)vcpus;
   uint64_t faults = setup_faults(tdp) * k + data_pages + mmio;
+  // vCPUs that touched their MMIO page at all: with EPT, only the first touch of each is an EPT
+  // violation (KVM then installs a misconfigured entry: every later access is an EPT misconfig)
+  uint64_t mmio_vcpus = 0;
+  for (int i = 0; i < vcpus; i++) mmio_vcpus += v[i].mmio > 0;
 
   printf("{\"scenario\":\"%s\",\"n\":%lld,\"vcpus\":%d,\"vendor\":\"%s\",\"tdp\":%s,\"seconds\":%.6f,"
          "\"ok\":%s,\"pid\":%d,",
@@ -599,10 +612,11 @@ int main(int argc, char **argv) {
     expect(1, 10, "CPUID", cpuids);
     expect(1, 31, "MSR_READ", msr_reads);
     expect(1, 32, "MSR_WRITE", msr_writes);
-    // EPT: a fresh page is an EPT violation, an MMIO access after the first an EPT misconfig.
-    if (tdp && scenario_op == OP_MMIO) {
-      expect(1, 48, "EPT_VIOLATION", faults - mmio + k);
-      expect(1, 49, "EPT_MISCONFIG", mmio - k);
+    // EPT: a fresh page is an EPT violation, an MMIO access after a vCPU's first an EPT misconfig
+    // (mmio and the mix's mmio phases alike).
+    if (tdp && mmio > 0) {
+      expect(1, 48, "EPT_VIOLATION", faults - mmio + mmio_vcpus);
+      expect(1, 49, "EPT_MISCONFIG", mmio - mmio_vcpus);
     } else {
       expect(1, tdp ? 48 : 0, tdp ? "EPT_VIOLATION" : "EXCEPTION_NMI", faults);
     }

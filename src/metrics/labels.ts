@@ -45,11 +45,11 @@ export function faultIsa(vendor: HelloMessage['vendor'] | undefined): number {
 const faultCache = new Map<string, FaultLabels>();
 
 /** Labels of kvm_page_fault's error code, decoded by src/model/page-fault-bits.ts. */
-export function faultLabels(isa: number, code: number): FaultLabels {
-  const k = `${isa},${code}`;
+export function faultLabels(isa: number, code: number, tdp?: boolean | null): FaultLabels {
+  const k = `${isa},${tdp},${code}`;
   let l = faultCache.get(k);
   if (!l) {
-    const d = decodeFault(isa, BigInt(code));
+    const d = decodeFault(isa, BigInt(code), tdp);
     l = { access: d.access, present: d.present ? 'true' : 'false', mmio: d.mmio ? 'true' : 'false' };
     faultCache.set(k, l);
   }

@@ -180,7 +180,7 @@ export class MetricsModel {
     const isa = faultIsa(this.hello?.vendor);
     for (const f of snap.faults) {
       const vs = seriesAt(f.pid);
-      const l = faultLabels(isa, f.code);
+      const l = faultLabels(isa, f.code, this.hello?.tdp);
       const k = `${l.access},${l.present},${l.mmio}`;
       vs.faults.set(k, (vs.faults.get(k) ?? 0) + f.n);
       vs.faultKinds.changes++;

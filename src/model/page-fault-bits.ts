@@ -32,8 +32,20 @@ function bitNames(code: bigint, table: readonly [number, string][]): string[] {
   return table.filter(([bit]) => (code >> BigInt(bit)) & 1n).map(([, name]) => name);
 }
 
-/** `code` as bpftrace prints it (an unsigned 64-bit integer, possibly beyond 2^53: pass a bigint). */
-export function decodeFault(isa: number, code: bigint): DecodedFault {
+/**
+ * `code` as bpftrace prints it (an unsigned 64-bit integer, possibly beyond 2^53: pass a bigint).
+ * `tdp` is the host's nested paging (the hello's): on Intel with EPT off, kvm_page_fault comes from
+ * guest #PF intercepts (EXCEPTION_NMI exits, kvm_handle_page_fault) and carries the x86 page-fault
+ * error code, as on AMD; only with EPT on is it an EPT violation's exit qualification. Unknown
+ * (undefined/null) is read as EPT on, the only case where Intel has EPT violations at all.
+ */
+export function decodeFault(isa: number, code: bigint, tdp?: boolean | null): DecodedFault {
+  if (isa === ISA_VMX && tdp === false) {
+    const flags = bitNames(code, PFERR_BITS);
+    const access: FaultAccess = flags.includes('FETCH') ? 'fetch' : flags.includes('WRITE') ? 'write' : 'read';
+    // shadow paging's MMIO sptes have reserved bits set: those accesses fault with RSVD
+    return { access, present: flags.includes('PRESENT'), mmio: flags.includes('RSVD'), flags };
+  }
   if (isa === ISA_VMX) {
     const flags = bitNames(code, EPT_QUAL_BITS);
     const access: FaultAccess = flags.includes('INSTR') ? 'fetch' : flags.includes('WRITE') ? 'write' : 'read';

@@ -25,15 +25,27 @@ const pct = (x: number): string => {
   return (v > 99 && v < 100) || (v > 0 && v < 1) ? `${v.toFixed(1)}%` : `${v.toFixed(0)}%`;
 };
 const shadowCalls = (r: Report): number => r.handlers.filter((h) => h.role === 'shadow').reduce((a, h) => a + h.count, 0);
+const count = (r: Report, name: string): number => r.exits.find((e) => e.name === name)?.count ?? 0;
+/**
+ * Share of exits that are intercepted guest page faults. SVM has its own reason (EXCP_PF); VMX
+ * folds every exception into EXCEPTION_NMI, so those carrying a #PF are counted by the
+ * kvm_page_fault events KVM emits for them (kvm_handle_page_fault) when there are no EPT
+ * violations (with EPT on, kvm_page_fault comes from EPT violations instead).
+ */
+const pfInterceptShare = (r: Report): number => {
+  if (r.totalExits === 0) return 0;
+  const vmxPf = count(r, 'EPT_VIOLATION') === 0 ? Math.min(count(r, 'EXCEPTION_NMI'), r.pageFaults.count) : 0;
+  return (count(r, 'EXCP_PF') + vmxPf) / r.totalExits;
+};
 
 export const RULES: readonly Rule[] = [
   {
     id: 'shadow-paging',
     severity: 'warning',
-    // SVM 0x4e / VMX exception exits from guest page faults, or shadow handlers busy, with no TDP faults
-    applies: (r) => (share(r, 'EXCP_PF', 'EXCEPTION_NMI') >= 0.2 || shadowCalls(r) > 0) && r.tdpFaults.count === 0 && r.totalExits > 0,
+    // SVM 0x4e / VMX EXCEPTION_NMI exits carrying #PF, or shadow handlers busy, with no TDP faults
+    applies: (r) => (pfInterceptShare(r) >= 0.2 || shadowCalls(r) > 0) && r.tdpFaults.count === 0 && r.totalExits > 0,
     message: (r) =>
-      `Guest page faults are intercepted (${pct(share(r, 'EXCP_PF', 'EXCEPTION_NMI'))} of exits${shadowCalls(r) ? `, ${shadowCalls(r)} shadow-paging handler calls` : ''}): nested paging (NPT/EPT) is off or unusable, so KVM shadows the guest page tables. Check /sys/module/kvm_amd/parameters/npt (kvm_intel: ept) and the VM's CPU model.`,
+      `Guest page faults are intercepted (${pct(pfInterceptShare(r))} of exits${r.vendor === 'intel' ? ' are EXCEPTION_NMI exits carrying #PF' : ''}${shadowCalls(r) ? `, ${shadowCalls(r)} shadow-paging handler calls` : ''}): nested paging (NPT/EPT) is off or unusable, so KVM shadows the guest page tables. Check /sys/module/kvm_amd/parameters/npt (kvm_intel: ept) and the VM's CPU model.`,
   },
   {
     id: 'mmio',

@@ -132,7 +132,7 @@ export function buildReport(agg: Aggregate, totals: ReadonlyTotals = agg.total):
   let mmio = 0;
   for (const [k, n] of totals.faults) {
     const [, code = 0] = keyNums(k);
-    const d = decodeFault(isa, BigInt(code));
+    const d = decodeFault(isa, BigInt(code), h?.tdp);
     faultCount += n;
     if (d.mmio) mmio += n;
     const kind = faultKind(d);
@@ -192,7 +192,7 @@ export function buildReport(agg: Aggregate, totals: ReadonlyTotals = agg.total):
       count: faultCount,
       mmio,
       byKind: [...byKind].map(([kind, count]) => ({ kind, count })).sort((a, b) => b.count - a.count),
-      byCode: [...byCode].map(([code, count]) => ({ code: `0x${code.toString(16)}`, flags: decodeFault(isa, BigInt(code)).flags, count })).sort((a, b) => b.count - a.count),
+      byCode: [...byCode].map(([code, count]) => ({ code: `0x${code.toString(16)}`, flags: decodeFault(isa, BigInt(code), h?.tdp).flags, count })).sort((a, b) => b.count - a.count),
       topRegions,
     },
     tdpFaults: { handler: tdp?.handler ?? null, count: tdp?.count ?? 0, ...(tdp?.latency ? { latency: tdp.latency } : {}) },
