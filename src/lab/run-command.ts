@@ -67,7 +67,8 @@ export async function runInLab(o: RunOptions, io: { stdout: Writable; stderr: Wr
   }
 }
 
-function stopped(why: 'signal' | 'timeout', timeoutSeconds: number | undefined): number {
+/** A run ended by us: a timeout is an error with its fix; a signal is the interrupted status. */
+export function stopped(why: 'signal' | 'timeout', timeoutSeconds: number | undefined): number {
   if (why === 'timeout')
     throw new UserError('LAB_TIMEOUT', `the command did not finish within --timeout ${timeoutSeconds}s; the guest was stopped`, 'raise --timeout, or make the command shorter');
   return INTERRUPTED_STATUS;

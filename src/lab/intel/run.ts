@@ -5,7 +5,7 @@
  */
 import type { Writable } from 'node:stream';
 import { UserError } from '../../errors.js';
-import { INTERRUPTED_STATUS } from '../run-command.js';
+import { stopped } from '../run-command.js';
 import { bootIntelLab, type IntelLabOptions } from './boot.js';
 import { copyBack } from './copy-back.js';
 
@@ -64,8 +64,3 @@ export async function runInIntelLab(o: IntelRunOptions, io: { stdout: Writable; 
   }
 }
 
-function stopped(why: 'signal' | 'timeout', timeoutSeconds: number | undefined): number {
-  if (why === 'timeout')
-    throw new UserError('LAB_TIMEOUT', `the command did not finish within --timeout ${timeoutSeconds}s; the guest was stopped`, 'raise --timeout, or make the command shorter');
-  return INTERRUPTED_STATUS;
-}
