@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { UserError } from '../errors.js';
+import { withCacheLock } from './cache-lock.js';
 import type { KernelTree } from './initramfs.js';
 import { fetchSuiteKernel } from './kernels/fetch-suite.js';
 import { findKernelTree } from './kernels/layout.js';
@@ -55,6 +56,13 @@ export async function resolveKernel(opts: {
     const k = await fetchSuiteKernel({ cache: opts.cache, suite: choice.suite, progress: opts.progress });
     return { version: k.version, vmlinuz: k.vmlinuz, modulesDir: k.modulesDir, source: k.from, origin: `debian:${choice.suite.name}, ${k.image} ${k.packageVersion}` };
   }
+  // one exitscope at a time: two labs started at once on an empty cache would download and unpack into the same place
+  mkdirSync(opts.cache, { recursive: true });
+  const lock = join(opts.cache, 'kernels.lock');
+  return withCacheLock(lock, { waiting: () => opts.progress(`waiting for another exitscope that is fetching or unpacking a kernel (${lock})`) }, () => hostOrPathKernel(opts, kernels));
+}
+
+async function hostOrPathKernel(opts: { cache: string; kernel?: string; progress: (msg: string) => void }, kernels: string): Promise<GuestKernel> {
   if (opts.kernel) {
     const path = resolve(opts.kernel);
     if (!existsSync(path)) throw new UserError('LAB_NO_KERNEL', `--kernel ${opts.kernel}: no such file or directory`, 'pass a linux-image .deb or a directory it was unpacked into');

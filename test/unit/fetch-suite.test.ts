@@ -2,7 +2,7 @@
  * fetchSuiteKernel's decisions with apt-get and apt-cache replaced by scripts on PATH (unit level:
  * the real apt against the real mirror is the lab run quoted in docs/lab.md): lists refreshed or
  * not, a cached tree reused, the mirror unreachable (with and without a cached tree), a Release
- * file the keyring does not verify.
+ * file the keyring does not verify, two labs fetching the same suite at once.
  */
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +28,7 @@ case "$*" in
   *update*)
     case "$FAKE_UPDATE" in
       unreachable) echo "E: Failed to fetch http://deb.debian.org/debian/dists/bullseye/InRelease  Could not resolve 'deb.debian.org'" >&2; exit 100 ;;
+      slow) echo "update-start" >> ${calls}; sleep 0.5; echo "update-end" >> ${calls}; exit 0 ;;
       unsigned) echo "W: GPG error: http://deb.debian.org/debian bullseye InRelease: The following signatures couldn't be verified because the public key is not available: NO_PUBKEY 0123456789ABCDEF" >&2; exit 100 ;;
       *) exit 0 ;;
     esac ;;
@@ -124,5 +125,17 @@ describe('fetchSuiteKernel', () => {
     const err = await fetchSuiteKernel({ cache, suite: bullseye, progress: () => undefined }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'LAB_SUITE_UNVERIFIED', message: expect.stringContaining('NO_PUBKEY') });
     expect(readFileSync(join(cache, 'kernels/debian-bullseye/apt/sources.list'), 'utf8')).not.toContain('trusted');
+  });
+
+  it('two labs fetching the same suite at once: one reads the lists, the other waits for it, then finds them fresh', async () => {
+    writeFileSync(calls, '');
+    process.env.FAKE_UPDATE = 'slow';
+    const cache = mkdtempSync(join(tmpdir(), 'cache-'));
+    cachedTree(cache, treeDirName('linux-image-5.10.0-32-amd64', '5.10.223-1'));
+    const [a, b] = await Promise.all([1, 2].map(() => fetchSuiteKernel({ cache, suite: bullseye, progress: () => undefined })));
+    expect(a).toMatchObject({ packageVersion: '5.10.223-1', from: 'cache' });
+    expect(b).toEqual(a);
+    // never two apt runs on the same lists: the second found them fresh
+    expect(log().filter((l) => l.startsWith('update-'))).toEqual(['update-start', 'update-end']);
   });
 });

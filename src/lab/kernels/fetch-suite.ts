@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } f
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { UserError } from '../../errors.js';
+import { withCacheLock } from '../cache-lock.js';
 import { imagePackageOf, kernelDownload, type KernelDownload, parsePackageRecords } from './apt-metadata.js';
 import { findKernelTree, type FoundKernelTree } from './layout.js';
 import { ARCHIVE_KEYRING, aptDirs, type AptDirs, aptOptions, MIRROR_ENV, mirrorFrom, sourcesListText } from './sources-list.js';
@@ -120,8 +121,15 @@ async function download(d: AptDirs, plan: KernelDownload, into: string, progress
 }
 
 export async function fetchSuiteKernel(opts: { cache: string; suite: KernelSuite; progress: (msg: string) => void; now?: number }): Promise<SuiteKernel> {
+  const suiteDir = join(opts.cache, 'kernels', `debian-${opts.suite.name}`);
+  mkdirSync(suiteDir, { recursive: true });
+  // one exitscope at a time per suite: apt's lists, the downloads and the unpack share this directory
+  const waiting = (): void => opts.progress(`waiting for another exitscope that is fetching the ${opts.suite.name} kernel (${suiteDir}.lock)`);
+  return withCacheLock(`${suiteDir}.lock`, { waiting }, () => fetchLocked(opts, suiteDir));
+}
+
+async function fetchLocked(opts: { suite: KernelSuite; progress: (msg: string) => void; now?: number }, suiteDir: string): Promise<SuiteKernel> {
   const { suite, progress } = opts;
-  const suiteDir = join(opts.cache, 'kernels', `debian-${suite.name}`);
   const d = aptDirs(join(suiteDir, 'apt'));
   mkdirSync(join(d.lists, 'partial'), { recursive: true });
   mkdirSync(join(d.cache, 'archives', 'partial'), { recursive: true });
