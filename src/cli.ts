@@ -119,10 +119,13 @@ Needs root, qemu-system-x86, busybox-static and kmod (apt-get install qemu-syste
 --vendor intel: bochs, bochsbios, vgabios, isolinux, syslinux-common, xorriso.
 The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope. See docs/lab.md.`,
     )
-    .action(async (opts: { run?: string; vendor: 'amd' | 'intel'; npt: 'on' | 'off'; cpu?: string; tcg: 'single' | 'multi'; cpus: number; memory: number; kernel?: string; userland?: string; writable: string[] | false; forward: Forward[]; timeout?: number; quiet?: boolean }) => {
+    .action(async (opts: { run?: string; vendor: 'amd' | 'intel'; npt: 'on' | 'off'; cpu?: string; tcg: 'single' | 'multi'; cpus: number; memory: number; kernel?: string; userland?: string; writable: string[] | false; forward: Forward[]; timeout?: number; quiet?: boolean }, cmd: Command) => {
       const cwd = process.cwd();
       if (opts.vendor === 'intel') {
-        process.exitCode = await runIntelLabCommand(opts, cwd);
+        // --cpus and --tcg have QEMU's defaults: only a value the user gave is the Intel lab's concern
+        const given = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
+        const { cpus, tcg, ...rest } = opts;
+        process.exitCode = await runIntelLabCommand({ ...rest, ...(given('cpus') ? { cpus } : {}), ...(given('tcg') ? { tcg } : {}) }, cwd);
         return;
       }
       const writable = opts.writable === false ? [] : opts.writable.length > 0 ? opts.writable : cwd === '/' ? [] : [cwd];

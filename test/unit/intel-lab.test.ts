@@ -336,12 +336,14 @@ describe('copy-back', () => {
 
 describe('preflight and options', () => {
   const base: LabCliOptions = { run: 'true', npt: 'on', memory: 2048, writable: [], forward: [] };
-  it('the Intel lab runs one command, with no --forward, --writable or --userland', () => {
+  it('the Intel lab runs one command, with no --forward, --writable, --userland, --tcg or --cpus above 1', () => {
     expect(intelUnsupported(base)).toBeUndefined();
     expect(intelUnsupported({ ...base, writable: false })).toBeUndefined();
     const { run: _run, ...noRun } = base;
-    for (const bad of [noRun, { ...base, forward: [{ hostPort: 1, guestPort: 1 }] }, { ...base, writable: ['/tmp'] }, { ...base, cpu: 'EPYC,+svm' }, { ...base, userland: 'trixie' }]) expect(intelUnsupported(bad)?.code).toBe('LAB_INTEL_UNSUPPORTED');
+    for (const bad of [noRun, { ...base, forward: [{ hostPort: 1, guestPort: 1 }] }, { ...base, writable: ['/tmp'] }, { ...base, cpu: 'EPYC,+svm' }, { ...base, userland: 'trixie' }, { ...base, cpus: 2 }, { ...base, tcg: 'multi' as const }]) expect(intelUnsupported(bad)?.code).toBe('LAB_INTEL_UNSUPPORTED');
     expect(intelUnsupported({ ...base, cpu: 'corei7_icelake_u' })).toBeUndefined();
+    expect(intelUnsupported({ ...base, cpus: 1 })).toBeUndefined();
+    expect(intelUnsupported({ ...base, cpus: 4 })?.message).toContain('one vCPU');
   });
   it('without a network namespace, a free rfb port is needed; none free is LAB_PORT_IN_USE', async () => {
     await expect(displayIsolation('/nonexistent', async () => false)).rejects.toMatchObject({ code: 'LAB_PORT_IN_USE' });

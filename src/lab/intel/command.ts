@@ -17,6 +17,9 @@ export interface LabCliOptions {
   userland?: string;
   writable: string[] | false;
   forward: Forward[];
+  /** Only when given on the command line (the defaults are the AMD lab's). */
+  cpus?: number;
+  tcg?: 'single' | 'multi';
   timeout?: number;
   quiet?: boolean;
 }
@@ -29,6 +32,9 @@ export function intelUnsupported(opts: LabCliOptions): UserError | undefined {
   if (opts.forward.length > 0) return new UserError('LAB_INTEL_UNSUPPORTED', 'the Intel lab has no network, so --forward cannot reach it', 'drop --forward, or use the AMD lab (--vendor amd)');
   if (opts.writable !== false && opts.writable.length > 0)
     return new UserError('LAB_INTEL_UNSUPPORTED', 'the Intel lab shares no host directory: it copies the current directory in and what the command wrote there back', 'drop --writable and cd into the directory the command should work in');
+  if (opts.cpus !== undefined && opts.cpus !== 1)
+    return new UserError('LAB_INTEL_UNSUPPORTED', `--cpus ${opts.cpus}: the Intel lab's guest has one vCPU (Bochs would run more on the same single host thread, no faster)`, 'drop --cpus (KVM guests inside still get their own vCPUs: exitscope-workload --vcpus N), or use the AMD lab (--vendor amd)');
+  if (opts.tcg !== undefined) return new UserError('LAB_INTEL_UNSUPPORTED', `--tcg ${opts.tcg} chooses QEMU's threads; the Intel lab runs Bochs`, 'drop --tcg');
   if (opts.cpu !== undefined && !/^[a-z0-9_]+$/.test(opts.cpu))
     return new UserError('LAB_INTEL_UNSUPPORTED', `--cpu ${opts.cpu} is not a Bochs CPU model (the Intel lab runs Bochs, not QEMU)`, 'drop --cpu (the default corei7_skylake_x has VMX with EPT), or name a Bochs model with VMX');
   return undefined;
