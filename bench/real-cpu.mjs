@@ -205,7 +205,10 @@ const RUN = VARIANTS.filter((v) => v === 'none' || !only || only.includes(v));
 // ---------- the loop ----------
 const work = mkdtempSync(join(tmpdir(), 'exitscope-real-cpu-'));
 const shmDir = mkdtempSync(join(SHM, 'exitscope-real-cpu-'));
+/** Tracers still running: killed if the script ends early (an error), never left attached. */
+const live = new Set();
 process.on('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
   rmSync(work, { recursive: true, force: true });
   rmSync(shmDir, { recursive: true, force: true });
 });
@@ -274,7 +277,8 @@ function background(cmd, args, env) {
   let err = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (err += d));
-  const exited = new Promise((res) => child.on('exit', (code, signal) => res({ code, signal })));
+  live.add(child);
+  const exited = new Promise((res) => child.on('exit', (code, signal) => (live.delete(child), res({ code, signal }))));
   return {
     pid: child.pid,
     out: () => out,
