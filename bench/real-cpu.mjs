@@ -191,10 +191,10 @@ const PROGRAMS = programs();
 
 /**
  * perf record's ring buffer, per CPU: big enough to hold the whole run (2 samples of ~104 bytes
- * per pair, room for the rest of the system), so that no event is dropped and every one is
- * copied, as perf kvm stat needs at real exit rates. At perf's default size the loop outruns
- * perf's reader here and about half the samples are lost (cheaper: a dropped event is not copied):
- * that is the perf-record-default-buffer variant.
+ * per pair, room for the rest of the system), so that no event is dropped: every one is copied,
+ * the per-event work of a perf kvm stat that keeps up. At perf's default size the loop outruns
+ * perf's reader here and 11-80% of the samples were lost (cheaper: a dropped event is not
+ * copied): that is the perf-record-default-buffer variant, not the reference.
  */
 const PERF_BUFFER = `${2 ** Math.ceil(Math.log2((ITERATIONS * BATCHES * 2 * 104 * 1.25) / 2 ** 20 + 16))}M`;
 const VARIANTS = ['none', 'bpftrace-count', 'exitscope-default', 'exitscope-no-latency', 'perf-record', 'perf-record-default-buffer', 'perf-stat', ...Object.keys(PROGRAMS).filter((k) => k.startsWith('cand-'))];
