@@ -12,7 +12,20 @@ if [ -z "${EXITSCOPE_LAB:-}" ]; then
   exec ./bin/exitscope.js lab -q --writable "$out" --run "bash scripts/capture-dashboard.sh $out"
 fi
 T="tmux -L exitscope-lab"
-cap() { $T capture-pane -p -t top > "$out/$1.txt"; }
+# A capture can fall between two chunks of one Ink frame (its top redrawn, the rest not yet): keep
+# a screen only once two captures 0.1 s apart agree (frames come once a second), so every saved
+# screen is a whole frame unless tmux stalled half-way through one for that long.
+cap() {
+  local a b
+  a=$($T capture-pane -p -t top)
+  for _ in $(seq 1 50); do
+    sleep 0.1
+    b=$($T capture-pane -p -t top)
+    [ "$a" = "$b" ] && break
+    a=$b
+  done
+  printf '%s\n' "$a" > "$out/$1.txt"
+}
 until_screen() { # pattern seconds
   for _ in $(seq 1 $(( $2 * 5 ))); do
     $T capture-pane -p -t top | grep -q -E "$1" && return 0
