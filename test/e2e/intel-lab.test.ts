@@ -38,22 +38,33 @@ interface FaultOracle {
 
 const sh = (argv: string[]): string => argv.map((a) => (/^[\w/.:=,-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
 
+/**
+ * A line on the guest's stderr when a step starts, with the guest's uptime (instruction time, not
+ * wall time). With EXITSCOPE_E2E_VERBOSE the host prints each with its own elapsed time: where a
+ * run's minutes go.
+ */
+const step = (name: string): string => `read UP _ < /proc/uptime; echo "e2e-step $UP ${name}" >&2`;
+
 /** One part of the guest script, run in its own directory: every word is a validated number, a fixed name or a file of ours. */
 function part(runs: [Scenario, number][], ept: 'on' | 'off', flame: boolean): { main: string; scenarios: string } {
-  const scenarios = runs.map(([s, n]) => `${sh(oracleArgv(['exitscope-workload', ...workloadArgs(s, n)], `oracle-${s}.csv`))} > tally-${s}.json`);
+  const scenarios = runs.map(([s, n]) => `${step(`${ept} ${s}`)}\n${sh(oracleArgv(['exitscope-workload', ...workloadArgs(s, n)], `oracle-${s}.csv`))} > tally-${s}.json`);
   const bits = FAULT_BITS[ept];
   const faults = ['perf', 'stat', '-x', ',', '-o', 'faults.csv', '-a', '-e', 'kvm:kvm_page_fault'];
   for (const b of [bits.write, bits.fetch, 'rsvd' in bits ? bits.rsvd : 0x8]) faults.push('-e', 'kvm:kvm_page_fault', '--filter', `error_code & ${b}`);
   faults.push('-e', 'kvm:kvm_exit', '--filter', `exit_reason == ${VMX.EPT_VIOLATION}`);
   const main = [
     'cat /sys/module/kvm_intel/parameters/ept > ept.txt',
+    step(`${ept} exitscope run starts`),
     `${sh([...faults, '--', 'exitscope', 'run', '-o', 'run.jsonl', '-f', 'json', '--report-file', 'report.json', '--', 'sh', `../scenarios-${ept}.sh`])}`,
+    step(`${ept} exitscope run ended`),
     ...(flame
       ? [
           // a steady EPT-violation load, then a flame snapshot of it
+          step('flame: load starts'),
           'exitscope-workload npf 20000 --loop > /dev/null & W=$!',
           'sleep 3',
           'exitscope flame --seconds 4 -q -o flame.folded > flame.txt 2>&1 || echo "flame status $?" >> flame.txt',
+          step('flame: done'),
           'kill $W; wait $W || true',
         ]
       : []),
@@ -95,11 +106,26 @@ async function runLab(): Promise<{ on: PartResult; off: PartResult }> {
   writeFileSync(join(dir, 'part-off.sh'), off.main);
   writeFileSync(
     join(dir, 'suite.sh'),
-    ['set -e', 'mkdir -p on off', '(cd on && sh -e ../part-on.sh)', 'rmmod kvm_intel', `insmod ${GUEST_MODULES}/kvm-intel.ko ept=0`, '(cd off && sh -e ../part-off.sh)', 'echo suite-done', ''].join('\n'),
+    ['set -e', 'mkdir -p on off', step('suite starts'), '(cd on && sh -e ../part-on.sh)', step('kvm_intel reloaded with ept=0'), 'rmmod kvm_intel', `insmod ${GUEST_MODULES}/kvm-intel.ko ept=0`, '(cd off && sh -e ../part-off.sh)', step('suite done'), 'echo suite-done', ''].join('\n'),
   );
   let stdout = '';
   let stderr = '';
-  const sink = (add: (t: string) => void) => new Writable({ write: (c: Buffer, _e, cb) => (add(c.toString('utf8')), cb()) });
+  const started = Date.now();
+  const sink = (add: (t: string) => void) => {
+    let partial = '';
+    return new Writable({
+      write: (c: Buffer, _e, cb) => {
+        const text = c.toString('utf8');
+        if (process.env.EXITSCOPE_E2E_VERBOSE) {
+          const lines = (partial + text).split('\n');
+          partial = lines.pop() ?? '';
+          for (const line of lines.filter((l) => l.startsWith('e2e-step '))) process.stderr.write(`[host ${((Date.now() - started) / 1000).toFixed(1)}s] ${line}\n`);
+        }
+        add(text);
+        cb();
+      },
+    });
+  };
   const status = await runInIntelLab(
     {
       command: 'sh suite.sh',
