@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BpftraceOutputParser, type Frame } from '../../src/collector/bpftrace-output.js';
 import { DeltaTracker } from '../../src/collector/deltas.js';
-import { Aggregate, addSnapshot, emptyTotals, type ReadonlyTotals, type Totals } from '../../src/model/aggregate.js';
+import { Aggregate, type ReadonlyTotals } from '../../src/model/aggregate.js';
 import type { HelloMessage, SnapshotMessage } from '../../src/protocol/messages.js';
+import { fromScratch, plain } from './support/totals-from-scratch.js';
 import { parseRecording } from '../../src/recording/recording.js';
 import { buildReport } from '../../src/report/report.js';
 
@@ -85,25 +86,6 @@ describe('Aggregate: totals and rolling windows on real snapshots', () => {
 });
 
 describe('Aggregate: windows kept as running sums equal sums from scratch', () => {
-  // the definition, summed afresh: the newest snapshots until they cover ms (at least one)
-  function fromScratch(ring: SnapshotMessage[], ms: number): Totals {
-    const t = emptyTotals();
-    for (let i = ring.length - 1; i >= 0; i--) {
-      if (t.ms >= ms && t.ms > 0) break;
-      addSnapshot(t, ring[i] as SnapshotMessage);
-    }
-    return t;
-  }
-  const plain = (t: ReadonlyTotals): unknown => ({
-    exits: new Map(t.exits),
-    faults: new Map(t.faults),
-    regions: new Map(t.regions),
-    handlerCalls: new Map(t.handlerCalls),
-    // empty buckets are not kept by running sums (summaries skip them)
-    exitNs: new Map([...t.exitNs].map(([k, h]) => [k, new Map([...h].filter(([, n]) => n > 0))])),
-    handlerNs: new Map([...t.handlerNs].map(([k, h]) => [k, new Map([...h].filter(([, n]) => n > 0))])),
-    ms: t.ms,
-  });
 
   it('on varied snapshots (lengths, keys coming and going, zero counts), asked at every step and now and then', () => {
     let seed = 12345;

@@ -5,9 +5,10 @@
  * sums of the messages from scratch, histograms and handlers included.
  */
 import { describe, expect, it } from 'vitest';
-import { Aggregate, addSnapshot, emptyTotals, type ReadonlyTotals, type Totals } from '../../src/model/aggregate.js';
+import { Aggregate } from '../../src/model/aggregate.js';
 import { packSnapshot } from '../../src/model/packed-snapshot.js';
 import type { HelloMessage, SnapshotMessage } from '../../src/protocol/messages.js';
+import { fromScratch, plain } from './support/totals-from-scratch.js';
 import { prng } from './support/prng.js';
 
 /** Whole numbers below n, the same stream every run (mulberry32). */
@@ -75,23 +76,6 @@ describe('packed ring snapshots', () => {
 });
 
 describe('Aggregate windows from packed snapshots equal sums of the messages from scratch', () => {
-  function fromScratch(ring: SnapshotMessage[], ms: number): Totals {
-    const t = emptyTotals();
-    for (let i = ring.length - 1; i >= 0; i--) {
-      if (t.ms >= ms && t.ms > 0) break;
-      addSnapshot(t, ring[i] as SnapshotMessage);
-    }
-    return t;
-  }
-  const plain = (t: ReadonlyTotals): unknown => ({
-    exits: new Map(t.exits),
-    faults: new Map(t.faults),
-    regions: new Map(t.regions),
-    handlerCalls: new Map(t.handlerCalls),
-    exitNs: new Map([...t.exitNs].map(([k, h]) => [k, new Map([...h].filter(([, n]) => n > 0))])),
-    handlerNs: new Map([...t.handlerNs].map(([k, h]) => [k, new Map([...h].filter(([, n]) => n > 0))])),
-    ms: t.ms,
-  });
 
   it('on 300 random snapshots (histograms, handlers, zero lengths, big numbers), every window at every step', () => {
     const rnd = random(2026);
