@@ -126,6 +126,7 @@ async function runLab(): Promise<{ on: PartResult; off: PartResult }> {
       },
     });
   };
+  // a stopped run (the timeout) still brings back what the parts that finished wrote: say where
   const status = await runInIntelLab(
     {
       command: 'sh suite.sh',
@@ -140,8 +141,10 @@ async function runLab(): Promise<{ on: PartResult; off: PartResult }> {
       },
     },
     { stdout: sink((t) => (stdout += t)), stderr: sink((t) => (stderr += t)) },
-  );
-  if (status !== 0 || !stdout.includes('suite-done')) throw new Error(`the suite failed in the Intel lab (status ${status}):\n${stdout}\n${stderr}`);
+  ).catch((e: unknown) => {
+    throw new Error(`${(e as Error).message}\n(what the guest script wrote is in ${dir})`);
+  });
+  if (status !== 0 || !stdout.includes('suite-done')) throw new Error(`the suite failed in the Intel lab (status ${status}; what it wrote is in ${dir}):\n${stdout}\n${stderr}`);
   const read = (sub: string, f: string): string => readFileSync(join(dir, sub, f), 'utf8');
   const result = (sub: 'on' | 'off', runs: [Scenario, number][]): PartResult => {
     const tallies = new Map<Scenario, WorkloadTally>();

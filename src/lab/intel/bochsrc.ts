@@ -15,6 +15,7 @@ export const RUN_FILES = {
   bootIso: 'boot.iso',
   runIso: 'run.iso',
   outDisk: 'out.img',
+  ctlDisk: 'ctl.img',
   console: 'console.txt',
   stdout: 'stdout.txt',
   stderr: 'stderr.txt',
@@ -24,6 +25,9 @@ export const RUN_FILES = {
 /** Geometry Bochs gives a flat disk image: its size must be cylinders * heads * sectors * 512. */
 export const OUT_DISK_GEOMETRY = { cylinders: 4096, heads: 16, spt: 63 } as const;
 export const OUT_DISK_BYTES = OUT_DISK_GEOMETRY.cylinders * OUT_DISK_GEOMETRY.heads * OUT_DISK_GEOMETRY.spt * 512;
+/** The control disk (stop-request.ts): the smallest geometry Bochs takes, one cylinder. */
+export const CTL_DISK_GEOMETRY = { cylinders: 1, heads: 16, spt: 63 } as const;
+export const CTL_DISK_BYTES = CTL_DISK_GEOMETRY.cylinders * CTL_DISK_GEOMETRY.heads * CTL_DISK_GEOMETRY.spt * 512;
 
 export const BOCHS_ROM = '/usr/share/bochs/BIOS-bochs-latest';
 export const BOCHS_VGA_ROM = '/usr/share/vgabios/vgabios.bin';
@@ -42,6 +46,7 @@ export function bochsrc(c: BochsConfig): string {
   if (!MODEL.test(model)) throw new RangeError(`Bochs CPU model must be letters, digits and _: ${JSON.stringify(model)}`);
   if (!Number.isInteger(c.memoryMiB) || c.memoryMiB < 256 || c.memoryMiB > 8192) throw new RangeError(`memory must be 256..8192 MiB for Bochs, not ${c.memoryMiB}`);
   const g = OUT_DISK_GEOMETRY;
+  const ctl = CTL_DISK_GEOMETRY;
   return [
     '# written by exitscope lab --vendor intel (src/lab/intel/bochsrc.ts)',
     `megs: ${c.memoryMiB}`,
@@ -57,6 +62,8 @@ export function bochsrc(c: BochsConfig): string {
     'ata1: enabled=1, ioaddr1=0x170, ioaddr2=0x370, irq=15',
     // what the command wrote comes back on this disk (a cpio archive from its first sector)
     `ata1-master: type=disk, path=${RUN_FILES.outDisk}, mode=flat, cylinders=${g.cylinders}, heads=${g.heads}, spt=${g.spt}`,
+    // the host asks the command to stop (a timeout, Ctrl-C) by writing on this one (stop-request.ts)
+    `ata1-slave: type=disk, path=${RUN_FILES.ctlDisk}, mode=flat, cylinders=${ctl.cylinders}, heads=${ctl.heads}, spt=${ctl.spt}`,
     'boot: cdrom',
     // ttyS0: kernel console and /init's events; ttyS1, ttyS2: the command's stdout and stderr
     `com1: enabled=1, mode=file, dev=${RUN_FILES.console}`,

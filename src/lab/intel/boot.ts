@@ -23,6 +23,7 @@ import { packageFiles } from './package-files.js';
 import { displayIsolation, intelGuestError, ISOLINUX_BIN, LDLINUX_C32, requireBochs, requireBpftrace, requireIntelFiles, requireIntelTools } from './preflight.js';
 import { lddClosure, mergeRootFiles } from './rootfs.js';
 import { FileFollower, type GuestEvent, LineSplitter, parseEvent } from './serial-protocol.js';
+import { createCtlDisk, requestStop, STOP_GRACE_GUEST_SECONDS } from './stop-request.js';
 
 export interface IntelLabOptions {
   /** The shell command line to run. */
@@ -63,6 +64,8 @@ export interface IntelLab {
   failure(): UserError | undefined;
   outDisk: string;
   consoleTail(lines?: number): string;
+  /** Asks the guest to stop the command (SIGINT, then SIGKILL): the copy-back still happens. */
+  requestStop(): void;
   kill(): void;
   cleanup(): void;
 }
@@ -124,6 +127,7 @@ export async function bootIntelLab(o: IntelLabOptions): Promise<IntelLab> {
   try {
     symlinkSync(boot.path, file(RUN_FILES.bootIso));
     createOutDisk(file(RUN_FILES.outDisk));
+    createCtlDisk(file(RUN_FILES.ctlDisk));
     await buildIso(
       planRunIso({
         config: intelLabConfig({ npt: o.npt, cwd, copyCwd: o.copyCwd }),
@@ -192,6 +196,9 @@ export async function bootIntelLab(o: IntelLabOptions): Promise<IntelLab> {
         break;
       case 'note':
         say(`note: ${e.message}`);
+        break;
+      case 'stopping':
+        say(`the command got SIGINT in the guest (SIGKILL in ${STOP_GRACE_GUEST_SECONDS} guest seconds if it is still there); what it wrote comes back`);
         break;
       case 'error':
         if (isReady) copyFailure = intelGuestError(e.code, e.message, '');
@@ -285,6 +292,9 @@ export async function bootIntelLab(o: IntelLabOptions): Promise<IntelLab> {
     outDisk: file(RUN_FILES.outDisk),
     consoleTail(lines = 15) {
       return tail.slice(-lines).join('\n');
+    },
+    requestStop() {
+      requestStop(file(RUN_FILES.ctlDisk));
     },
     kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -6,10 +6,12 @@
  * overlay's lower layers under a RAM upper layer, loads kvm_intel with the run's ept=, runs the
  * command in a chroot, then writes the files the command created or changed in the current
  * directory (the upper layer holds exactly those) as a cpio archive onto the output disk (/dev/sda).
+ * A stop the host asks for (stop-request.ts) ends the command early; the copy-back still happens.
  *
  * serial-protocol.ts is the host's side of what it prints.
  */
-import { EVENT_PREFIX, GUEST_CTL, GUEST_MODULES, OUT_DEVICE } from './serial-protocol.js';
+import { CTL_DEVICE, EVENT_PREFIX, GUEST_CTL, GUEST_MODULES, OUT_DEVICE } from './serial-protocol.js';
+import { STOP_GRACE_GUEST_SECONDS, STOP_WORD } from './stop-request.js';
 
 export interface IntelInitInput {
   /** Modules for the CD-ROMs, the output disk and overlayfs (initramfs paths), in load order. */
@@ -20,6 +22,40 @@ export interface IntelInitInput {
 
 function q(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * Shell lines that run `command` in the foreground until it ends or the host asks for a stop on
+ * the control disk `ctl` (stop-request.ts), and leave its status in $status. The command runs in a
+ * session of its own (its pid, which is also its process group's, in pidFile): a background job
+ * would ignore SIGINT. A watcher reads the disk's first sector every second with O_DIRECT; on a
+ * request it says "stopping", sends SIGINT to the group and SIGKILL graceSeconds later.
+ * Needs an `event` function. Every argument is ours (no user text): checked, not quoted.
+ */
+export function stoppableCommand(o: { ctl: string; pidFile: string; command: string; redirects: string; graceSeconds?: number }): string {
+  for (const v of [o.ctl, o.pidFile, o.command]) if (/['\n]/.test(v)) throw new Error(`stoppableCommand: ${JSON.stringify(v)} would break the quoting`);
+  const grace = o.graceSeconds ?? STOP_GRACE_GUEST_SECONDS;
+  return `rm -f ${o.pidFile}
+watch_stop() {
+  # its sleeps go with it when the command ended by itself and the watcher is stopped
+  trap 'kill "$s" 2>/dev/null; exit 0' TERM
+  while :; do
+    sleep 1 & s=$!; wait "$s"
+    dd if=${o.ctl} bs=512 count=1 iflag=direct 2>/dev/null | grep -q '^${STOP_WORD}' || continue
+    pg=$(cat ${o.pidFile} 2>/dev/null)
+    [ -n "$pg" ] || continue
+    event "stopping"
+    kill -INT -"$pg" 2>/dev/null
+    sleep ${grace} & s=$!; wait "$s"
+    kill -KILL -"$pg" 2>/dev/null
+    return
+  done
+}
+watch_stop &
+watcher=$!
+setsid /bin/sh -c 'echo $$ > ${o.pidFile}; exec ${o.command}' ${o.redirects}
+status=$?
+kill "$watcher" 2>/dev/null`;
 }
 
 export function intelInitScript(input: IntelInitInput): string {
@@ -47,11 +83,11 @@ event "stage init"
 ${insmodBase.join('\n')}
 event "stage modules"
 
-# the ATA bus is probed asynchronously: wait for both CD-ROMs and the output disk
+# the ATA bus is probed asynchronously: wait for both CD-ROMs and the output and control disks
 i=0
-while [ ! -b /dev/sr0 ] || [ ! -b /dev/sr1 ] || [ ! -b ${OUT_DEVICE} ]; do
+while [ ! -b /dev/sr0 ] || [ ! -b /dev/sr1 ] || [ ! -b ${OUT_DEVICE} ] || [ ! -b ${CTL_DEVICE} ]; do
   i=$((i + 1))
-  [ "$i" -gt 600 ] && fail media 'the CD-ROMs (/dev/sr0, /dev/sr1) or the output disk (${OUT_DEVICE}) did not appear'
+  [ "$i" -gt 600 ] && fail media 'the CD-ROMs (/dev/sr0, /dev/sr1) or the output and control disks (${OUT_DEVICE}, ${CTL_DEVICE}) did not appear'
   sleep 0.1
 done
 mount -t iso9660 -o ro /dev/sr0 /boot-iso || fail media 'cannot mount the boot ISO (/dev/sr0)'
@@ -94,8 +130,8 @@ hostname exitscope-lab
 for t in /newroot/dev/ttyS1 /newroot/dev/ttyS2; do stty -F $t raw -echo 115200 2>/dev/null; done
 event "stage ready"
 
-chroot /newroot /bin/sh ${GUEST_CTL}/run.sh < /dev/null > /newroot/dev/ttyS1 2> /newroot/dev/ttyS2
-status=$?
+# the command; a stop the host asks for (its --timeout, Ctrl-C) ends it early, and copy-back follows
+${stoppableCommand({ ctl: `/newroot${CTL_DEVICE}`, pidFile: '/cmdpid', command: `chroot /newroot /bin/sh ${GUEST_CTL}/run.sh`, redirects: '< /dev/null > /newroot/dev/ttyS1 2> /newroot/dev/ttyS2' })}
 event "status $status"
 
 # Copy-back: the regular files the command created or changed under its directory are exactly

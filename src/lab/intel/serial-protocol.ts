@@ -8,6 +8,7 @@
  *   stage kvm ept=Y unrestricted_guest=Y        kvm_intel is loaded
  *   error CODE message                          boot failed (preflight.ts maps CODE to a fix)
  *   note message                                something the user should know
+ *   stopping                                    the host asked for a stop: the command got SIGINT
  *   status N                                    the command ended with status N
  *   copied N                                    N files were written to the output disk
  *   stage done N                                all done; the guest powers off
@@ -26,12 +27,15 @@ export const GUEST_CTL = '/run/exitscope-lab';
 export const GUEST_MODULES = `${GUEST_CTL}/modules`;
 /** The output disk (Bochs' ata1-master; the CD-ROMs are sr0 and sr1). */
 export const OUT_DEVICE = '/dev/sda';
+/** The control disk (Bochs' ata1-slave), where the host writes a stop request (stop-request.ts). */
+export const CTL_DEVICE = '/dev/sdb';
 
 export type GuestEvent =
   | { kind: 'stage'; stage: 'init' | 'modules' | 'media' | 'ready' }
   | { kind: 'kvm'; ept: boolean; unrestrictedGuest: boolean }
   | { kind: 'error'; code: string; message: string }
   | { kind: 'note'; message: string }
+  | { kind: 'stopping' }
   | { kind: 'status'; status: number }
   | { kind: 'copied'; files: number }
   | { kind: 'done'; status: number };
@@ -61,6 +65,8 @@ export function parseEvent(line: string): GuestEvent | undefined {
       return { kind: 'error', code: what || 'unknown', message: rest.join(' ') };
     case 'note':
       return { kind: 'note', message: [what, ...rest].join(' ') };
+    case 'stopping':
+      return { kind: 'stopping' };
     case 'status': {
       const status = int(what);
       return status === undefined ? undefined : { kind: 'status', status };
