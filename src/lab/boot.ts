@@ -19,6 +19,7 @@ import { cacheDir, repoRoot } from './paths.js';
 import { INNER_SCRIPT, prepareUserland } from './userland/prepare.js';
 import { guestError, requireFreePorts, requireQemu, requireRoot, requireStaticBusybox, requireTools } from './preflight.js';
 import { type Forward, LAB_CPU, qemuArgs } from './qemu-args.js';
+import { dyingWithUs } from '../process/parent-death.js';
 
 export type LabMode = 'run' | 'shell' | 'session';
 
@@ -179,7 +180,9 @@ export async function bootLab(o: LabOptions): Promise<Lab> {
   });
   const consoleLog: WriteStream = createWriteStream(join(runDir, 'console.log'));
   const qemuLog = join(runDir, 'qemu.log');
-  const child: ChildProcess = spawn(qemu, args, {
+  // dies with us even when we are SIGKILLed: a QEMU left behind takes a core until someone notices
+  const [file, ...argv] = dyingWithUs([qemu, ...args]);
+  const child: ChildProcess = spawn(file as string, argv, {
     stdio: [o.mode === 'shell' ? 'inherit' : 'ignore', o.mode === 'shell' ? 'inherit' : 'ignore', 'pipe'],
   });
   const qemuStderr: Buffer[] = [];

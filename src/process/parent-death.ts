@@ -53,3 +53,14 @@ export function parentDeathCheck(path?: string): Check {
   const g = parentDeathGuard(path);
   return { name: 'bpftrace dies with exitscope', ok: g.setpriv !== undefined, required: false, detail: g.detail, fix: 'apt-get install util-linux (setpriv with --pdeathsig)' };
 }
+
+/**
+ * ARGV run so that the program dies with this process: `setpriv --pdeathsig SIGKILL -- ARGV`
+ * (setpriv execs it: same pid), or ARGV as it is where setpriv cannot. For the labs' emulators,
+ * which our handlers stop on any signal we see: without it an `exitscope lab` (or a test runner)
+ * SIGKILLed leaves QEMU or Bochs running, a core each, until someone notices.
+ */
+export function dyingWithUs(argv: readonly string[], path?: string): string[] {
+  const { setpriv } = parentDeathGuard(path);
+  return setpriv ? [setpriv, '--pdeathsig', 'SIGKILL', '--', ...argv] : [...argv];
+}

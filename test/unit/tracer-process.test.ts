@@ -72,6 +72,13 @@ describe('a tracer dies with exitscope', () => {
     expect(await goneSoon(r.tracer)).toBe(true);
   });
 
+  it.skipIf(!parentDeathGuard().setpriv)('an emulator the labs start (dyingWithUs) dies with its SIGKILLed parent too', async () => {
+    const r = await runScript('wait', { VIA: 'dyingWithUs' }, (p) => p.kill('SIGKILL'));
+    expect(r.signal).toBe('SIGKILL');
+    expect(r.tracer).toBeGreaterThan(0);
+    expect(await goneSoon(r.tracer)).toBe(true);
+  });
+
   it.each(['exit', 'throw'])('exitscope ends by %s (no signal): the exit hook kills the tracer, even without setpriv', async (mode) => {
     const r = await runScript(mode, { NO_SETPRIV: '1' }, () => undefined);
     expect(r.code).toBe(mode === 'exit' ? 3 : 1);

@@ -24,6 +24,7 @@ import { displayIsolation, intelGuestError, ISOLINUX_BIN, LDLINUX_C32, requireBo
 import { lddClosure, mergeRootFiles } from './rootfs.js';
 import { FileFollower, type GuestEvent, LineSplitter, parseEvent } from './serial-protocol.js';
 import { createCtlDisk, requestStop, STOP_GRACE_GUEST_SECONDS } from './stop-request.js';
+import { dyingWithUs } from '../../process/parent-death.js';
 
 export interface IntelLabOptions {
   /** The shell command line to run. */
@@ -146,7 +147,8 @@ export async function bootIntelLab(o: IntelLabOptions): Promise<IntelLab> {
   }
   say(`run ISO built (${o.copyCwd && cwd !== '/' ? `exitscope and ${cwd}` : 'exitscope'})`);
 
-  const argv = display.kind === 'netns' ? [display.unshare, '--net', '--', bochs, '-q', '-f', 'bochsrc'] : [bochs, '-q', '-f', 'bochsrc'];
+  // dies with us even when we are SIGKILLed (setpriv, then unshare, exec in turn: one pid)
+  const argv = dyingWithUs(display.kind === 'netns' ? [display.unshare, '--net', '--', bochs, '-q', '-f', 'bochsrc'] : [bochs, '-q', '-f', 'bochsrc']);
   // Debian's Bochs has its debugger built in: it waits at a prompt, and "c" continues. It comes from
   // a file, not a pipe: with no viewer, Bochs' rfb display sends its frames to fd 0 (its unset client
   // socket), which on a file fails at once but on Node's pipe (a socket pair) blocks Bochs for good.

@@ -5,12 +5,19 @@
  *   exit  - process.exit(3)
  *   throw - an uncaught exception
  * NO_SETPRIV=1: spawn without the parent-death signal (only the exit hook protects).
+ * VIA=dyingWithUs: a plain child_process.spawn of dyingWithUs(argv), as the labs start their emulators.
  */
 import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { dyingWithUs } from '../../../src/process/parent-death.js';
 import { spawnTracer } from '../../../src/process/tracer-process.js';
 
 const mode = process.argv[2];
-const child = spawnTracer('sleep', ['600'], {}, process.env.NO_SETPRIV === '1' ? '' : undefined);
+const viaDying = (): ReturnType<typeof spawn> => {
+  const [file, ...args] = dyingWithUs(['sleep', '600']);
+  return spawn(file as string, args, { stdio: 'ignore' });
+};
+const child = process.env.VIA === 'dyingWithUs' ? viaDying() : spawnTracer('sleep', ['600'], {}, process.env.NO_SETPRIV === '1' ? '' : undefined);
 const pid = child.pid as number;
 const comm = (): string => {
   try {
