@@ -29,7 +29,7 @@
 //       interval that change in the copy just left, so that its last print differs from its first)
 //   node --cpu-prof bench/metrics-scrape.mjs --profile DIR ...   B's and C's children write CPU profiles into DIR
 import { fork } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -77,7 +77,9 @@ const ms = (f) => {
 if (process.argv[2] === 'collector') {
   const [build, vms, maxVms, port] = [process.argv[3], Number(process.argv[4]), Number(process.argv[5]), Number(process.argv[6])];
   const { makeFakeHost, redirectFs } = await import('./fleet-proc.mjs');
-  redirectFs(makeFakeHost(vms));
+  const host = makeFakeHost(vms);
+  process.on('exit', () => rmSync(host, { recursive: true, force: true }));
+  redirectFs(host);
   const { exporterCommand } = await import(join(build, 'dist/src/commands/exporter.js'));
   const { startLiveIn } = await import(join(build, 'dist/src/commands/live.js'));
   // a machine that can trace (as test/unit/support/fake-caps.ts), bpftrace being the stand-in
