@@ -16,13 +16,24 @@
 //    In the snapshots every VM moves every second (the worst case), or with --moving-too K also
 //    1/K of the VMs (VM v moves in the intervals i with v % K = i % K: each VM every K seconds).
 //
+// C. The whole `exitscope exporter` (src/commands/exporter.ts, as a user runs it, on a machine that can
+//    trace): its bpftrace is bench/fleet-bpftrace.mjs, which prints what our program makes bpftrace
+//    0.17 print for the same intervals as B (3 copies of each map, the active one and the one it
+//    left, cleared after), so the exporter's own collector reads the bytes, takes deltas, names the
+//    VMs (the real VmTracker on a /proc and a KVM debugfs of those VMs: bench/fleet-proc.mjs), feeds
+//    its model and serves /metrics, scraped once a second. Its process CPU, as B. --before DIR runs
+//    the same cells on another build (DIR/dist, e.g. main's) one after the other, cell by cell.
+//
 //   node bench/metrics-scrape.mjs [--scrapes 20] [--warmup 10] [--moving-too 4] [--no-cpu]   (npm run build first)
-//   node --cpu-prof bench/metrics-scrape.mjs --profile DIR ...   B's children write CPU profiles into DIR
+//   node bench/metrics-scrape.mjs --only C [--before DIR] [--cells VMS:EVERY:LATE,...]   C alone (LATE: keys an
+//       interval that change in the copy just left, so that its last print differs from its first)
+//   node --cpu-prof bench/metrics-scrape.mjs --profile DIR ...   B's and C's children write CPU profiles into DIR
 import { fork } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { pidOf, REASONS, snapshot } from './fleet-intervals.mjs';
 
 const repo = new URL('..', import.meta.url).pathname;
 const dist = (p) => import(join(repo, 'dist/src', p));
@@ -36,39 +47,19 @@ const arg = (name, dflt) => {
 const SCRAPES = arg('scrapes', 20);
 const WARMUP = arg('warmup', 10);
 const MOVING_TOO = arg('moving-too', 4);
-const PROFILE_DIR = (() => {
-  const i = process.argv.indexOf('--profile');
+const word = (name) => {
+  const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : undefined;
-})();
+};
+const PROFILE_DIR = word('profile');
+/** --only C: part C alone (A and B take about 16 minutes). */
+const ONLY = word('only');
+/** --before DIR: part C also runs the exporter of another build (DIR/dist: main's, for a before/after), cell by cell. */
+const BEFORE = word('before');
 
 const hello = parseRecording(readFileSync(join(repo, 'test/fixtures/recordings/run-mix-3-vcpus-2-npt-on.jsonl'), 'utf8')).messages[0];
-// 12 SVM reasons a busy guest takes: IOIO, HLT, NPF, CPUID, MSR, INTR, NMI, RDTSC, PAUSE, VINTR, XSETBV, RDTSCP
-const REASONS = [0x7b, 0x78, 0x400, 0x72, 0x7c, 0x60, 0x61, 0x6e, 0x77, 0x64, 0x8d, 0x87];
-const pidOf = (v) => 10_000 + v * 10;
-
 function vmMessages(vms) {
   return Array.from({ length: vms }, (_, v) => ({ type: 'vm', event: 'appeared', t: 0, pid: pidOf(v), name: `ci-runner-${v}`, source: 'qemu', vcpus: { [pidOf(v) + 1]: 0, [pidOf(v) + 2]: 1 } }));
-}
-
-/**
- * Interval i of a host with `vms` VMs: every (VM, vCPU, reason) of a VM that moves counts,
- * latencies over 9 log2 buckets (16 us..4 ms as in the lab); with every > 1, VM v moves only when
- * v % every = i % every (the others have no deltas: the collector sends none).
- */
-function snapshot(vms, i, every = 1) {
-  const s = { type: 'snapshot', seq: i, t: (i + 1) * 1000, ms: 1000, exits: [], exitNs: [], faults: [], regions: [], handlers: [] };
-  for (let v = 0; v < vms; v++) {
-    if (v % every !== i % every) continue;
-    const pid = pidOf(v);
-    REASONS.forEach((reason, r) => {
-      const n = 50 + ((v * 7 + r * 13 + i) % 200);
-      s.exits.push({ pid, tid: pid + 1, isa: 2, reason, n }, { pid, tid: pid + 2, isa: 2, reason, n: n >> 1 });
-      s.exitNs.push({ pid, isa: 2, reason, b: [[16384, n >> 2], [32768, n], [65536, n >> 1], [131072 * 2 ** ((v + r + i) % 5), 1 + (n >> 1)]] });
-    });
-    s.faults.push({ pid, code: 0x2, n: 40 + (i % 7) }, { pid, code: 0x9, n: 3 });
-    s.handlers.push({ pid, h: 0, n: 43 + (i % 7), b: [[4096, 30], [8192, 13 + (i % 7)]] });
-  }
-  return s;
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -82,8 +73,22 @@ const ms = (f) => {
   });
 };
 
+// ---- C's child: `exitscope exporter` itself (the build in argv[3]), its bpftrace a stand-in ----
+if (process.argv[2] === 'collector') {
+  const [build, vms, maxVms, port] = [process.argv[3], Number(process.argv[4]), Number(process.argv[5]), Number(process.argv[6])];
+  const { makeFakeHost, redirectFs } = await import('./fleet-proc.mjs');
+  const host = makeFakeHost(vms);
+  process.on('exit', () => rmSync(host, { recursive: true, force: true }));
+  redirectFs(host);
+  const { exporterCommand } = await import(join(build, 'dist/src/commands/exporter.js'));
+  const { startLiveIn } = await import(join(build, 'dist/src/commands/live.js'));
+  // a machine that can trace (as test/unit/support/fake-caps.ts), bpftrace being the stand-in
+  const caps = { root: true, bpftrace: { path: join(repo, 'bench/fleet-bpftrace.mjs'), version: '0.17.0', major: 0, minor: 17 }, tracefs: '/sys/kernel/tracing', tracepoints: { kvm_exit: ['isa', 'exit_reason'], kvm_entry: ['rip'], kvm_page_fault: ['fault_address', 'error_code'] }, kvmLoaded: true, vendor: 'amd', tdp: true, kprobes: true, btf: true, handlers: ['kvm_tdp_page_fault'], kernel: 'bench', checks: [] };
+  process.on('message', (m) => (m === 'exit' ? process.exit(0) : process.send({ cpu: process.cpuUsage(), rss: process.memoryUsage().rss })));
+  process.send({ started: true });
+  await exporterCommand({ interval: 1000, pid: [], reason: [], listen: `127.0.0.1:${port}`, metrics: { maxVms }, notify: () => undefined }, (o, onMessage) => startLiveIn(o, onMessage, caps, [], [], undefined));
+} else if (process.argv[2] === 'exporter') {
 // ---- B's child: the exporter's server and model, fed one snapshot a second ----
-if (process.argv[2] === 'exporter') {
   const { MetricsService } = await dist('metrics/service.js');
   const { ExporterServer } = await dist('exporter/http-server.js');
   const [vms, maxVms, feed, every] = [Number(process.argv[3]), Number(process.argv[4]), process.argv[5] === 'feed', Number(process.argv[6] ?? 1)];
@@ -104,7 +109,7 @@ if (process.argv[2] === 'exporter') {
   const results = { node: process.version, cpuModel: cpus()[0]?.model, cores: cpus().length, loadavgBefore: loadavg(), scrape: [], cpu: [] };
 
   // ---- A: scrape time and size ----
-  for (const [vms, maxVms] of [[1, 500], [100, 500], [1000, 500], [1000, 1000]]) {
+  if (ONLY === undefined || ONLY === 'A') for (const [vms, maxVms] of [[1, 500], [100, 500], [1000, 500], [1000, 1000]]) {
     const model = new MetricsModel({ maxVms });
     model.apply(hello);
     for (const m of vmMessages(vms)) model.apply(m);
@@ -151,7 +156,7 @@ if (process.argv[2] === 'exporter') {
       req.on('error', reject);
       req.end();
     });
-  if (!process.argv.includes('--no-cpu')) {
+  if (!process.argv.includes('--no-cpu') && (ONLY === undefined || ONLY === 'B')) {
     results.warmupSeconds = WARMUP;
     results.movingToo = MOVING_TOO;
     /** One child, `WARMUP` s of the activity, then `SCRAPES` s measured: its own CPU time (user, system). */
@@ -194,7 +199,66 @@ if (process.argv[2] === 'exporter') {
       }
     }
   }
+  // ---- C: the whole exporter, bpftrace's output read by its collector ----
+  if (ONLY === undefined || ONLY === 'C') {
+    results.collector = [];
+    results.collectorWarmupSeconds = WARMUP;
+    results.before = BEFORE;
+    const freePort = () =>
+      new Promise((resolve) => {
+        const srv = createServer();
+        srv.listen(0, '127.0.0.1', () => {
+          const { port } = srv.address();
+          srv.close(() => resolve(port));
+        });
+      });
+    /** One exporter of `build`: WARMUP s, then SCRAPES s measured, scraped once a second; its own CPU time. */
+    const cellC = async (build, label, vms, maxVms, every, stragglers) => {
+      const port = await freePort();
+      const execArgv = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
+      const env = { ...process.env, FLEET_VMS: String(vms), FLEET_EVERY: String(every), FLEET_STRAGGLERS: String(stragglers) };
+      const child = fork(new URL(import.meta.url).pathname, ['collector', build, String(vms), String(maxVms), String(port)], { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      await new Promise((r) => child.once('message', r));
+      // until it serves the first interval's VMs (bpftrace's stand-in started, one frame read)
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 500));
+        const body = await scrape(port).catch(() => '');
+        if (body.includes('exitscope_exits_total{')) break;
+      }
+      const usage = () => new Promise((r) => { child.once('message', r); child.send('cpu'); });
+      let lastBody = '';
+      const seconds = async (n) => {
+        for (let k = 0; k < n; k++) {
+          await new Promise((r) => setTimeout(r, 1000));
+          lastBody = await scrape(port);
+        }
+      };
+      await seconds(WARMUP);
+      const before = await usage();
+      const t0 = process.hrtime.bigint();
+      await seconds(SCRAPES);
+      const after = await usage();
+      const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.send('exit');
+      await exited;
+      const user = (after.cpu.user - before.cpu.user) / 1e6;
+      const system = (after.cpu.system - before.cpu.system) / 1e6;
+      const series = lastBody.split('\n').filter((l) => l.startsWith('exitscope_')).length;
+      const row = { build: label, vms, maxVms, every, stragglers, seconds: SCRAPES, wallSeconds: wall, cpuShareOfOneCore: (user + system) / wall, userShare: user / wall, systemShare: system / wall, rssBytes: after.rss, seriesInLastScrape: series, loadavg: loadavg() };
+      results.collector.push(row);
+      console.log(`C ${label}: ${vms} VMs (cap ${maxVms}), ${every === 1 ? 'every VM moves' : `1/${every} of the VMs move`} each second${stragglers ? `, ${stragglers} late keys an interval` : ''}: ${(100 * row.cpuShareOfOneCore).toFixed(2)}% of a core over ${SCRAPES} s (user ${(100 * row.userShare).toFixed(2)}%, system ${(100 * row.systemShare).toFixed(2)}%), RSS ${(after.rss / 1e6).toFixed(0)} MB, ${series} series, load ${loadavg()[0].toFixed(1)}`);
+    };
+    const builds = [...(BEFORE ? [[BEFORE, 'before']] : []), [repo, 'after']];
+    // --cells VMS:EVERY:STRAGGLERS,...
+    const cells = word('cells')?.split(',').map((c) => c.split(':').map(Number)) ?? [[100, 1, 0], [1000, 1, 0], [1000, MOVING_TOO, 0], [1000, 1, 100]];
+    for (const [vms, every, stragglers] of cells) {
+      for (const [build, label] of builds) await cellC(build, label, vms, 500, every, stragglers);
+    }
+  }
+
   results.loadavgAfter = loadavg();
-  writeFileSync(join(repo, 'bench/results/metrics-scrape.json'), `${JSON.stringify(results, null, 2)}\n`);
-  console.log('bench/results/metrics-scrape.json written');
+  const file = ONLY === 'C' ? 'bench/results/metrics-scrape-collector.json' : 'bench/results/metrics-scrape.json';
+  writeFileSync(join(repo, file), `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`${file} written`);
 }

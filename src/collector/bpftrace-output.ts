@@ -86,7 +86,7 @@ const HIST_MAPS: Record<string, HistField> = { [MAPS.exitNs]: 'exitNs', [MAPS.ha
 const MAX_COPIES = 8;
 
 /** Every printed map name we read: "@exits" (one cumulative copy, number 0) and "@exits0".."@exits7". */
-const MAP_NAMES = new Map<string, { field: MapField; hist: boolean; copy: number }>();
+export const MAP_NAMES = new Map<string, { field: MapField; hist: boolean; copy: number }>();
 for (const [table, hist] of [[COUNT_MAPS, false], [HIST_MAPS, true]] as const) {
   for (const [name, field] of Object.entries(table)) {
     MAP_NAMES.set(name, { field, hist, copy: 0 });
@@ -105,7 +105,7 @@ function copyNumber(word: string | undefined): number | undefined {
   return n < MAX_COPIES ? n : undefined;
 }
 
-function toBuckets(raw: unknown): Bucket[] {
+export function toBuckets(raw: unknown): Bucket[] {
   if (!Array.isArray(raw)) return [];
   const out: Bucket[] = [];
   for (const b of raw as { min?: number; max?: number; count?: number }[]) {
@@ -127,6 +127,10 @@ export class BpftraceOutputParser {
   /** Keeps a UTF-8 character split between two chunks whole. */
   private readonly decoder = new StringDecoder('utf8');
   private frame: Frame | undefined;
+  /** The frame being read (between a begin marker and its end), if any: snapshot-reader.ts follows it. */
+  get current(): Frame | undefined {
+    return this.frame;
+  }
   /** Lines that were not JSON: counted, for the benchmark and for diagnosis. */
   textLines = 0;
 

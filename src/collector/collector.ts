@@ -12,8 +12,8 @@ import { buildProgram } from '../probes/program.js';
 import { dialectFor } from '../probes/dialect.js';
 import { spawnTracer, type Tracer } from '../process/tracer-process.js';
 import { type HelloMessage, type Message, PROTOCOL_VERSION } from '../protocol/messages.js';
-import { BpftraceOutputParser, type Frame, type OutputEvent } from './bpftrace-output.js';
-import { DeltaTracker } from './deltas.js';
+import type { Frame } from './bpftrace-output.js';
+import { type ReaderEvent, type SnapshotFrame, SnapshotReader } from './snapshot-reader.js';
 import type { CgroupScope } from '../scope/cgroup-target.js';
 import { VmTracker } from './vm-tracker.js';
 
@@ -61,8 +61,8 @@ const STABLE_MS = 5 * 60_000;
 const INTERRUPT_GRACE_MS = 2000;
 
 export class Collector {
-  private readonly parser = new BpftraceOutputParser();
-  private readonly deltas = new DeltaTracker();
+  /** bpftrace's output -> snapshots (deltas): snapshot-reader.ts (the reference: bpftrace-output.ts + deltas.ts). */
+  private readonly reader = new SnapshotReader();
   private readonly started = Date.now();
   private seq = 0;
   private child: Tracer | undefined;
@@ -157,7 +157,7 @@ export class Collector {
       env: { BPFTRACE_MAP_KEYS_MAX: String(this.mapKeysMax), BPFTRACE_MAX_MAP_KEYS: String(this.mapKeysMax) },
     });
     this.child = child;
-    this.deltas.reset();
+    this.reader.reset();
     let attachedResolve!: () => void;
     let attachedReject!: (e: Error) => void;
     const attached = new Promise<void>((res, rej) => {
@@ -167,9 +167,9 @@ export class Collector {
     let isAttached = false;
     let attachedAt = 0;
     this.childSawFinal = false;
-    const onEvent = (e: OutputEvent): void => {
+    const onEvent = (e: ReaderEvent): void => {
       if (e.kind === 'attached') {
-        this.deltas.started(e.tNs);
+        this.reader.started(e.tNs);
         isAttached = true;
         attachedAt = Date.now();
         attachedResolve();
@@ -177,7 +177,7 @@ export class Collector {
     };
     child.stdout?.on('data', (d: Buffer) => {
       if (this.rawLog !== undefined) writeSync(this.rawLog, d);
-      this.parser.push(d, onEvent);
+      this.reader.push(d, onEvent);
     });
     let errRest = '';
     child.stderr?.on('data', (d: Buffer) => {
@@ -186,7 +186,7 @@ export class Collector {
       for (const l of lines) this.onStderr(l);
     });
     this.exitPromise = child.then((r) => {
-      this.parser.end(onEvent);
+      this.reader.end(onEvent);
       if (errRest) this.onStderr(errRest);
       const why = r.signal ? `bpftrace was killed by ${r.signal}` : `bpftrace exited with status ${r.exitCode}`;
       if (!isAttached) {
@@ -249,19 +249,18 @@ export class Collector {
     this.o.onDiagnostic?.(line);
   }
 
-  private onEvent(e: OutputEvent): void {
+  private onEvent(e: ReaderEvent): void {
     switch (e.kind) {
-      case 'frame': {
-        const ms = this.deltas.intervalMs(e.frame);
-        const d = this.deltas.apply(e.frame);
+      case 'snapshot': {
+        const d = e.deltas;
         this.vms.saw(d.exits);
         if (e.frame.final) {
           this.sawFinal = true;
           this.childSawFinal = true;
         }
-        this.checkMapFill(largestMap(e.frame));
+        this.checkMapFill(e.largestMap);
         this.checkEpoch(e.frame);
-        this.emit({ type: 'snapshot', seq: this.seq++, t: this.now(), ms, ...(e.frame.final ? { final: true } : {}), ...d });
+        this.emit({ type: 'snapshot', seq: this.seq++, t: this.now(), ms: e.ms, ...(e.frame.final ? { final: true } : {}), ...d });
         if (this.seq % 5 === 0) this.vms.checkGone();
         return;
       }
@@ -319,7 +318,7 @@ export class Collector {
    * would move into (it lags): counts stay exact, keys just live an interval longer. Said once, then
    * every 100th time, for --verbose.
    */
-  private checkEpoch(frame: Frame): void {
+  private checkEpoch(frame: SnapshotFrame): void {
     if (frame.active === undefined) return;
     if (frame.active === this.lastActive && frame.cleared === undefined) {
       if (this.epochWaits++ % 100 === 0) this.o.onDiagnostic?.(`exitscope: the epoch waited for bpftrace to clear a copy of its maps (${this.epochWaits} time(s)); counts stay exact`);
@@ -340,7 +339,7 @@ export class Collector {
 
   /** Keys the delta stage remembers now (bounded by the copies in use: tests and benchmarks read it). */
   get rememberedKeys(): number {
-    return this.deltas.rememberedKeys();
+    return this.reader.rememberedKeys();
   }
 
   /** bpftrace's pid (for tests that kill it). */

@@ -12,13 +12,13 @@
 import type { SnapshotMessage } from '../protocol/messages.js';
 import type { Bucket, CopyMaps, CountField, Frame, HistField } from './bpftrace-output.js';
 
-type Deltas = Omit<SnapshotMessage, 'type' | 'seq' | 't' | 'ms' | 'final'>;
+export type Deltas = Omit<SnapshotMessage, 'type' | 'seq' | 't' | 'ms' | 'final'>;
 
 const COUNT_FIELDS: readonly CountField[] = ['exits', 'faults', 'regions', 'handlerCalls'];
 const HIST_FIELDS: readonly HistField[] = ['exitNs', 'handlerNs'];
 const NOTHING_COUNTED = new Map<string, never>();
 
-function countDelta(cur: Map<string, number>, prev: Map<string, number>, out: [string, number][]): void {
+export function countDelta(cur: Map<string, number>, prev: Map<string, number>, out: [string, number][]): void {
   for (const [k, v] of cur) {
     const p = prev.get(k) ?? 0;
     // a smaller value means the map restarted from zero: the new value is all new
@@ -27,7 +27,7 @@ function countDelta(cur: Map<string, number>, prev: Map<string, number>, out: [s
   }
 }
 
-function histDelta(cur: Map<string, Bucket[]>, prev: Map<string, Bucket[]>, out: [string, Bucket[]][]): void {
+export function histDelta(cur: Map<string, Bucket[]>, prev: Map<string, Bucket[]>, out: [string, Bucket[]][]): void {
   for (const [k, buckets] of cur) {
     const before = prev.get(k) ?? [];
     const d: Bucket[] = [];
@@ -63,7 +63,7 @@ function addBuckets(a: Bucket[], b: Bucket[]): Bucket[] {
  * has most deltas and the copy it left only what came in after its previous print (often nothing):
  * the small lists are looked up while walking the big one, so the usual frame costs no extra map.
  */
-function mergeCopies<V>(lists: [string, V][][], add: (a: V, b: V) => V): [string, V][] {
+export function mergeCopies<V>(lists: [string, V][][], add: (a: V, b: V) => V): [string, V][] {
   const nonEmpty = lists.filter((l) => l.length > 0);
   if (nonEmpty.length <= 1) return nonEmpty[0] ?? [];
   nonEmpty.sort((a, b) => b.length - a.length);
@@ -80,8 +80,8 @@ function mergeCopies<V>(lists: [string, V][][], add: (a: V, b: V) => V): [string
   return out;
 }
 
-const nums = (key: string): number[] => key.split(',').map(Number);
-const SHIFT32 = 2 ** 32;
+export const nums = (key: string): number[] => key.split(',').map(Number);
+export const SHIFT32 = 2 ** 32;
 
 export class DeltaTracker {
   /** The values of each copy at its last print (copies cleared since are not here). */

@@ -5,7 +5,8 @@
  * short-lived VMs are named while they still exist; and pids seen in the exit
  * counts. A VM that exits is reported gone; one that restarts is a new pid.
  */
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { VmMessage } from '../protocol/messages.js';
 import { readProcess } from './vm-names.js';
 
@@ -19,7 +20,8 @@ export function vmPidsFromDebugfs(debugfsKvm = '/sys/kernel/debug/kvm'): number[
 }
 
 export class VmTracker {
-  private readonly known = new Map<number, { name: string; threads: Set<number> }>();
+  /** tasks: the VM's thread list when last re-read (the periodic re-read skips a VM whose list is the same). */
+  private readonly known = new Map<number, { name: string; threads: Set<number>; tasks?: string }>();
 
   constructor(
     private readonly emit: (m: VmMessage) => void,
@@ -38,11 +40,25 @@ export class VmTracker {
   /**
    * Looks for new VMs (often: one directory read, so short-lived VMs are named while they live)
    * and, every tenth call, for new vCPU threads of the known ones (rare; the exit counts also
-   * bring new threads to light through saw()).
+   * bring new threads to light through saw()). A VM is read again only if its thread list changed
+   * since its last re-read: one directory listing each, not six files (at 1,000 VMs this re-read
+   * was the exporter's largest cost: docs/benchmarks.md section 6).
    */
   poll(): void {
     for (const pid of this.vmPidsFromDebugfs()) if (!this.known.has(pid)) this.look(pid, undefined);
-    if (this.polls++ % 10 === 0) for (const pid of this.known.keys()) this.look(pid, undefined);
+    if (this.polls++ % 10 !== 0) return;
+    for (const [pid, k] of this.known) {
+      let tasks: string;
+      try {
+        tasks = readdirSync(join(this.proc, String(pid), 'task')).join(',');
+      } catch {
+        continue; // gone: checkGone() says so
+      }
+      if (tasks === k.tasks) continue;
+      this.look(pid, undefined);
+      const now = this.known.get(pid);
+      if (now) now.tasks = tasks;
+    }
   }
 
   /** Exit counts name (pid, tid) pairs: make sure each is known. */
@@ -64,10 +80,10 @@ export class VmTracker {
     this.known.set(pid, { name: p.name, threads });
   }
 
-  /** Reports VMs whose process is gone. */
+  /** Reports VMs whose process is gone (its /proc directory: a stat, not the six reads of readProcess). */
   checkGone(): void {
     for (const [pid, k] of this.known) {
-      if (readProcess(pid, this.proc)) continue;
+      if (existsSync(join(this.proc, String(pid)))) continue;
       this.emit({ type: 'vm', event: 'gone', t: this.now(), pid, name: k.name, source: 'process', vcpus: {} });
       this.known.delete(pid);
     }

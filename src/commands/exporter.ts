@@ -23,7 +23,7 @@ export async function exporterCommand(o: LiveOptions & ExporterOptions, start: (
   const off = onInterrupt((signal) => (early = signal));
   let live: Live;
   try {
-    live = await start({ ...o, notify: say }, (m) => service.apply(m));
+    live = await start({ ...o, notify: say, totals: false }, (m) => service.apply(m));
   } catch (e) {
     off();
     await server.close();

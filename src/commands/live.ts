@@ -35,6 +35,12 @@ export interface LiveOptions {
   serve?: ServeOptions;
   /** Where notices of trouble during collection go (bpftrace died, events lost); stderr by default. */
   notify?: (line: string) => void;
+  /**
+   * false: Live.agg is not fed snapshots, only the rest (its end, lost events and errors stay true).
+   * The exporter keeps its counts in its MetricsService: at 1,000 VMs the Aggregate's totals and
+   * windows cost more than a percent of a core it never reads (docs/benchmarks.md section 6).
+   */
+  totals?: boolean;
 }
 
 /** A line for the user when the stream reports trouble; undefined for routine messages. */
@@ -137,7 +143,7 @@ export async function startLiveIn(o: LiveOptions, onMessage: (m: Message) => voi
     onMessage: (m) => {
       const notice = noticeOf(m);
       if (notice) (o.notify ?? ((l: string) => process.stderr.write(`${l}\n`)))(notice);
-      agg.apply(m);
+      if (o.totals !== false || m.type !== 'snapshot') agg.apply(m);
       recording?.write(m);
       served?.server.publish(m);
       onMessage(m);
