@@ -44,8 +44,9 @@ describe('the control disk', () => {
     expect(order.every((i) => i > 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
   });
-  it('refuses text that would break its quoting', () => {
+  it('refuses text that would break its quoting, and times that are not seconds', () => {
     expect(() => stoppableCommand({ ctl: '/dev/sdb', pidFile: '/cmdpid', command: "sh -c 'x'", redirects: '' })).toThrow(/quoting/);
+    for (const bad of [0, -1, Number.NaN, 1e9]) expect(() => stoppableCommand({ ctl: '/dev/sdb', pidFile: '/cmdpid', command: 'true', redirects: '', pollSeconds: bad })).toThrow(RangeError);
   });
 });
 

@@ -11,7 +11,7 @@
  * serial-protocol.ts is the host's side of what it prints.
  */
 import { CTL_DEVICE, EVENT_PREFIX, GUEST_CTL, GUEST_MODULES, OUT_DEVICE } from './serial-protocol.js';
-import { STOP_GRACE_GUEST_SECONDS, STOP_WORD } from './stop-request.js';
+import { STOP_GRACE_GUEST_SECONDS, STOP_POLL_GUEST_SECONDS, STOP_WORD } from './stop-request.js';
 
 export interface IntelInitInput {
   /** Modules for the CD-ROMs, the output disk and overlayfs (initramfs paths), in load order. */
@@ -28,19 +28,21 @@ function q(s: string): string {
  * Shell lines that run `command` in the foreground until it ends or the host asks for a stop on
  * the control disk `ctl` (stop-request.ts), and leave its status in $status. The command runs in a
  * session of its own (its pid, which is also its process group's, in pidFile): a background job
- * would ignore SIGINT. A watcher reads the disk's first sector every second with O_DIRECT; on a
+ * would ignore SIGINT. A watcher reads the disk's first sector every pollSeconds with O_DIRECT; on a
  * request it says "stopping", sends SIGINT to the group and SIGKILL graceSeconds later.
  * Needs an `event` function. Every argument is ours (no user text): checked, not quoted.
  */
-export function stoppableCommand(o: { ctl: string; pidFile: string; command: string; redirects: string; graceSeconds?: number }): string {
+export function stoppableCommand(o: { ctl: string; pidFile: string; command: string; redirects: string; graceSeconds?: number; pollSeconds?: number }): string {
   for (const v of [o.ctl, o.pidFile, o.command]) if (/['\n]/.test(v)) throw new Error(`stoppableCommand: ${JSON.stringify(v)} would break the quoting`);
   const grace = o.graceSeconds ?? STOP_GRACE_GUEST_SECONDS;
+  const poll = o.pollSeconds ?? STOP_POLL_GUEST_SECONDS;
+  for (const v of [grace, poll]) if (!(Number.isFinite(v) && v > 0 && v <= 3600)) throw new RangeError(`stoppableCommand: ${v} is not a number of seconds`);
   return `rm -f ${o.pidFile}
 watch_stop() {
   # its sleeps go with it when the command ended by itself and the watcher is stopped
   trap 'kill "$s" 2>/dev/null; exit 0' TERM
   while :; do
-    sleep 1 & s=$!; wait "$s"
+    sleep ${poll} & s=$!; wait "$s"
     dd if=${o.ctl} bs=512 count=1 iflag=direct 2>/dev/null | grep -q '^${STOP_WORD}' || continue
     pg=$(cat ${o.pidFile} 2>/dev/null)
     [ -n "$pg" ] || continue
