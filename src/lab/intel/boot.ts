@@ -200,7 +200,7 @@ export async function bootIntelLab(o: IntelLabOptions): Promise<IntelLab> {
         say(`note: ${e.message}`);
         break;
       case 'stopping':
-        say(`the command got SIGINT in the guest (SIGKILL in ${STOP_GRACE_GUEST_SECONDS} guest seconds, some minutes, if it is still there); what it wrote comes back`);
+        say(`the command got SIGINT in the guest (SIGKILL in ${STOP_GRACE_GUEST_SECONDS} guest seconds if it is still there); what it wrote comes back`);
         break;
       case 'error':
         if (isReady) copyFailure = intelGuestError(e.code, e.message, '');

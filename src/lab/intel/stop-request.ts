@@ -14,17 +14,15 @@ import { CTL_DISK_BYTES } from './bochsrc.js';
 export const STOP_WORD = 'stop';
 
 /**
- * Guest time under Bochs (`clock: sync=none`) is not the host's: in the runs of 2026-11-28 a guest
- * second took 45 to 60 host seconds, idle or busy (the same step timed by the guest's
- * /proc/uptime and by the host; a first cut that polled every guest second answered a stop 53 s
- * late). Hence small guest figures: a poll every 0.1 guest s (some 5 s on the host; three short
- * processes each, about 1% of the guest's CPU) and 3 guest s (some 2-3 minutes) before SIGKILL,
- * well inside the host's backstop (run.ts STOP_BACKSTOP_SECONDS). exitscope run needed about 20
- * host seconds from SIGINT to its report being written.
+ * Guest seconds: the guest keeps time on HPET (iso-plan.ts: tsc=unstable), where a `sleep 1` took
+ * about a host second in the runs of 2026-11-28 (on the TSC, before, a guest second took 45-60).
+ * A poll every second (three short processes, a fraction of a percent of the guest's CPU); two
+ * minutes before SIGKILL, as exitscope run needed some 20 host seconds under Bochs from SIGINT to its
+ * report written, and well inside the host's backstop (run.ts STOP_BACKSTOP_SECONDS).
  */
-export const STOP_POLL_GUEST_SECONDS = 0.1;
-/** Guest seconds between the SIGINT and the SIGKILL (see STOP_POLL_GUEST_SECONDS for what that is on the host). */
-export const STOP_GRACE_GUEST_SECONDS = 3;
+export const STOP_POLL_GUEST_SECONDS = 1;
+/** Guest seconds between the SIGINT and the SIGKILL. */
+export const STOP_GRACE_GUEST_SECONDS = 120;
 
 /** A fresh control disk: zeros (no request), sparse. */
 export function createCtlDisk(path: string, bytes = CTL_DISK_BYTES): void {
