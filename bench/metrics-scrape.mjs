@@ -156,6 +156,29 @@ if (process.argv[2] === 'collector') {
       req.on('error', reject);
       req.end();
     });
+  /**
+   * A forked child answering 'cpu' with {cpu, rss} and 'exit' by exiting: `WARMUP` s of the activity
+   * (`eachSecond` once a second), then `SCRAPES` s measured; the child is stopped. B and C measure so.
+   */
+  const measureChild = async (child, eachSecond) => {
+    const usage = () => new Promise((r) => { child.once('message', r); child.send('cpu'); });
+    const seconds = async (n) => {
+      for (let k = 0; k < n; k++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        await eachSecond();
+      }
+    };
+    await seconds(WARMUP);
+    const before = await usage();
+    const t0 = process.hrtime.bigint();
+    await seconds(SCRAPES);
+    const after = await usage();
+    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.send('exit');
+    await exited;
+    return { wall, user: (after.cpu.user - before.cpu.user) / 1e6, system: (after.cpu.system - before.cpu.system) / 1e6, after };
+  };
   if (!process.argv.includes('--no-cpu') && (ONLY === undefined || ONLY === 'B')) {
     results.warmupSeconds = WARMUP;
     results.movingToo = MOVING_TOO;
@@ -164,24 +187,9 @@ if (process.argv[2] === 'collector') {
       const execArgv = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
       const child = fork(new URL(import.meta.url).pathname, ['exporter', String(vms), String(maxVms), feed ? 'feed' : 'still', String(every)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       const { port } = await new Promise((r) => child.once('message', r));
-      const usage = () => new Promise((r) => { child.once('message', r); child.send('cpu'); });
-      const seconds = async (n) => {
-        for (let k = 0; k < n; k++) {
-          await new Promise((r) => setTimeout(r, 1000));
-          if (scrapes) await scrape(port);
-        }
-      };
-      await seconds(WARMUP);
-      const before = await usage();
-      const t0 = process.hrtime.bigint();
-      await seconds(SCRAPES);
-      const after = await usage();
-      const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.send('exit');
-      await exited;
-      const user = (after.cpu.user - before.cpu.user) / 1e6;
-      const system = (after.cpu.system - before.cpu.system) / 1e6;
+      const { wall, user, system, after } = await measureChild(child, async () => {
+        if (scrapes) await scrape(port);
+      });
       const what = feed && scrapes ? 'ingest + scrape' : feed ? 'ingest only' : scrapes ? 'scrape only' : 'idle (the floor: Node, prom-client\'s event-loop monitor)';
       const moving = every === 1 ? 'every VM moves each second' : `1/${every} of the VMs move each second`;
       const row = { vms, maxVms, what, moving, seconds: SCRAPES, wallSeconds: wall, cpuShareOfOneCore: (user + system) / wall, userShare: user / wall, systemShare: system / wall, rssBytes: after.rss };
@@ -225,25 +233,10 @@ if (process.argv[2] === 'collector') {
         const body = await scrape(port).catch(() => '');
         if (body.includes('exitscope_exits_total{')) break;
       }
-      const usage = () => new Promise((r) => { child.once('message', r); child.send('cpu'); });
       let lastBody = '';
-      const seconds = async (n) => {
-        for (let k = 0; k < n; k++) {
-          await new Promise((r) => setTimeout(r, 1000));
-          lastBody = await scrape(port);
-        }
-      };
-      await seconds(WARMUP);
-      const before = await usage();
-      const t0 = process.hrtime.bigint();
-      await seconds(SCRAPES);
-      const after = await usage();
-      const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.send('exit');
-      await exited;
-      const user = (after.cpu.user - before.cpu.user) / 1e6;
-      const system = (after.cpu.system - before.cpu.system) / 1e6;
+      const { wall, user, system, after } = await measureChild(child, async () => {
+        lastBody = await scrape(port);
+      });
       const series = lastBody.split('\n').filter((l) => l.startsWith('exitscope_')).length;
       const row = { build: label, vms, maxVms, every, stragglers, seconds: SCRAPES, wallSeconds: wall, cpuShareOfOneCore: (user + system) / wall, userShare: user / wall, systemShare: system / wall, rssBytes: after.rss, seriesInLastScrape: series, loadavg: loadavg() };
       results.collector.push(row);
