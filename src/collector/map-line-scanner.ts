@@ -94,36 +94,19 @@ export class MapLineScanner {
    * entries already passed to `entry` must then be thrown away by the caller.
    */
   countEntries(body: number, entry: (value: number) => void): boolean {
-    this.i = body;
-    this.skip();
-    if (this.peek() === RBRACE) {
-      this.i++;
-      return this.tail();
-    }
-    for (;;) {
+    return this.members(body, () => {
       if (!this.key() || !this.byte(COLON)) return false;
       this.skip();
       const v = this.unsigned();
       if (v < 0) return false;
       entry(v);
-      this.skip();
-      const c = this.peek();
-      this.i++;
-      if (c === COMMA) continue;
-      if (c === RBRACE) return this.tail();
-      return false;
-    }
+      return true;
+    });
   }
 
   /** As countEntries, for a histogram map: each key's buckets in lows/counts (bucketCount of them, ascending). */
   histEntries(body: number, entry: () => void): boolean {
-    this.i = body;
-    this.skip();
-    if (this.peek() === RBRACE) {
-      this.i++;
-      return this.tail();
-    }
-    for (;;) {
+    return this.members(body, () => {
       if (!this.key() || !this.byte(COLON) || !this.byte(LBRACKET)) return false;
       this.bucketCount = 0;
       this.skip();
@@ -139,6 +122,23 @@ export class MapLineScanner {
           return false;
         }
       entry();
+      return true;
+    });
+  }
+
+  /**
+   * A map's object from `body` to the end of the line, `member` reading each entry from its key
+   * (false: not in the expected shape); the separators, the closing brace and the line's tail here.
+   */
+  private members(body: number, member: () => boolean): boolean {
+    this.i = body;
+    this.skip();
+    if (this.peek() === RBRACE) {
+      this.i++;
+      return this.tail();
+    }
+    for (;;) {
+      if (!member()) return false;
       this.skip();
       const c = this.peek();
       this.i++;
