@@ -2,36 +2,25 @@
  * exitscope's command line. Each subcommand parses and validates its options
  * here, then calls one module; errors a user can fix print "error/fix" lines,
  * anything else is a bug and prints its stack.
+ *
+ * A command's module is imported in its action, not here: `run` does not load the WebSocket
+ * server, prom-client or the lab's planners. Loading every command's modules cost 0.3 s of CPU
+ * natively and about a minute in the Intel lab (Bochs), at every start. What is imported
+ * statically is what parsing the options needs (small tables and parsers).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatUserError, isUserError, UserError } from './errors.js';
 import { isHelpOrVersion, throwUsageErrors } from './usage-errors.js';
 import { type Forward, LAB_CPU, parseForward, parseMemory } from './lab/qemu-args.js';
-import { runInLab } from './lab/run-command.js';
 import { USERLAND_SUITE_NAMES } from './lab/userland/suites.js';
-import { runIntelLabCommand } from './lab/intel/command.js';
-import { doctorCommand } from './commands/doctor.js';
-import { flameCommand } from './commands/flame.js';
 import { FLAME_FORMATS, type FlameFormat } from './flame/outputs.js';
 import type { LiveOptions } from './commands/live.js';
-import { recordCommand } from './commands/record.js';
 import { loadDashboard } from '../ui/load-dashboard.js';
-import { replayCommand, reportCommand } from './commands/replay.js';
-import { runCommand } from './commands/run.js';
-import { diffCommand } from './commands/diff.js';
-import { baselineUpdateCommand } from './commands/baseline.js';
 import { DIFF_FORMATS, type DiffFormat } from './diff/format.js';
 import { parseFailOn } from './gate/spec.js';
-import { recordFromCommand, streamUrl } from './commands/record-from.js';
-import { attachPlainCommand } from './commands/attach-plain.js';
-import { serveCommand } from './commands/serve.js';
-import { exporterCommand } from './commands/exporter.js';
-import { serveReplayCommand } from './commands/serve-replay.js';
 import { parseSpeed } from './replay-server/pace.js';
-import { reportHtmlCommand } from './commands/report-html.js';
 import type { ServeOptions } from './server/start.js';
 import { parseListen } from './server/listen-spec.js';
-import { topPlainCommand } from './commands/top-plain.js';
 import { FORMATS, type Format } from './report/format.js';
 import { METRICS_DEFAULTS, type MetricsOptions } from './metrics/model.js';
 import { EXITSCOPE_VERSION } from './version.js';
@@ -125,10 +114,12 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
         // --cpus and --tcg have QEMU's defaults: only a value the user gave is the Intel lab's concern
         const given = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
         const { cpus, tcg, ...rest } = opts;
+        const { runIntelLabCommand } = await import('./lab/intel/command.js');
         process.exitCode = await runIntelLabCommand({ ...rest, ...(given('cpus') ? { cpus } : {}), ...(given('tcg') ? { tcg } : {}) }, cwd);
         return;
       }
       const writable = opts.writable === false ? [] : opts.writable.length > 0 ? opts.writable : cwd === '/' ? [] : [cwd];
+      const { runInLab } = await import('./lab/run-command.js');
       const status = await runInLab(
         {
           mode: opts.run === undefined ? 'shell' : 'run',
@@ -157,6 +148,7 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
     .option('--json', 'print the findings as JSON')
     .option('--no-trial', 'only read the files: do not compile and attach the program')
     .action(async (o: { json?: boolean; trial: boolean }) => {
+      const { doctorCommand } = await import('./commands/doctor.js');
       process.exitCode = await doctorCommand({ json: o.json === true, trial: o.trial });
     });
 
@@ -180,7 +172,10 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
     if (process.stdout.isTTY && process.stdin.isTTY && !o.plain && !o.once) {
       const { topDashboard } = await loadDashboard();
       process.exitCode = await topDashboard({ ...common, windowSeconds: Number(o.window) as 1 | 10 | 60 });
-    } else process.exitCode = await topPlainCommand({ ...common, once: o.once === true, windowSeconds: Number(o.window) });
+    } else {
+      const { topPlainCommand } = await import('./commands/top-plain.js');
+      process.exitCode = await topPlainCommand({ ...common, once: o.once === true, windowSeconds: Number(o.window) });
+    }
   });
 
   liveOptions(
@@ -194,9 +189,11 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
       .option('-q, --quiet', 'no progress'),
   ).action(async (o: LiveCli & { output: string; duration?: number; quiet?: boolean; from?: string; token?: string }) => {
     if (o.from !== undefined) {
+      const { recordFromCommand } = await import('./commands/record-from.js');
       process.exitCode = await recordFromCommand({ from: o.from, ...(o.token ? { token: o.token } : {}), output: o.output, ...(o.duration ? { duration: o.duration } : {}), quiet: o.quiet === true });
       return;
     }
+    const { recordCommand } = await import('./commands/record.js');
     process.exitCode = await recordCommand({ ...live(o), output: o.output, ...(o.duration ? { duration: o.duration } : {}), quiet: o.quiet === true });
   });
 
@@ -218,10 +215,12 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
       // nothing is traced: the tracing options would be silently ignored, so they are refused
       const traced = (['pid', 'vm', 'cgroup', 'reason', 'detail', 'verbose'] as const).filter((k) => (Array.isArray(o[k]) ? (o[k] as unknown[]).length > 0 : o[k] !== undefined));
       if (traced.length || o.latency === false) throw new UserError('USAGE', `--replay serves a recording as it was recorded: --${traced[0] ?? 'no-latency'} applies to tracing only`, 'drop it (filter when recording), or serve a live trace without --replay');
+      const { serveReplayCommand } = await import('./commands/serve-replay.js');
       process.exitCode = await serveReplayCommand({ ...serveOpts(listen, o), maxClients: o.maxClients, file: o.replay, speed: o.speed ?? 1, ...(o.duration ? { duration: o.duration } : {}) });
       return;
     }
     if (o.speed !== undefined) throw new UserError('USAGE', '--speed paces a replay: it needs --replay FILE', 'add --replay FILE, or drop --speed');
+    const { serveCommand } = await import('./commands/serve.js');
     process.exitCode = await serveCommand({ ...live(o), ...serveOpts(listen, o), maxClients: o.maxClients, ...(o.duration ? { duration: o.duration } : {}) });
   });
 
@@ -239,6 +238,7 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
       } catch (e) {
         throw new UserError('BAD_LISTEN', (e as Error).message, 'give a port (loopback) or ADDR:PORT, e.g. exporter 9477 or exporter 0.0.0.0:9477');
       }
+      const { exporterCommand } = await import('./commands/exporter.js');
       process.exitCode = await exporterCommand({ ...live(o), listen, metrics: metricsOpts(o), ...(o.readToken !== undefined ? { readToken: o.readToken } : {}), ...(o.readTokenFile !== undefined ? { readTokenFile: o.readTokenFile } : {}) });
     });
 
@@ -253,11 +253,14 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
     .addOption(new Option('-w, --window <seconds>', 'rolling window').choices(['1', '10', '60']).default('10'))
     .addHelpText('after', `\nExamples:\n  exitscope attach ws://ci-host-7:8080 --token T\n  exitscope lab --forward 8080 --run 'exitscope serve 0.0.0.0:8080 --token T' &   then: exitscope attach ws://127.0.0.1:8080 --token T`)
     .action(async (url: string, o: { token?: string; plain?: boolean; output?: string; duration?: number; window: string }) => {
-      const target = streamUrl(url);
+      const target = (await import('./commands/record-from.js')).streamUrl(url);
       if (process.stdout.isTTY && process.stdin.isTTY && !o.plain) {
         const { attachDashboard } = await loadDashboard();
         process.exitCode = await attachDashboard({ url: target, ...(o.token ? { token: o.token } : {}), windowSeconds: Number(o.window) as 1 | 10 | 60, ...(o.output ? { output: o.output } : {}) });
-      } else process.exitCode = await attachPlainCommand({ url: target, ...(o.token ? { token: o.token } : {}), windowSeconds: Number(o.window), ...(o.output ? { output: o.output } : {}), ...(o.duration ? { duration: o.duration } : {}) });
+      } else {
+        const { attachPlainCommand } = await import('./commands/attach-plain.js');
+        process.exitCode = await attachPlainCommand({ url: target, ...(o.token ? { token: o.token } : {}), windowSeconds: Number(o.window), ...(o.output ? { output: o.output } : {}), ...(o.duration ? { duration: o.duration } : {}) });
+      }
     });
 
   program
@@ -272,7 +275,10 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
       if (process.stdout.isTTY && process.stdin.isTTY && !o.plain) {
         const { replayDashboard } = await loadDashboard();
         process.exitCode = await replayDashboard(file, { windowSeconds: Number(o.window) as 1 | 10 | 60, speed: o.speed });
-      } else process.exitCode = await replayCommand(file, { realtime: o.realtime === true, windowSeconds: Number(o.window) });
+      } else {
+        const { replayCommand } = await import('./commands/replay.js');
+        process.exitCode = await replayCommand(file, { realtime: o.realtime === true, windowSeconds: Number(o.window) });
+      }
     });
 
   program
@@ -282,8 +288,8 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
     .addOption(new Option('-f, --format <format>', 'output format; html: one self-contained page (report, charts over time, hints; works offline)').choices([...FORMATS, 'html']).default('text'))
     .option('-o, --output <file>', 'write the report to this file (atomically) instead of stdout')
     .addHelpText('after', `\nExamples:\n  exitscope report run.jsonl                        the text report\n  exitscope report run.jsonl -f json | jq .totalExits\n  exitscope report run.jsonl -f html -o run.html    one file to attach to a CI run or a bug\n\nAn HTML report is never written to a terminal: give -o FILE or redirect stdout. See docs/web.md.`)
-    .action((file: string, o: { format: Format | 'html'; output?: string }) => {
-      process.exitCode = o.format === 'html' ? reportHtmlCommand(file, o.output) : reportCommand(file, o.format, o.output);
+    .action(async (file: string, o: { format: Format | 'html'; output?: string }) => {
+      process.exitCode = o.format === 'html' ? (await import('./commands/report-html.js')).reportHtmlCommand(file, o.output) : (await import('./commands/replay.js')).reportCommand(file, o.format, o.output);
     });
 
   liveOptions(
@@ -303,6 +309,7 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
       .addHelpText('after', `\nExamples:\n  exitscope run -- make integration-test\n  exitscope run --scope -- ./boot-test-vm.sh     only this job's VMs, whatever else runs on the host\n  exitscope run -f json --report-file exits.json -- ./ci.sh\n  exitscope run --baseline good.json --fail-on 'total:+20%,EXCP_PF:>0' --summary "$GITHUB_STEP_SUMMARY" --junit exits.xml -- ./ci.sh\n  exitscope lab --run 'exitscope run -- exitscope-workload npf 1031'\n\nExit status: COMMAND's own; 3 when COMMAND succeeded and a --fail-on rule is broken; 2 for an error of exitscope's.`),
   ).action(async (argv: string[], o: LiveCli & { output: string | false; format: Format; reportFile?: string; scope?: boolean; baseline?: string; failOn: string[]; summary?: string; junit?: string }) => {
     const gate = { ...(o.baseline ? { baseline: o.baseline } : {}), ...(o.failOn.length ? { failOn: parseFailOn(o.failOn) } : {}), ...(o.summary ? { summary: o.summary } : {}), ...(o.junit ? { junit: o.junit } : {}) };
+    const { runCommand } = await import('./commands/run.js');
     process.exitCode = await runCommand(argv, { ...live(o), ...(o.scope ? { createCgroup: true } : {}), ...(o.output ? { output: o.output } : {}), format: o.format, ...(o.reportFile ? { reportFile: o.reportFile } : {}), ...gate });
   });
 
@@ -314,7 +321,8 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
     .addOption(new Option('-f, --format <format>', 'output format').choices([...DIFF_FORMATS]).default('text'))
     .addOption(new Option('--by <what>', 'also compare per VM (matched by name)').choices(['vm']))
     .addHelpText('after', `\nExamples:\n  exitscope diff healthy.jsonl slow.jsonl              what changed between two hosts\n  exitscope diff base.json new.json -f markdown       for a PR comment or a CI summary\n  exitscope diff a.jsonl b.jsonl --by vm -f json | jq '.exits[] | select(.count.delta != 0)'\n\nSee docs/ci.md.`)
-    .action((base: string, next: string, o: { format: DiffFormat; by?: 'vm' }) => {
+    .action(async (base: string, next: string, o: { format: DiffFormat; by?: 'vm' }) => {
+      const { diffCommand } = await import('./commands/diff.js');
       process.exitCode = diffCommand(base, next, { format: o.format, byVm: o.by === 'vm' });
     });
 
@@ -326,7 +334,8 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
     .requiredOption('--from <file>', 'a recording (record, run -o) or a report -f json of a good run')
     .requiredOption('-o, --output <file>', 'the baseline file to write')
     .addHelpText('after', `\nExamples:\n  exitscope baseline update --from exitscope-run.jsonl -o ci/exits-baseline.json\n  exitscope run --baseline ci/exits-baseline.json --fail-on 'total:+20%' -- ./ci.sh`)
-    .action((o: { from: string; output: string }) => {
+    .action(async (o: { from: string; output: string }) => {
+      const { baselineUpdateCommand } = await import('./commands/baseline.js');
       process.exitCode = baselineUpdateCommand(o.from, o.output);
     });
 
@@ -352,6 +361,7 @@ The first run downloads Debian's kernel package (~70 MB) into ~/.cache/exitscope
     .option('-q, --quiet', 'no progress')
     .addHelpText('after', `\nExamples:\n  exitscope flame                         5 s of every VM, all formats in the current directory\n  exitscope flame --vm ci-runner-3 --seconds 10 -o /tmp/ci3\n  exitscope flame --cgroup 'machine.slice/machine-qemu\\x2d1\\x2dweb.scope'\n  exitscope flame -o stacks.folded && flamegraph.pl stacks.folded > out.svg\n  exitscope lab --run 'exitscope-workload npf 200000 & sleep 2; exitscope flame --seconds 3'\n\nNo samples (an idle guest sleeps in HLT) is an error, and Ctrl-C writes nothing.`)
     .action(async (o: { seconds: number; hz: number; pid: number[]; vm?: string; cgroup?: string; output?: string; format: FlameFormat[]; reasons: boolean; user: boolean; top: number; json?: boolean; quiet?: boolean; raw?: string }) => {
+      const { flameCommand } = await import('./commands/flame.js');
       process.exitCode = await flameCommand({ seconds: o.seconds, hz: o.hz, pid: o.pid, ...(o.vm !== undefined ? { vm: o.vm } : {}), ...(o.cgroup !== undefined ? { cgroup: o.cgroup } : {}), ...(o.output !== undefined ? { output: o.output } : {}), formats: o.format, reasons: o.reasons, user: o.user, top: o.top, json: o.json === true, quiet: o.quiet === true, ...(o.raw !== undefined ? { raw: o.raw } : {}) });
     });
 

@@ -11,7 +11,8 @@ import { type Capabilities, blocking, blockingError } from '../probes/capabiliti
 import { buildProgram } from '../probes/program.js';
 import { dialectFor } from '../probes/dialect.js';
 import { spawnTracer, type Tracer } from '../process/tracer-process.js';
-import { type HelloMessage, type Message, PROTOCOL_VERSION } from '../protocol/messages.js';
+import type { HelloMessage, Message } from '../protocol/messages.js';
+import { PROTOCOL_VERSION } from '../protocol/version.js';
 import type { Frame } from './bpftrace-output.js';
 import { type ReaderEvent, type SnapshotFrame, SnapshotReader } from './snapshot-reader.js';
 import type { CgroupScope } from '../scope/cgroup-target.js';
@@ -152,7 +153,7 @@ export class Collector {
 
   private spawn(): Promise<void> {
     const bpftrace = this.o.caps.bpftrace?.path ?? 'bpftrace';
-    // never execa's cleanup (signal-exit): see tracer-process.ts; bpftrace dies with us all the same
+    // no signal-exit cleanup (see tracer-process.ts); bpftrace dies with us all the same
     const child = spawnTracer(bpftrace, ['-f', 'json', this.programFile], {
       env: { BPFTRACE_MAP_KEYS_MAX: String(this.mapKeysMax), BPFTRACE_MAX_MAP_KEYS: String(this.mapKeysMax) },
     });

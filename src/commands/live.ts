@@ -10,8 +10,8 @@ import { Aggregate } from '../model/aggregate.js';
 import { SVM_EXIT_REASONS, VMX_EXIT_REASONS } from '../model/exit-reasons.js';
 import { type Capabilities, blocking, blockingError, detectCapabilities } from '../probes/capabilities.js';
 import type { Message } from '../protocol/messages.js';
-import { RecordingWriter } from '../recording/recording.js';
-import { type ServeOptions, startServer } from '../server/start.js';
+import { RecordingWriter } from '../recording/writer.js';
+import type { ServeOptions } from '../server/start.js';
 import { safeText } from '../views/safe-text.js';
 import { type CgroupScope, resolveCgroup } from '../scope/cgroup-target.js';
 import { checkCgroupFilter } from '../scope/filter-support.js';
@@ -127,7 +127,8 @@ export async function startLive(o: LiveOptions, onMessage: (m: Message) => void 
 export async function startLiveIn(o: LiveOptions, onMessage: (m: Message) => void, caps: Capabilities, pids: number[], reasons: number[], cgroup: CgroupScope | undefined): Promise<Live> {
   // the server first: the hello must reach it
   // where it listens and its token are said on stderr even under the dashboard (before it draws)
-  const served = o.serve ? await startServer(o.serve, (l: string) => process.stderr.write(`${l}\n`)) : undefined;
+  // imported only when serving: the WebSocket server and prom-client are most of a start's module loading
+  const served = o.serve ? await (await import('../server/start.js')).startServer(o.serve, (l: string) => process.stderr.write(`${l}\n`)) : undefined;
   const agg = new Aggregate();
   // a failed write (disk full) stops the collection: see stop() for how the error reaches the command
   let live: Live | undefined;

@@ -3,7 +3,6 @@
  * report, keep the recording, and exit with COMMAND's status.
  */
 import { constants } from 'node:os';
-import { execa } from 'execa';
 import { UserError } from '../errors.js';
 import { writeUserFile } from '../io/user-file.js';
 import { type Format, formatReport } from '../report/format.js';
@@ -11,18 +10,33 @@ import { buildReport } from '../report/report.js';
 import { type Live, type LiveOptions, onInterrupt, startLive } from './live.js';
 import { leaveRunCgroup, removeRunCgroup } from '../scope/run-cgroup.js';
 import { sayRemoval } from '../scope/removal-notice.js';
-import { spawnInCgroup } from '../scope/spawn-in-cgroup.js';
+import type { spawnInCgroup } from '../scope/spawn-in-cgroup.js';
+import { spawnWithResult } from '../process/child-result.js';
 import { finishGate, type GateOptions, prepareGate } from '../gate/run-gate.js';
 
 /** COMMAND in the cgroup made for --scope; if it cannot be put there, tracing stops and the cgroup goes. */
 async function startScoped(argv: string[], live: Live): ReturnType<typeof spawnInCgroup> {
   try {
+    // loaded for --scope only: it starts COMMAND with execa, whose loading every other run is spared
+    const { spawnInCgroup } = await import('../scope/spawn-in-cgroup.js');
     return await spawnInCgroup(argv, (live.cgroup as NonNullable<Live['cgroup']>).path);
   } catch (e) {
     await live.stop().catch(() => undefined);
     if (live.cgroup) await removeRunCgroup(live.cgroup);
     throw e;
   }
+}
+
+/**
+ * COMMAND on our terminal. A SIGTERM passed on to it is followed by SIGKILL 5 s later if it is
+ * still running, and exitscope exiting under it (a bug) sends it SIGTERM: what execa did here.
+ */
+function startCommand(argv: string[]): ReturnType<typeof spawnWithResult> {
+  const child = spawnWithResult(argv[0] as string, argv.slice(1), { stdio: 'inherit', forceKillAfterDelay: 5000 });
+  const orphaned = (): void => void child.kill('SIGTERM');
+  process.once('exit', orphaned);
+  void child.then(() => process.removeListener('exit', orphaned));
+  return child;
 }
 
 export interface RunOptions extends LiveOptions, GateOptions {
@@ -33,7 +47,7 @@ export interface RunOptions extends LiveOptions, GateOptions {
 export async function runCommand(argv: string[], o: RunOptions): Promise<number> {
   if (argv.length === 0) throw new UserError('NO_COMMAND', 'exitscope run needs a command to run', 'exitscope run -- make test');
   // --baseline/--fail-on: read and checked before anything is traced (src/gate/)
-  const gate = prepareGate(o);
+  const gate = await prepareGate(o);
   // Signals are ours from the start (attaching takes seconds): the first stops in order, a second
   // exits at once (onInterrupt). SIGTERM comes to exitscope alone (a CI timeout, kill): it is passed
   // on to COMMAND, so that the run ends as if COMMAND had ended. SIGINT (Ctrl-C) reaches COMMAND and
@@ -61,7 +75,7 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
       return 130;
     }
     // --scope: COMMAND starts in the fresh cgroup the program counts (src/scope/)
-    const started = live.cgroup?.created ? (await startScoped(argv, live)).child : execa(argv[0] as string, argv.slice(1), { stdio: 'inherit', reject: false });
+    const started = live.cgroup?.created ? (await startScoped(argv, live)).child : startCommand(argv);
     child = started;
     const result = await started;
     await stopAndRemoveCgroup(live);

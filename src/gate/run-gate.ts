@@ -6,7 +6,7 @@
  */
 import { UserError } from '../errors.js';
 import { compareReports } from '../diff/compare.js';
-import { loadSide, type LoadedSide } from '../diff/load-side.js';
+import type { LoadedSide } from '../diff/load-side.js';
 import { writeUserFile } from '../io/user-file.js';
 import type { Report } from '../report/report.js';
 import { safeText } from '../views/safe-text.js';
@@ -32,11 +32,14 @@ export interface PreparedGate {
   baseline?: LoadedSide;
 }
 
-/** Before tracing: the options make sense together and the baseline can be read. */
-export function prepareGate(o: GateOptions): PreparedGate {
+/**
+ * Before tracing: the options make sense together and the baseline can be read. The baseline's
+ * reader (and zod, which checks it) is loaded only when there is one: most runs have none.
+ */
+export async function prepareGate(o: GateOptions): Promise<PreparedGate> {
   if (o.failOn?.length && !o.baseline) throw new UserError('NO_BASELINE', '--fail-on compares this run with a baseline, and none was given', 'add --baseline FILE (a recording or report -f json of a good run; exitscope baseline update writes one)');
   if (o.junit && !o.failOn?.length) throw new UserError('NO_BASELINE', '--junit writes one test case per --fail-on rule, and no rule was given', "add --baseline FILE --fail-on 'total:+20%' (docs/ci.md)");
-  const baseline = o.baseline ? loadSide(o.baseline) : undefined;
+  const baseline = o.baseline ? (await import('../diff/load-side.js')).loadSide(o.baseline) : undefined;
   for (const w of baseline?.warnings ?? []) process.stderr.write(`${w.split('\n').map(safeText).join('\n')}\n`);
   return { o, ...(baseline ? { baseline } : {}) };
 }

@@ -7,7 +7,7 @@
  * - our own exits without a signal (process.exit, an uncaught exception): a
  *   synchronous 'exit' hook SIGKILLs every tracer still running.
  *
- * Why not execa's `cleanup: true`: it uses signal-exit, which adds its own
+ * No signal-exit (what execa's `cleanup: true` used, when tracers were started with execa): it adds its own
  * SIGINT/SIGTERM listeners and re-raises the signal (killing us with no final
  * snapshot) whenever it counts itself the only listener. Its listeners are
  * removed when a child exits and added again, *after* ours, for the next one;
@@ -19,7 +19,7 @@
  * collector treats bpftrace exiting on SIGINT as an interruption).
  */
 import { accessSync, constants } from 'node:fs';
-import { execa, type ResultPromise } from 'execa';
+import { type ChildWithResult, spawnWithResult } from './child-result.js';
 import { which } from '../lab/preflight.js';
 import { parentDeathGuard } from './parent-death.js';
 
@@ -61,11 +61,11 @@ export interface TracerOptions {
   cancelSignal?: AbortSignal;
   forceKillAfterDelay?: number;
 }
-const FIXED = { stdin: 'ignore', buffer: false, reject: false, cleanup: false } as const;
-export type Tracer = ResultPromise<typeof FIXED>;
+const STDIO = ['ignore', 'pipe', 'pipe'] as const;
+export type Tracer = ChildWithResult;
 
 /**
- * Starts FILE ARGS as execa would, guarded as above; the pid is the tracer's (setpriv execs it).
+ * Starts FILE ARGS, guarded as above; the pid is the tracer's (setpriv execs it).
  * `setprivPath` overrides the PATH searched for setpriv (tests).
  */
 export function spawnTracer(file: string, args: readonly string[], options: TracerOptions = {}, setprivPath?: string): Tracer {
@@ -76,12 +76,13 @@ export function spawnTracer(file: string, args: readonly string[], options: Trac
   const { setpriv } = parentDeathGuard(setprivPath);
   // A tracer that cannot be found is spawned bare: the caller sees Node's own ENOENT, not setpriv's status 127.
   const guarded = setpriv !== undefined && findable(file);
-  const child: Tracer = guarded ? execa(setpriv, ['--pdeathsig', 'SIGKILL', '--', file, ...args], { ...options, ...FIXED }) : execa(file, args, { ...options, ...FIXED });
+  const o = { ...options, stdio: [...STDIO] };
+  const child: Tracer = guarded ? spawnWithResult(setpriv, ['--pdeathsig', 'SIGKILL', '--', file, ...args], o) : spawnWithResult(file, args, o);
   running.add(child);
   const forget = (): void => {
     running.delete(child);
   };
-  // on exit; or, when it never started (spawn failed), once execa settles
+  // on exit; or, when it never started (spawn failed), once its result settles
   child.once('exit', forget);
   child.then(forget, forget);
   return child;

@@ -7,8 +7,9 @@
  * Counts in snapshots are deltas for that interval: a consumer sums them.
  */
 import { z } from 'zod';
+import { PROTOCOL_VERSION } from './version.js';
 
-export const PROTOCOL_VERSION = 1;
+export { PROTOCOL_VERSION };
 
 const Int = z.number().int();
 const Count = Int.nonnegative();
