@@ -89,11 +89,16 @@ export function labConfig(o: Pick<LabOptions, 'mode' | 'npt' | 'writable'>, net 
 }
 
 /** The script the guest runs in the chroot: environment, working directory, then the mode's work. */
-export function runScript(o: Pick<LabOptions, 'mode' | 'command' | 'cwd'>, path = guestPath()): string {
+export function runScript(o: Pick<LabOptions, 'mode' | 'command' | 'cwd'>, path = guestPath(), defaults: Readonly<Record<string, string>> = {}): string {
   const head = [
     '# written by exitscope lab (src/lab/boot.ts)',
     `export PATH=${shq(path)}`,
     'export HOME=/root TERM=${TERM:-linux} EXITSCOPE_LAB=1 EXITSCOPE_LAB_CTL=/run/exitscope-lab',
+    // a lab's own defaults: a value the command sets itself (VAR=... exitscope ...) wins
+    ...Object.entries(defaults).map(([k, v]) => {
+      if (!/^[A-Z][A-Z0-9_]*$/.test(k)) throw new Error(`runScript: bad variable name ${k}`);
+      return `export ${k}=\${${k}:-${shq(v)}}`;
+    }),
     `cd ${shq(o.cwd)} || exit 126`,
   ];
   switch (o.mode) {

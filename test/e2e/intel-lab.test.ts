@@ -59,13 +59,20 @@ function part(runs: [Scenario, number][], ept: 'on' | 'off', flame: boolean): { 
     step(`${ept} exitscope run ended`),
     ...(flame
       ? [
-          // a steady EPT-violation load, then a flame snapshot of it
-          step('flame: load starts'),
+          // a flame snapshot of a steady EPT-violation load. The load starts once flame samples:
+          // on the guest's one vCPU it would otherwise take half of the CPU that flame starts with
+          // (node, bpftrace's compile and attach); flame follows threads as they take exits, so a
+          // VM started after it attached is sampled all the same
+          step('flame: starts'),
+          'exitscope flame --seconds 4 -o flame.folded > flame.txt 2> flame.err & F=$!',
+          'while ! grep -q "flame: sampling" flame.err && kill -0 $F 2>/dev/null; do sleep 0.2; done',
+          step('flame: sampling; the load starts'),
           'exitscope-workload npf 20000 --loop > /dev/null & W=$!',
-          'sleep 3',
-          'exitscope flame --seconds 4 -q -o flame.folded > flame.txt 2>&1 || echo "flame status $?" >> flame.txt',
+          'wait $F || echo "flame status $?" >> flame.txt',
+          'cat flame.err >> flame.txt',
           step('flame: done'),
-          'kill $W; wait $W || true',
+          'kill $W 2>/dev/null || true',
+          'wait $W || true',
         ]
       : []),
     '',

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { guestPath, labConfig, runScript } from '../../src/lab/boot.js';
 import { GUEST_BIN } from '../../src/lab/guest-commands.js';
+import { INTEL_GUEST_ENV_DEFAULTS } from '../../src/lab/intel/guest-env.js';
+import { mapKeysMax } from '../../src/collector/collector.js';
 
 /** Runs a script with a stub `cd` target, as the guest would, and returns its stdout. */
 function sh(script: string, env: Record<string, string> = {}): string {
@@ -53,6 +55,19 @@ describe('runScript', () => {
       status = (e as { status: number }).status;
     }
     expect(status).toBe(126);
+  });
+
+  it("a lab's defaults are exported, and a value already in the environment wins (the Intel lab's map cap)", () => {
+    const script = runScript({ mode: 'run', command: 'echo "$EXITSCOPE_MAP_KEYS_MAX"', cwd }, '/bin:/usr/bin', INTEL_GUEST_ENV_DEFAULTS);
+    expect(sh(script, { EXITSCOPE_MAP_KEYS_MAX: '' }).trim()).toBe('4096');
+    expect(sh(script, { EXITSCOPE_MAP_KEYS_MAX: '65536' }).trim()).toBe('65536');
+    // the command's own assignment wins too, as a user writes it
+    expect(sh(runScript({ mode: 'run', command: 'EXITSCOPE_MAP_KEYS_MAX=1024 sh -c \'echo $EXITSCOPE_MAP_KEYS_MAX\'', cwd }, '/bin:/usr/bin', INTEL_GUEST_ENV_DEFAULTS), { EXITSCOPE_MAP_KEYS_MAX: '' }).trim()).toBe('1024');
+    // the QEMU lab sets none: exitscope's own default applies there
+    expect(sh(runScript({ mode: 'run', command: 'echo "[$EXITSCOPE_MAP_KEYS_MAX]"', cwd }, '/bin:/usr/bin'), { EXITSCOPE_MAP_KEYS_MAX: '' }).trim()).toBe('[]');
+    // every default is a valid cap for exitscope (mapKeysMax would refuse it at start otherwise)
+    expect(mapKeysMax({ EXITSCOPE_MAP_KEYS_MAX: INTEL_GUEST_ENV_DEFAULTS.EXITSCOPE_MAP_KEYS_MAX })).toBe(4096);
+    expect(() => runScript({ mode: 'run', command: 'true', cwd }, '/bin', { 'bad name': 'x' })).toThrow(/bad variable name/);
   });
 
   it('needs a command in run mode', () => {

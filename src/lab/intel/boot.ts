@@ -25,6 +25,7 @@ import { lddClosure, mergeRootFiles } from './rootfs.js';
 import { FileFollower, type GuestEvent, LineSplitter, parseEvent } from './serial-protocol.js';
 import { createCtlDisk, requestStop, STOP_GRACE_GUEST_SECONDS } from './stop-request.js';
 import { dyingWithUs } from '../../process/parent-death.js';
+import { INTEL_GUEST_ENV_DEFAULTS } from './guest-env.js';
 
 export interface IntelLabOptions {
   /** The shell command line to run. */
@@ -132,7 +133,7 @@ export async function bootIntelLab(o: IntelLabOptions): Promise<IntelLab> {
     await buildIso(
       planRunIso({
         config: intelLabConfig({ npt: o.npt, cwd, copyCwd: o.copyCwd }),
-        runScript: runScript({ mode: 'run', command: o.command, cwd }, guestPath()),
+        runScript: runScript({ mode: 'run', command: o.command, cwd }, guestPath(), INTEL_GUEST_ENV_DEFAULTS),
         commands: guestCommands(ownTargets()),
         packagePaths: packageFiles(repoRoot()),
         cwd,
@@ -145,7 +146,7 @@ export async function bootIntelLab(o: IntelLabOptions): Promise<IntelLab> {
     rmSync(runDir, { recursive: true, force: true });
     throw e;
   }
-  say(`run ISO built (${o.copyCwd && cwd !== '/' ? `exitscope and ${cwd}` : 'exitscope'})`);
+  say(`run ISO built (${o.copyCwd && cwd !== '/' ? `exitscope and ${cwd}` : 'exitscope'}); in the guest, by default: ${Object.entries(INTEL_GUEST_ENV_DEFAULTS).map(([k, v]) => `${k}=${v}`).join(' ')} (docs/lab.md)`);
 
   // dies with us even when we are SIGKILLed (setpriv, then unshare, exec in turn: one pid)
   const argv = dyingWithUs(display.kind === 'netns' ? [display.unshare, '--net', '--', bochs, '-q', '-f', 'bochsrc'] : [bochs, '-q', '-f', 'bochsrc']);
