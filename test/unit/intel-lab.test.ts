@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
 import { intelLabConfig, treeBytes } from '../../src/lab/intel/boot.js';
-import { BOCHS_CPU, bochsrc, OUT_DISK_BYTES, OUT_DISK_GEOMETRY, RUN_FILES } from '../../src/lab/intel/bochsrc.js';
+import { BOCHS_CPU, bochsrc, CTL_DISK_BYTES, OUT_DISK_BYTES, OUT_DISK_GEOMETRY, RUN_FILES } from '../../src/lab/intel/bochsrc.js';
 import { intelUnsupported, type LabCliOptions } from '../../src/lab/intel/command.js';
 import { copyBack, createOutDisk, diskHasArchive, safeMemberPath } from '../../src/lab/intel/copy-back.js';
 import { intelInitScript } from '../../src/lab/intel/init-script.js';
@@ -17,6 +17,7 @@ import { intelGuestError, RFB_PORTS, displayIsolation } from '../../src/lab/inte
 import { lddClosure, mergeRootFiles, parseLdd } from '../../src/lab/intel/rootfs.js';
 import { FileFollower, GUEST_CTL, GUEST_MODULES, LineSplitter, parseEvent } from '../../src/lab/intel/serial-protocol.js';
 import { repoRoot } from '../../src/lab/paths.js';
+import { requireStaticBusybox } from '../../src/lab/preflight.js';
 
 describe('bochsrc', () => {
   const rc = bochsrc({ memoryMiB: 2048 });
@@ -208,8 +209,31 @@ describe('the guest /init', () => {
   it('stacks the run ISO over the boot ISO\'s rootfs under a RAM layer', () => {
     expect(script).toContain('lowerdir=/run-iso/root:/boot-iso/rootfs,upperdir=/upper/data');
   });
+  it('knows each disk by its size, whichever name the kernel gave it (the probe is asynchronous)', () => {
+    const line = script.split('\n').find((l) => l.startsWith('disk_of() {')) as string;
+    expect(line).toBeDefined();
+    const [outSectors, ctlSectors] = [OUT_DISK_BYTES / 512, CTL_DISK_BYTES / 512];
+    for (const [sda, sdb] of [[outSectors, ctlSectors], [ctlSectors, outSectors]]) {
+      const sys = mkdtempSync(join(tmpdir(), 'intel-sys-'));
+      for (const [name, size] of [['sda', sda], ['sdb', sdb]] as const) {
+        mkdirSync(join(sys, 'block', name), { recursive: true });
+        writeFileSync(join(sys, 'block', name, 'size'), `${size}\n`);
+      }
+      const fn = line.replaceAll('/sys/block/', `${sys}/block/`);
+      const out = execFileSync(requireStaticBusybox(), ['sh', '-c', `${fn}\necho "$(disk_of ${outSectors}) $(disk_of ${ctlSectors}) [$(disk_of 12345)]"`], { encoding: 'utf8' }).trim();
+      expect(out).toBe(sda === outSectors ? '/dev/sda /dev/sdb []' : '/dev/sdb /dev/sda []');
+    }
+    // the copy-back and the stop watcher use what it found, never a fixed name
+    expect(script).toContain(`OUT_DEV=$(disk_of ${outSectors})`);
+    expect(script).not.toMatch(/\/dev\/sd[ab]/);
+  });
+
+  it('mounts the boot ISO where /rootfs is, whichever CD-ROM it is on', () => {
+    expect(script).toMatch(/if \[ ! -d \/boot-iso\/rootfs \]; then\n  umount \/boot-iso \/run-iso\n  mount -t iso9660 -o ro \/dev\/sr1 \/boot-iso && mount -t iso9660 -o ro \/dev\/sr0 \/run-iso/);
+  });
+
   it('reports the status before copy-back, and powers off only after a pause for the UART', () => {
-    const order = ['event "status $status"', 'cpio -o -H newc < /list > /newroot/dev/sda', 'event "stage done $status"'].map((s) => script.indexOf(s));
+    const order = ['event "status $status"', 'cpio -o -H newc < /list > /newroot$OUT_DEV', 'event "stage done $status"'].map((s) => script.indexOf(s));
     expect(order.every((i) => i > 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     expect(script).toMatch(/off\(\) \{ sync; sleep 3; poweroff -f; \}/);

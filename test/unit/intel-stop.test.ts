@@ -20,7 +20,7 @@ describe('the control disk', () => {
     const g = CTL_DISK_GEOMETRY;
     expect(line).toBe(`ata1-slave: type=disk, path=${RUN_FILES.ctlDisk}, mode=flat, cylinders=${g.cylinders}, heads=${g.heads}, spt=${g.spt}`);
     expect(CTL_DISK_BYTES).toBe(g.cylinders * g.heads * g.spt * 512);
-    expect(CTL_DEVICE).toBe('/dev/sdb');
+    expect(CTL_DEVICE).toBe('$CTL_DEV');
   });
   it('starts as zeros; a stop request writes the word at its first byte and keeps its size', () => {
     const disk = join(mkdtempSync(join(tmpdir(), 'ctl-')), 'ctl.img');
@@ -39,7 +39,8 @@ describe('the control disk', () => {
   });
   it('/init waits for the control disk and runs the command through the stop watcher, then reports and copies back', () => {
     const init = intelInitScript({ baseModules: ['/lib/modules/ata_piix.ko'], kvmModules: ['/lib/modules/kvm.ko', '/lib/modules/kvm-intel.ko'] });
-    expect(init).toContain(`[ ! -b ${CTL_DEVICE} ]`);
+    expect(init).toContain(`[ -z "$(disk_of ${CTL_DISK_BYTES / 512})" ]`);
+    expect(init).toContain(`CTL_DEV=$(disk_of ${CTL_DISK_BYTES / 512})`);
     const order = [`dd if=/newroot${CTL_DEVICE} bs=512 count=1 iflag=direct`, 'chroot /newroot /bin/sh /run/exitscope-lab/run.sh', 'event "status $status"', 'cpio -o -H newc'].map((s) => init.indexOf(s));
     expect(order.every((i) => i > 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);

@@ -25,10 +25,14 @@ export { EVENT_PREFIX };
 export const GUEST_CTL = '/run/exitscope-lab';
 /** kvm_intel's module in the guest, to reload it with the other ept= (init-script.ts copies it there). */
 export const GUEST_MODULES = `${GUEST_CTL}/modules`;
-/** The output disk (Bochs' ata1-master; the CD-ROMs are sr0 and sr1). */
-export const OUT_DEVICE = '/dev/sda';
-/** The control disk (Bochs' ata1-slave), where the host writes a stop request (stop-request.ts). */
-export const CTL_DEVICE = '/dev/sdb';
+/**
+ * The guest's names for its two disks, shell variables that /init sets by each disk's size: the
+ * output disk (Bochs' ata1-master) and the control disk (ata1-slave), where the host writes a stop
+ * request (stop-request.ts). Not /dev/sda and /dev/sdb: the kernel names disks in the order it
+ * probes them, which is asynchronous, and one run's copy-back went to the control disk that way.
+ */
+export const OUT_DEVICE = '$OUT_DEV';
+export const CTL_DEVICE = '$CTL_DEV';
 
 export type GuestEvent =
   | { kind: 'stage'; stage: 'init' | 'modules' | 'media' | 'ready' }
