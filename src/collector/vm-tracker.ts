@@ -4,6 +4,11 @@
  * (/sys/kernel/debug/kvm/PID-FD, one per VM, as kvm_stat uses), polled so that
  * short-lived VMs are named while they still exist; and pids seen in the exit
  * counts. A VM that exits is reported gone; one that restarts is a new pid.
+ *
+ * Without threads (the exporter's program without --metrics-vcpu keys its exit counts by VM, tid
+ * 0: src/probes/program.ts exitsByThread), a VM's vCPU threads are read once, when it is found,
+ * and its thread list is not polled: nothing downstream labels by vCPU, and at 1,000 VMs that
+ * listing every 2 s was the largest part of the tracker's cost (docs/benchmarks.md section 6).
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,6 +33,8 @@ export class VmTracker {
     private readonly now: () => number,
     private readonly proc = '/proc',
     private readonly debugfsKvm = '/sys/kernel/debug/kvm',
+    /** false: follow VMs only, not their vCPU threads (see above). */
+    private readonly threads = true,
   ) {}
 
   /** Pids with a VM in KVM's debugfs ("1234-11" directories). */
@@ -46,7 +53,7 @@ export class VmTracker {
    */
   poll(): void {
     for (const pid of this.vmPidsFromDebugfs()) if (!this.known.has(pid)) this.look(pid, undefined);
-    if (this.polls++ % 10 !== 0) return;
+    if (this.polls++ % 10 !== 0 || !this.threads) return;
     for (const [pid, k] of this.known) {
       let tasks: string;
       try {
@@ -61,9 +68,15 @@ export class VmTracker {
     }
   }
 
-  /** Exit counts name (pid, tid) pairs: make sure each is known. */
+  /** Exit counts name (pid, tid) pairs: make sure each is known. tid 0 is the whole VM (exit counts keyed by VM). */
   saw(pairs: { pid: number; tid: number }[]): void {
-    for (const { pid, tid } of pairs) this.look(pid, tid);
+    let last = -1;
+    for (const { pid, tid } of pairs) {
+      if (tid !== 0) this.look(pid, tid);
+      // a VM's entries come together: one lookup for a run of them
+      else if (pid !== last && !this.known.has(pid)) this.look(pid, undefined);
+      last = pid;
+    }
   }
 
   private look(pid: number, tid: number | undefined): void {

@@ -87,3 +87,30 @@ describe('VmTracker', () => {
     expect(out.at(-1)).toMatchObject({ event: 'gone', pid: 4242, name: 'ci-7' });
   });
 });
+
+describe('VmTracker without threads (exit counts keyed by VM, tid 0: the exporter without --metrics-vcpu)', () => {
+  it('learns a VM from its first count (its vCPUs read once), reads it again for no later count, and follows no threads', () => {
+    const proc = fakeProc();
+    const debugfs = mkdtempSync(join(tmpdir(), 'kvm-debugfs-')); // empty: the counts are what bring the VM to light
+    const out: VmMessage[] = [];
+    const t = new VmTracker((m) => out.push(m), () => 7, proc, debugfs, false);
+    t.poll();
+    expect(out).toEqual([]);
+    t.saw([{ pid: 4242, tid: 0 }, { pid: 4242, tid: 0 }, { pid: 999_999, tid: 0 }]);
+    // named with the vCPUs it has (vm_info and the name need no thread key); thread 0 is no thread
+    expect(out).toEqual([{ type: 'vm', event: 'appeared', t: 7, pid: 4242, name: 'ci-7', source: 'qemu', vcpus: { '4250': 0, '4251': 1 } }]);
+    // known: a renamed command line is not read again for the next counts
+    writeFileSync(join(proc, '4242/cmdline'), ['qemu-system-x86_64', '-name', 'renamed', ''].join('\0'));
+    t.saw([{ pid: 4242, tid: 0 }]);
+    // a hotplugged vCPU: its thread list is not polled (with threads it is, every tenth poll: above)
+    mkdirSync(join(proc, '4242/task/4253'));
+    writeFileSync(join(proc, '4242/task/4253/comm'), 'CPU 2/KVM\n');
+    for (let i = 0; i < 21; i++) t.poll();
+    expect(out).toHaveLength(1);
+    // gone as before
+    const { rmSync } = require('node:fs') as typeof import('node:fs');
+    rmSync(join(proc, '4242'), { recursive: true });
+    t.checkGone();
+    expect(out.at(-1)).toMatchObject({ event: 'gone', pid: 4242, name: 'ci-7' });
+  });
+});
