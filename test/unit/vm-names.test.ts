@@ -114,3 +114,27 @@ describe('VmTracker without threads (exit counts keyed by VM, tid 0: the exporte
     expect(out.at(-1)).toMatchObject({ event: 'gone', pid: 4242, name: 'ci-7' });
   });
 });
+
+describe('VmTracker: KVM debugfs is listed when it changed (a stat), and every tenth poll', () => {
+  it('a new VM directory is seen at the next poll; an unchanged directory is not listed again until the tenth', () => {
+    const { cpSync, renameSync } = require('node:fs') as typeof import('node:fs');
+    const proc = fakeProc();
+    const debugfs = mkdtempSync(join(tmpdir(), 'kvm-debugfs-'));
+    mkdirSync(join(debugfs, '4242-11'));
+    // its /proc entry is not there yet: the first listing finds the directory but cannot name it
+    renameSync(join(proc, '4242'), join(proc, 'hidden'));
+    const out: VmMessage[] = [];
+    const t = new VmTracker((m) => out.push(m), () => 3, proc, debugfs, false);
+    t.poll(); // poll 0: listed
+    renameSync(join(proc, 'hidden'), join(proc, '4242'));
+    for (let i = 1; i < 10; i++) t.poll(); // polls 1..9: debugfs unchanged, not listed
+    expect(out).toEqual([]);
+    t.poll(); // poll 10: listed whatever the stat says
+    expect(out.map((m) => [m.event, m.pid])).toEqual([['appeared', 4242]]);
+    // a VM starts: its directory changes debugfs' links, and the very next poll lists it
+    cpSync(join(proc, '4242'), join(proc, '5555'), { recursive: true });
+    mkdirSync(join(debugfs, '5555-12'));
+    t.poll(); // poll 11
+    expect(out.map((m) => [m.event, m.pid])).toEqual([['appeared', 4242], ['appeared', 5555]]);
+  });
+});
