@@ -14,7 +14,10 @@
 //     that read the epoch before it moved), on that many keys each interval: then its last print
 //     differs from its first (without them, they are the same text, as on a host where no event
 //     races the move)
-// Its arguments (-f json PROGRAM) are ignored. SIGINT: the final dump (every copy), then exit 0.
+// Its arguments are `-f json PROGRAM`: the program is read only for the key of @exits, by thread
+// ([pid, tid, ...]) or, in the exporter's program without --metrics-vcpu, by VM ([pid, 0, ...]: the
+// vCPUs' counts of a VM and reason are one key, tid 0). SIGINT: the final dump (every copy), then exit 0.
+import { readFileSync } from 'node:fs';
 import { fakePidOf, snapshot } from './fleet-intervals.mjs';
 
 const VMS = Number(process.env.FLEET_VMS ?? 100);
@@ -23,6 +26,8 @@ const STRAGGLERS = Number(process.env.FLEET_STRAGGLERS ?? 0);
 const COPIES = 3;
 const FIELDS = ['@exits', '@exit_ns', '@faults', '@fault_regions_2m', '@handler_calls', '@handler_ns'];
 const HIST = new Set(['@exit_ns', '@handler_ns']);
+const PROGRAM = process.argv.at(-1);
+const BY_VM = PROGRAM !== undefined && PROGRAM.endsWith('.bt') && /@exits0\[pid, 0, /.test(readFileSync(PROGRAM, 'utf8'));
 
 /** copies[c][field]: Map key -> count, or key -> Map(low -> count) for histograms. */
 const copies = Array.from({ length: COPIES }, () => Object.fromEntries(FIELDS.map((f) => [f, new Map()])));
@@ -36,7 +41,7 @@ const addHist = (m, key, buckets) => {
 function count(copy, i) {
   const s = snapshot(VMS, i, EVERY, fakePidOf);
   const c = copies[copy];
-  for (const e of s.exits) add(c['@exits'], `${e.pid},${e.tid},${e.isa},${e.reason}`, e.n);
+  for (const e of s.exits) add(c['@exits'], `${e.pid},${BY_VM ? 0 : e.tid},${e.isa},${e.reason}`, e.n);
   for (const e of s.exitNs) addHist(c['@exit_ns'], `${e.pid},${e.isa * 2 ** 32 + e.reason}`, e.b);
   for (const e of s.faults) {
     add(c['@faults'], `${e.pid},${e.code}`, e.n);

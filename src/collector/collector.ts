@@ -28,6 +28,12 @@ export interface CollectorOptions {
   detailPerInterval?: number;
   /** Time exits when kvm:kvm_entry exists (default); false for the cheapest program. */
   latency?: boolean;
+  /**
+   * Exit counts by thread (default true: the stream's `exits[].tid`). false: by VM, every entry's tid
+   * 0 (program.ts exitsByThread), and VmTracker follows no threads: for a consumer that needs no
+   * vCPU (the exporter without --metrics-vcpu), never for a stream that leaves the process.
+   */
+  exitsByThread?: boolean;
   /** Restarts allowed after bpftrace dies; then the stream ends with an error. */
   maxRestarts?: number;
   /** Where messages go, in order. Called synchronously. */
@@ -95,10 +101,11 @@ export class Collector {
       pageFaults: c.tracepoints.kvm_page_fault !== undefined,
       handlers: c.handlers,
       dialect: dialectFor(c),
+      ...(o.exitsByThread === false ? { exitsByThread: false } : {}),
       ...(o.detailPerInterval !== undefined ? { detailPerInterval: o.detailPerInterval } : {}),
     });
     this.handlers = program.handlers;
-    this.vms = new VmTracker((m) => this.emit(m), () => this.now(), o.proc);
+    this.vms = new VmTracker((m) => this.emit(m), () => this.now(), o.proc, undefined, o.exitsByThread !== false);
     writeFileSync(this.programFile, program.text);
     this.hello = {
       type: 'hello',
@@ -111,7 +118,7 @@ export class Collector {
       tdp: c.tdp ?? null,
       intervalMs: o.intervalMs,
       probes: [
-        { probe: 'tracepoint:kvm:kvm_exit', attached: true, detail: 'exit counts per VM, vCPU and reason' },
+        { probe: 'tracepoint:kvm:kvm_exit', attached: true, detail: o.exitsByThread === false ? 'exit counts per VM and reason' : 'exit counts per VM, vCPU and reason' },
         { probe: 'tracepoint:kvm:kvm_entry', attached: c.tracepoints.kvm_entry !== undefined && o.latency !== false, detail: !c.tracepoints.kvm_entry ? 'tracepoint missing: no latency' : o.latency === false ? 'not asked for (--no-latency)' : 'exit-handling latency' },
         { probe: 'tracepoint:kvm:kvm_page_fault', attached: c.tracepoints.kvm_page_fault !== undefined, detail: c.tracepoints.kvm_page_fault ? 'page faults by error code and region' : 'tracepoint missing: no page faults' },
         ...(c.handlers.length

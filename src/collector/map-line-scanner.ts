@@ -21,6 +21,7 @@ const RBRACE = 0x7d;
 const LBRACKET = 0x5b;
 const RBRACKET = 0x5d;
 const MINUS = 0x2d;
+const SPACE = 0x20;
 const ZERO = 0x30;
 const NINE = 0x39;
 /** Digits a number may have here: 15 keep every integer exact in a double (2^53 has 16). */
@@ -40,9 +41,6 @@ const TYPE = Buffer.from('"type"');
 const DATA = Buffer.from('"data"');
 const MAP = Buffer.from('"map"');
 const HIST = Buffer.from('"hist"');
-const MIN = Buffer.from('{"min": ');
-const MAX = Buffer.from(', "max": ');
-const COUNT = Buffer.from(', "count": ');
 
 /**
  * Reads entries as they are scanned. The scanner is one object reused for every line: no closure
@@ -150,6 +148,9 @@ export class MapLineScanner {
 
   /** `{"min": N, "max": N, "count": N}` in any order (min may be missing: low 0, as toBuckets). */
   private bucket(): boolean {
+    // after a bucket's comma comes a space: without this skip, every bucket but a key's first missed
+    // usualBucket (it wants `{` here) and took anyBucket's slower way
+    this.skip();
     const start = this.i;
     const usual = this.usualBucket();
     if (usual !== undefined) return usual;
@@ -163,13 +164,44 @@ export class MapLineScanner {
    * spelt otherwise: anyBucket reads it from the same place.
    */
   private usualBucket(): boolean | undefined {
-    if (!this.at(MIN)) return undefined;
-    const low = this.signed();
-    if (low === undefined || !this.at(MAX) || this.signed() === undefined || !this.at(COUNT)) return undefined;
-    const count = this.unsigned();
-    if (count < 0 || this.peek() !== RBRACE) return undefined;
-    this.i++;
-    return this.add(low, count);
+    const b = this.b;
+    const end = this.end;
+    let i = this.i;
+    // the fixed bytes spelt out, not looped over: this runs for every bucket (a negative bound is anyBucket's)
+    // `{"min": `
+    if (i + 8 > end || b[i] !== LBRACE || b[i + 1] !== QUOTE || b[i + 2] !== 0x6d || b[i + 3] !== 0x69 || b[i + 4] !== 0x6e || b[i + 5] !== QUOTE || b[i + 6] !== COLON || b[i + 7] !== SPACE) return undefined;
+    i = this.digits(i + 8);
+    if (i < 0) return undefined;
+    const low = this.value;
+    // `, "max": `
+    if (i + 9 > end || b[i] !== COMMA || b[i + 1] !== SPACE || b[i + 2] !== QUOTE || b[i + 3] !== 0x6d || b[i + 4] !== 0x61 || b[i + 5] !== 0x78 || b[i + 6] !== QUOTE || b[i + 7] !== COLON || b[i + 8] !== SPACE) return undefined;
+    i = this.digits(i + 9);
+    if (i < 0) return undefined;
+    // `, "count": `
+    if (i + 11 > end || b[i] !== COMMA || b[i + 1] !== SPACE || b[i + 2] !== QUOTE || b[i + 3] !== 0x63 || b[i + 4] !== 0x6f || b[i + 5] !== 0x75 || b[i + 6] !== 0x6e || b[i + 7] !== 0x74 || b[i + 8] !== QUOTE || b[i + 9] !== COLON || b[i + 10] !== SPACE) return undefined;
+    i = this.digits(i + 11);
+    if (i < 0 || i >= end || b[i] !== RBRACE) return undefined;
+    this.i = i + 1;
+    return this.add(low, this.value);
+  }
+
+  /** The number digits() read last. */
+  private value = 0;
+
+  /** unsigned() from index s without moving: the number into `value`, the index after its digits; -1 if none or too many. */
+  private digits(s: number): number {
+    const b = this.b;
+    const end = this.end;
+    let v = 0;
+    let i = s;
+    for (; i < end; i++) {
+      const c = b[i] as number;
+      if (c < ZERO || c > NINE) break;
+      v = v * 10 + (c - ZERO);
+    }
+    if (i === s || i - s > MAX_DIGITS || (b[s] === ZERO && i - s > 1)) return -1;
+    this.value = v;
+    return i;
   }
 
   /** A bucket read: kept if it has a count, refused (false) if out of order. */
@@ -181,24 +213,6 @@ export class MapLineScanner {
     this.lows[n] = low;
     this.counts[n] = count;
     this.bucketCount = n + 1;
-    return true;
-  }
-
-  /** An optional minus, then digits; undefined if not a number here. */
-  private signed(): number | undefined {
-    const negative = this.peek() === MINUS;
-    if (negative) this.i++;
-    const v = this.unsigned();
-    return v < 0 ? undefined : negative ? -v : v;
-  }
-
-  /** The exact bytes w here (no whitespace skipped): consumed if so. */
-  private at(w: Uint8Array): boolean {
-    const b = this.b;
-    const i = this.i;
-    if (i + w.length > this.end) return false;
-    for (let k = 0; k < w.length; k++) if (b[i + k] !== w[k]) return false;
-    this.i = i + w.length;
     return true;
   }
 

@@ -4,8 +4,13 @@
  * (/sys/kernel/debug/kvm/PID-FD, one per VM, as kvm_stat uses), polled so that
  * short-lived VMs are named while they still exist; and pids seen in the exit
  * counts. A VM that exits is reported gone; one that restarts is a new pid.
+ *
+ * Without threads (the exporter's program without --metrics-vcpu keys its exit counts by VM, tid
+ * 0: src/probes/program.ts exitsByThread), a VM's vCPU threads are read once, when it is found,
+ * and its thread list is not polled: nothing downstream labels by vCPU, and at 1,000 VMs that
+ * listing every 2 s was the largest part of the tracker's cost (docs/benchmarks.md section 6).
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { VmMessage } from '../protocol/messages.js';
 import { readProcess } from './vm-names.js';
@@ -28,6 +33,8 @@ export class VmTracker {
     private readonly now: () => number,
     private readonly proc = '/proc',
     private readonly debugfsKvm = '/sys/kernel/debug/kvm',
+    /** false: follow VMs only, not their vCPU threads (see above). */
+    private readonly threads = true,
   ) {}
 
   /** Pids with a VM in KVM's debugfs ("1234-11" directories). */
@@ -36,17 +43,21 @@ export class VmTracker {
   }
 
   private polls = 0;
+  /** KVM debugfs' link count and times when last listed (see debugfsMoved). */
+  private debugfsState: string | undefined;
 
   /**
-   * Looks for new VMs (often: one directory read, so short-lived VMs are named while they live)
-   * and, every tenth call, for new vCPU threads of the known ones (rare; the exit counts also
-   * bring new threads to light through saw()). A VM is read again only if its thread list changed
-   * since its last re-read: one directory listing each, not six files (at 1,000 VMs this re-read
-   * was the exporter's largest cost: docs/benchmarks.md section 6).
+   * Looks for new VMs (often: so short-lived VMs are named while they live) and, every tenth call,
+   * for new vCPU threads of the known ones (rare; the exit counts also bring new threads to light
+   * through saw()). A VM is read again only if its thread list changed since its last re-read: one
+   * directory listing each, not six files (at 1,000 VMs this re-read was the exporter's largest
+   * cost: docs/benchmarks.md section 6). KVM's debugfs is listed only when it changed (a stat), and
+   * every tenth call whatever the stat says.
    */
   poll(): void {
-    for (const pid of this.vmPidsFromDebugfs()) if (!this.known.has(pid)) this.look(pid, undefined);
-    if (this.polls++ % 10 !== 0) return;
+    const tenth = this.polls++ % 10 === 0;
+    if (this.debugfsMoved() || tenth) for (const pid of this.vmPidsFromDebugfs()) if (!this.known.has(pid)) this.look(pid, undefined);
+    if (!tenth || !this.threads) return;
     for (const [pid, k] of this.known) {
       let tasks: string;
       try {
@@ -61,9 +72,35 @@ export class VmTracker {
     }
   }
 
-  /** Exit counts name (pid, tid) pairs: make sure each is known. */
+  /**
+   * Whether KVM's debugfs directory may have a new VM since the last call. Each VM is a
+   * subdirectory: creating one adds a link to the directory (debugfs_create_dir), removing one
+   * takes a link away and sets its mtime (simple_rmdir), so an unchanged (links, mtime, ctime) means
+   * no VM came: a stat instead of listing 1,000 entries five times a second. Stat before listing: a
+   * VM made in between shows at the next call. Unreadable: nothing to list (vmPidsFromDebugfs alike).
+   */
+  private debugfsMoved(): boolean {
+    let state: string;
+    try {
+      const s = statSync(this.debugfsKvm);
+      state = `${s.nlink} ${s.mtimeMs} ${s.ctimeMs}`;
+    } catch {
+      return false;
+    }
+    if (state === this.debugfsState) return false;
+    this.debugfsState = state;
+    return true;
+  }
+
+  /** Exit counts name (pid, tid) pairs: make sure each is known. tid 0 is the whole VM (exit counts keyed by VM). */
   saw(pairs: { pid: number; tid: number }[]): void {
-    for (const { pid, tid } of pairs) this.look(pid, tid);
+    let last = -1;
+    for (const { pid, tid } of pairs) {
+      if (tid !== 0) this.look(pid, tid);
+      // a VM's entries come together: one lookup for a run of them
+      else if (pid !== last && !this.known.has(pid)) this.look(pid, undefined);
+      last = pid;
+    }
   }
 
   private look(pid: number, tid: number | undefined): void {

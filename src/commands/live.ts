@@ -41,6 +41,12 @@ export interface LiveOptions {
    * windows cost more than a percent of a core it never reads (docs/benchmarks.md section 6).
    */
   totals?: boolean;
+  /**
+   * false: exit counts by VM, not by thread (every snapshot entry's tid 0; Collector exitsByThread):
+   * the exporter without --metrics-vcpu, whose stream never leaves the process. Refused with
+   * --output or a server: the stream's `exits[].tid` (docs/protocol.md) is a thread there.
+   */
+  exitsByThread?: boolean;
 }
 
 /** A line for the user when the stream reports trouble; undefined for routine messages. */
@@ -125,6 +131,7 @@ export async function startLive(o: LiveOptions, onMessage: (m: Message) => void 
 
 /** startLive once the machine is checked and the filters resolved (tests: with a stand-in's capabilities). */
 export async function startLiveIn(o: LiveOptions, onMessage: (m: Message) => void, caps: Capabilities, pids: number[], reasons: number[], cgroup: CgroupScope | undefined): Promise<Live> {
+  if (o.exitsByThread === false && (o.output !== undefined || o.serve !== undefined)) throw new Error('exit counts by VM (exitsByThread false) are for a stream that stays in the process: not with a recording or a server');
   // the server first: the hello must reach it
   // where it listens and its token are said on stderr even under the dashboard (before it draws)
   // imported only when serving: the WebSocket server and prom-client are most of a start's module loading
@@ -141,6 +148,7 @@ export async function startLiveIn(o: LiveOptions, onMessage: (m: Message) => voi
     ...(cgroup ? { cgroup } : {}),
     ...(o.detail !== undefined ? { detailPerInterval: o.detail } : {}),
     ...(o.latency === false ? { latency: false } : {}),
+    ...(o.exitsByThread === false ? { exitsByThread: false } : {}),
     onMessage: (m) => {
       const notice = noticeOf(m);
       if (notice) (o.notify ?? ((l: string) => process.stderr.write(`${l}\n`)))(notice);

@@ -21,6 +21,9 @@
  * that copy's values. Threads that die between kvm_exit and kvm_entry (or in
  * a handler) leave their start times: sched_process_exit deletes them.
  *
+ * The exporter without --metrics-vcpu keys @exits by VM (exitsByThread false: tid 0 in the
+ * thread's place), half the keys at 2 vCPUs; every stream (top, run, serve) keeps the thread.
+ *
  * Only validated numbers and names from our own allow-list (HANDLERS) are
  * put into the text; nothing a user typed is pasted in.
  * probes/*.bt are this builder's output for the default options (scripts/gen-probes.mjs).
@@ -32,6 +35,14 @@ export interface ProgramOptions {
   intervalMs: number;
   /** Count exits per VM, vCPU and reason (default true; the standalone probes/ scripts turn parts off). */
   exits?: boolean;
+  /**
+   * Key @exits by thread (default true): [pid, tid, isa, reason], the stream's `exits[].tid`. false:
+   * [pid, 0, isa, reason], one key per VM and reason (tid 0, the idle task's, which never runs a
+   * vCPU, stands for every thread of the VM): half the keys at 2 vCPUs, an eighth at 8. Only the
+   * exporter without --metrics-vcpu asks for it: it sends no stream, and its metrics have no vCPU.
+   * The latency's start time stays keyed by tid (one vCPU thread's exit and entry).
+   */
+  exitsByThread?: boolean;
   /** Count only these host pids (VM processes); empty for all. */
   pids?: readonly number[];
   /**
@@ -71,7 +82,7 @@ export const MARK = { attached: 'exitscope:attached', begin: 'exitscope:begin', 
 
 /** Map names, with their units, as they appear in bpftrace's output. */
 export const MAPS = {
-  exits: '@exits', // [pid, tid, isa, exit_reason] -> count
+  exits: '@exits', // [pid, tid, isa, exit_reason] -> count ([pid, 0, isa, exit_reason] with exitsByThread false)
   exitNs: '@exit_ns', // [pid, isa << 32 | exit_reason] -> hist of ns from kvm_exit to the next kvm_entry
   faults: '@faults', // [pid, error_code] -> count
   faultRegions: '@fault_regions_2m', // [pid, fault_address >> 21] -> count
@@ -156,7 +167,8 @@ export function buildProgram(o: ProgramOptions): Program {
     // The fields are read once, up front: LLVM would otherwise keep a ctx pointer plus offset across
     // the epoch's branches, which the verifier refuses ("dereference of modified ctx ptr", seen on 6.1).
     lines.push(`tracepoint:kvm:kvm_exit${predicate(pidFilter, cgroupFilter, reasonFilter)}`, '{', '  $isa = args->isa;', '  $reason = args->exit_reason;');
-    if (countExits) lines.push(...inEpoch((c) => [`${at(MAPS.exits, c)}[pid, tid, $isa, $reason] = count();`]));
+    const thread = o.exitsByThread === false ? '0' : 'tid';
+    if (countExits) lines.push(...inEpoch((c) => [`${at(MAPS.exits, c)}[pid, ${thread}, $isa, $reason] = count();`]));
     // one map update per exit: the start time and the reason together (a tuple value)
     if (o.latency) lines.push('  @exit_start[tid] = (nsecs, ((uint64)$isa << 32) | $reason);');
     lines.push('}', '');

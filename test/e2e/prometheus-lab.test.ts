@@ -76,6 +76,8 @@ interface HostRun {
   /** Distinct values Prometheus stored for the workload's total while it ran, in time order. */
   totalsSeen: number[];
   caps: { exporter: Record<string, string>; bpftrace: Record<string, string> };
+  /** The bpftrace program the server ran. */
+  program: string;
   unauthorized: number[];
   guest: { status: number; stdout: string; stderr: string };
 }
@@ -111,7 +113,10 @@ async function runHost(prom: TestPrometheus, o: { npt: boolean; instance: string
         waitFor(`[ -f ${out}/go ]`, 240, 'the host to see the exporter healthy', 3),
         // least privilege as the kernel sees it: the exporter and the bpftrace it started
         `cat /proc/$E/status > ${out}/exporter.status`,
-        `cat /proc/$(pgrep -x bpftrace | head -n 1)/status > ${out}/bpftrace.status`,
+        `B=$(pgrep -x bpftrace | head -n 1)`,
+        `cat /proc/$B/status > ${out}/bpftrace.status`,
+        // the program it runs (its last argument): which key @exits has
+        `cp "$(tr '\\0' '\\n' < /proc/$B/cmdline | tail -n 1)" ${out}/program.bt`,
         `${shellWords(oracleArgv([workloadPath(REPO), ...WORKLOAD], join(out, 'perf.csv')))} > ${out}/tally.tmp || exit 4`,
         `mv ${out}/tally.tmp ${out}/tally.json`,
         // the marker: a KVM process under another name that exits until it is killed
@@ -186,7 +191,7 @@ async function runHost(prom: TestPrometheus, o: { npt: boolean; instance: string
     writeFileSync(join(out, 'done'), '');
     const g = await guest;
     const caps = { exporter: statusFields(readFileSync(join(out, 'exporter.status'), 'utf8')), bpftrace: statusFields(readFileSync(join(out, 'bpftrace.status'), 'utf8')) };
-    return { instance: o.instance, npt: o.npt, tally, oracle, vm, byReason, nestedPaging, lostEvents, totalsSeen, caps, unauthorized, guest: g };
+    return { instance: o.instance, npt: o.npt, tally, oracle, vm, byReason, nestedPaging, lostEvents, totalsSeen, caps, program: readFileSync(join(out, 'program.bt'), 'utf8'), unauthorized, guest: g };
   } finally {
     await lab?.session.stop();
   }
@@ -235,6 +240,10 @@ describe('a real Prometheus scrapes exitscope in two lab hosts (the exporter wit
       expect(run.lostEvents).toBe('0');
 
       expect(run.nestedPaging).toBe(h.npt ? '1' : '0');
+
+      // the counts above came from the kernel keyed as each server asks: the exporter (no
+      // --metrics-vcpu) by VM, tid 0 (program.ts exitsByThread); serve, whose stream has exits[].tid, by thread
+      expect(run.program).toContain(h.server === 'exporter' ? '@exits0[pid, 0, $isa, $reason] = count();' : '@exits0[pid, tid, $isa, $reason] = count();');
 
       // the last total Prometheus stored is the kernel's. Whether a scrape also fell inside the
       // workload's run (a total between none and the final one) depends on how the host and guest

@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli.js';
+import { exporterCommand } from '../../src/commands/exporter.js';
+import { type Live, type LiveOptions, startLiveIn } from '../../src/commands/live.js';
 import { BpftraceOutputParser, type Frame } from '../../src/collector/bpftrace-output.js';
 import { blocking, detectCapabilities } from '../../src/probes/capabilities.js';
 import { bundleScript, removeBundle } from './support/bundle-script.js';
@@ -38,6 +40,34 @@ const listenOn = (port = 0): Promise<Server> =>
   });
 const portOf = (s: Server): number => (s.address() as { port: number }).port;
 const closed = (s: Server): Promise<void> => new Promise((r) => s.close(() => r()));
+
+describe('the exporter counts exits by VM in the kernel unless --metrics-vcpu asks for vCPUs', () => {
+  beforeEach(() => void vi.spyOn(process.stderr, 'write').mockImplementation((() => true) as never));
+  afterEach(() => vi.restoreAllMocks());
+
+  /** The options exporterCommand starts collection with (the stub's stream ends at once: status 1). */
+  async function startedWith(metrics: { perVcpu?: boolean }): Promise<LiveOptions> {
+    let seen: LiveOptions | undefined;
+    const status = await exporterCommand({ interval: 1000, pid: [], reason: [], listen: '127.0.0.1:0', metrics }, async (o) => {
+      seen = o;
+      return { agg: { ended: { complete: false } }, stop: async () => undefined } as unknown as Live;
+    });
+    expect(status).toBe(1);
+    return seen as LiveOptions;
+  }
+
+  it.each([
+    ['the default (no vCPU label)', {}, false],
+    ['--metrics-vcpu', { perVcpu: true }, true],
+  ] as const)('%s: exitsByThread %s', async (_, metrics, byThread) => {
+    expect((await startedWith(metrics)).exitsByThread).toBe(byThread);
+  });
+
+  it('counts keyed by VM never reach a recording or a server (the stream\'s exits[].tid is a thread there)', async () => {
+    const o: LiveOptions = { interval: 1000, pid: [], reason: [], exitsByThread: false, output: join(tmpdir(), 'never-written.jsonl') };
+    await expect(startLiveIn(o, () => undefined, {} as never, [], [], undefined)).rejects.toThrow(/not with a recording or a server/);
+  });
+});
 
 describe('exporter argument errors: error [CODE], fix:, status 2, nothing traced', () => {
   let stderr = '';

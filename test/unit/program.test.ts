@@ -98,6 +98,30 @@ describe('buildProgram', () => {
   });
 });
 
+describe('buildProgram: exit counts by VM (exitsByThread false: the exporter without --metrics-vcpu)', () => {
+  const byThread = buildProgram(ALL).text;
+  const byVm = buildProgram({ ...ALL, exitsByThread: false }).text;
+
+  it('keys every copy of @exits by [pid, 0, isa, reason], tid 0 standing for the whole VM; nothing else changes', () => {
+    for (let c = 0; c < COPIES; c++) {
+      expect(byVm).toContain(`${MAPS.exits}${c}[pid, 0, $isa, $reason] = count();`);
+      expect(byThread).toContain(`${MAPS.exits}${c}[pid, tid, $isa, $reason] = count();`);
+    }
+    expect(byVm).not.toContain(`[pid, tid, $isa, $reason]`);
+    // the latency's start time stays per thread (a vCPU's exit and its entry), and is dropped with the thread
+    expect(byVm).toContain('@exit_start[tid] = (nsecs, ((uint64)$isa << 32) | $reason);');
+    expect(byVm).toContain('delete(@exit_start[tid]);');
+    // the only difference is the key of @exits
+    const differ = byVm.split('\n').filter((l, i) => l !== byThread.split('\n')[i]);
+    expect(differ).toHaveLength(COPIES);
+    expect(differ.every((l) => l.includes(`[pid, 0, $isa, $reason]`))).toBe(true);
+  });
+
+  it('the default (and true) keeps the thread: the stream of top, run, serve is unchanged', () => {
+    expect(buildProgram({ ...ALL, exitsByThread: true }).text).toBe(byThread);
+  });
+});
+
 describe('buildProgram: copies rotated by epoch (bounded maps)', () => {
   const { text } = buildProgram(ALL);
   const probe = (name: string): string => {

@@ -107,6 +107,20 @@ describe('SnapshotReader: the same snapshots as BpftraceOutputParser + DeltaTrac
     });
   }
 
+  it('on output of the program that keys exits by VM (tid 0, the exporter without --metrics-vcpu), whole and split', () => {
+    for (const seed of [21, 22, 23]) {
+      const bytes = Buffer.from(generated(seed, 60, { byVm: true }));
+      const ref = reference([bytes]);
+      const exits = ref.seen.flatMap((e) => ((e as { kind: string }).kind === 'snapshot' ? (e as { deltas: { exits: { pid: number; tid: number }[] } }).deltas.exits : []));
+      expect(exits.length).toBeGreaterThan(50);
+      // one entry per VM and reason, tid 0: no thread is invented
+      expect(exits.every((x) => x.tid === 0 && x.pid >= 1000)).toBe(true);
+      expectSame(bytes);
+      const rand = prng(seed);
+      for (let k = 0; k < 10; k++) expectSame(bytes, [Math.floor(rand() * bytes.length)]);
+    }
+  });
+
   it('on generated output split at every position of one frame', () => {
     const bytes = Buffer.from(generated(11, 4));
     const want = JSON.stringify(reference([bytes]));
@@ -131,6 +145,12 @@ describe('SnapshotReader: the same snapshots as BpftraceOutputParser + DeltaTrac
       '{"type": "hist", "data": {"@exit_ns0": {"1,8589934712": [{"min": 8, "max": 15, "count": 2}, {"min": 4, "max": 7, "count": 1}]}}}',
       '{"type": "hist", "data": {"@exit_ns0": {"1,8589934712": [{"max": -1, "count": 2}, {"min": 0, "max": 0, "count": 1}, {"min": 1, "max": 1, "count": 0}]}}}',
       '{"type": "hist", "data": {"@exit_ns0": {"1,8589934712": [{"min": 8, "max": 15}, {"min": 16, "max": 31, "count": 3}]}}}',
+      // bpftrace's spelling but numbers the fast path leaves to the slower reads: a minus, a leading zero, too many digits, a missing space
+      '{"type": "hist", "data": {"@exit_ns0": {"1,8589934712": [{"min": -8, "max": -5, "count": 2}, {"min": 4, "max": 7, "count": 1}]}}}',
+      '{"type": "hist", "data": {"@exit_ns0": {"1,8589934712": [{"min": 08, "max": 15, "count": 2}]}}}',
+      '{"type": "hist", "data": {"@exit_ns0": {"1,8589934712": [{"min": 8, "max": 15, "count": 1234567890123456}]}}}',
+      '{"type": "hist", "data": {"@exit_ns0": {"1,8589934712": [{"min": 8, "max":15, "count": 2}, {"min": 16, "max": 31, "count":3}]}}}',
+      '{"type": "hist", "data": {"@exit_ns0": {"1,8589934712": [{"min": 8, "max": 15, "count": 2 }]}}}',
       '{"type": "hist", "data": {"@exit_ns0": {"1,8589934712": [{"min": 8, "max": 15, "count": 2, "extra": 1}]}}}',
       '{"type": "hist", "data": {"@exit_ns0": {"1,8589934712": [], "1,8589934713": [{"min": 8, "max": 15, "count": 2}]}}}',
       '{"type": "hist", "data": {"@handler_ns0": {"1,0": [{"min": 8, "max": 15, "count": 2}, {"min": 8, "max": 15, "count": 2}]}}}',
@@ -179,7 +199,8 @@ describe('SnapshotReader: the same snapshots as BpftraceOutputParser + DeltaTrac
  * other orders, and lines the fast scanner must leave to JSON.parse. late: false for a host where user
  * space keeps up and no event races the epoch's move.
  */
-function generated(seed: number, intervals = 60, o: { quirks?: boolean; late?: boolean } = {}): string {
+/** byVm: @exits keyed [pid, 0, isa, reason], as the exporter's program without --metrics-vcpu (program.ts exitsByThread). */
+function generated(seed: number, intervals = 60, o: { quirks?: boolean; late?: boolean; byVm?: boolean } = {}): string {
   const quirks = o.quirks ?? true;
   const late = o.late ?? true;
   const rand = prng(seed);
@@ -209,7 +230,8 @@ function generated(seed: number, intervals = 60, o: { quirks?: boolean; late?: b
       const f = Math.floor(rand() * FIELDS.length);
       const m = c[f] as Map<string, number | Map<number, number>>;
       const reason = pick([120, 123, 1024, 96, 0x7c, 4294967295]);
-      const key = f === 0 ? `${pid},${pid + 1 + Math.floor(rand() * 3)},2,${reason}` : f === 1 ? `${pid},${2 * 2 ** 32 + reason}` : `${pid},${Math.floor(rand() * (f === 3 ? 40 : 4))}`;
+      const tid = pid + 1 + Math.floor(rand() * 3);
+      const key = f === 0 ? `${pid},${o.byVm ? 0 : tid},2,${reason}` : f === 1 ? `${pid},${2 * 2 ** 32 + reason}` : `${pid},${Math.floor(rand() * (f === 3 ? 40 : 4))}`;
       if (FIELDS[f]?.[1] === 'hist') {
         let h = m.get(key) as Map<number, number> | undefined;
         if (!h) m.set(key, (h = new Map()));

@@ -87,3 +87,54 @@ describe('VmTracker', () => {
     expect(out.at(-1)).toMatchObject({ event: 'gone', pid: 4242, name: 'ci-7' });
   });
 });
+
+describe('VmTracker without threads (exit counts keyed by VM, tid 0: the exporter without --metrics-vcpu)', () => {
+  it('learns a VM from its first count (its vCPUs read once), reads it again for no later count, and follows no threads', () => {
+    const proc = fakeProc();
+    const debugfs = mkdtempSync(join(tmpdir(), 'kvm-debugfs-')); // empty: the counts are what bring the VM to light
+    const out: VmMessage[] = [];
+    const t = new VmTracker((m) => out.push(m), () => 7, proc, debugfs, false);
+    t.poll();
+    expect(out).toEqual([]);
+    t.saw([{ pid: 4242, tid: 0 }, { pid: 4242, tid: 0 }, { pid: 999_999, tid: 0 }]);
+    // named with the vCPUs it has (vm_info and the name need no thread key); thread 0 is no thread
+    expect(out).toEqual([{ type: 'vm', event: 'appeared', t: 7, pid: 4242, name: 'ci-7', source: 'qemu', vcpus: { '4250': 0, '4251': 1 } }]);
+    // known: a renamed command line is not read again for the next counts
+    writeFileSync(join(proc, '4242/cmdline'), ['qemu-system-x86_64', '-name', 'renamed', ''].join('\0'));
+    t.saw([{ pid: 4242, tid: 0 }]);
+    // a hotplugged vCPU: its thread list is not polled (with threads it is, every tenth poll: above)
+    mkdirSync(join(proc, '4242/task/4253'));
+    writeFileSync(join(proc, '4242/task/4253/comm'), 'CPU 2/KVM\n');
+    for (let i = 0; i < 21; i++) t.poll();
+    expect(out).toHaveLength(1);
+    // gone as before
+    const { rmSync } = require('node:fs') as typeof import('node:fs');
+    rmSync(join(proc, '4242'), { recursive: true });
+    t.checkGone();
+    expect(out.at(-1)).toMatchObject({ event: 'gone', pid: 4242, name: 'ci-7' });
+  });
+});
+
+describe('VmTracker: KVM debugfs is listed when it changed (a stat), and every tenth poll', () => {
+  it('a new VM directory is seen at the next poll; an unchanged directory is not listed again until the tenth', () => {
+    const { cpSync, renameSync } = require('node:fs') as typeof import('node:fs');
+    const proc = fakeProc();
+    const debugfs = mkdtempSync(join(tmpdir(), 'kvm-debugfs-'));
+    mkdirSync(join(debugfs, '4242-11'));
+    // its /proc entry is not there yet: the first listing finds the directory but cannot name it
+    renameSync(join(proc, '4242'), join(proc, 'hidden'));
+    const out: VmMessage[] = [];
+    const t = new VmTracker((m) => out.push(m), () => 3, proc, debugfs, false);
+    t.poll(); // poll 0: listed
+    renameSync(join(proc, 'hidden'), join(proc, '4242'));
+    for (let i = 1; i < 10; i++) t.poll(); // polls 1..9: debugfs unchanged, not listed
+    expect(out).toEqual([]);
+    t.poll(); // poll 10: listed whatever the stat says
+    expect(out.map((m) => [m.event, m.pid])).toEqual([['appeared', 4242]]);
+    // a VM starts: its directory changes debugfs' links, and the very next poll lists it
+    cpSync(join(proc, '4242'), join(proc, '5555'), { recursive: true });
+    mkdirSync(join(debugfs, '5555-12'));
+    t.poll(); // poll 11
+    expect(out.map((m) => [m.event, m.pid])).toEqual([['appeared', 4242], ['appeared', 5555]]);
+  });
+});
