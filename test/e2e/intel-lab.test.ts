@@ -142,7 +142,7 @@ async function runLab(): Promise<{ on: PartResult; off: PartResult }> {
       cwd: dir,
       copyCwd: true,
       bootTimeoutSeconds: 1200,
-      timeoutSeconds: 3000,
+      timeoutSeconds: 1800,
       progress: (line) => {
         if (process.env.EXITSCOPE_E2E_VERBOSE) process.stderr.write(`${line}\n`);
       },
@@ -192,7 +192,7 @@ describe('Intel lab, EPT on: every scenario, then a flame snapshot', { timeout: 
   let lab: PartResult;
   beforeAll(async () => {
     lab = (await labOnce()).on;
-  }, 3_300_000);
+  }, 1_950_000);
 
   it('kvm_intel runs with EPT, and the report says so', () => {
     expect(lab.ept).toBe('Y');
@@ -248,7 +248,7 @@ describe('Intel lab, EPT off (kvm_intel reloaded in the same guest): npf and io'
   let lab: PartResult;
   beforeAll(async () => {
     lab = (await labOnce()).off;
-  }, 3_300_000);
+  }, 1_950_000);
 
   it('kvm_intel runs without EPT', () => {
     expect(lab.ept).toBe('N');
