@@ -29,7 +29,9 @@ async function startScoped(argv: string[], live: Live): ReturnType<typeof spawnI
 
 /**
  * COMMAND on our terminal. A SIGTERM passed on to it is followed by SIGKILL 5 s later if it is
- * still running, and exitscope exiting under it (a bug) sends it SIGTERM: what execa did here.
+ * still running, and exitscope exiting under it (process.exit, an uncaught exception) sends it
+ * SIGTERM. Unlike execa's cleanup (signal-exit) before, a signal exitscope does not handle (SIGHUP,
+ * SIGQUIT) leaves COMMAND running: installing handlers for those is what tracer-process.ts warns of.
  */
 function startCommand(argv: string[]): ReturnType<typeof spawnWithResult> {
   const child = spawnWithResult(argv[0] as string, argv.slice(1), { stdio: 'inherit', forceKillAfterDelay: 5000 });

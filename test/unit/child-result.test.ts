@@ -2,8 +2,12 @@
  * spawnWithResult: a child process that is the promise of how it ended (what the tracers and
  * `run`'s COMMAND read), checked with real processes.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { spawnWithResult } from '../../src/process/child-result.js';
+import { bundleScript, removeBundle } from './support/bundle-script.js';
 
 const node = process.execPath;
 
@@ -36,6 +40,28 @@ describe('spawnWithResult', () => {
     expect(r).toMatchObject({ failed: true, code: 'ENOENT' });
     expect(r.exitCode).toBeUndefined();
     expect(r.shortMessage).toMatch(/ENOENT/);
+  });
+
+  it('an exec failure Node throws instead of emitting (ENOTDIR) is a result too, with no pid', async () => {
+    const child = spawnWithResult('/etc/passwd/not-a-directory', []);
+    expect(child.pid).toBeUndefined();
+    const r = await child;
+    expect(r).toMatchObject({ failed: true, code: 'ENOTDIR' });
+    expect(r.exitCode).toBeUndefined();
+  });
+
+  it('a child that never started is never signalled (kill(0) would be our own process group): an aborted cancelSignal, a kill()', async () => {
+    // in a process of its own, in a session of its own: were kill(0) sent, only that process would die
+    const script = await bundleScript(join(import.meta.dirname, 'support/spawn-aborted-never-started.ts'));
+    try {
+      const child = spawn(process.execPath, [script], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const [status, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
+      expect({ out: out.trim(), status, signal }).toEqual({ out: 'survived ENOENT false ENOTDIR false', status: 0, signal: null });
+    } finally {
+      removeBundle(script);
+    }
   });
 
   it('streams output as it comes, and adds env to ours', async () => {
