@@ -15,11 +15,9 @@ import { spawnWithResult } from '../process/child-result.js';
 import { finishGate, type GateOptions, prepareGate } from '../gate/run-gate.js';
 
 /** COMMAND in the cgroup made for --scope; if it cannot be put there, tracing stops and the cgroup goes. */
-async function startScoped(argv: string[], live: Live): ReturnType<typeof spawnInCgroup> {
+async function startScoped(argv: string[], live: Live, spawn: typeof spawnInCgroup): ReturnType<typeof spawnInCgroup> {
   try {
-    // loaded for --scope only: it starts COMMAND with execa, whose loading every other run is spared
-    const { spawnInCgroup } = await import('../scope/spawn-in-cgroup.js');
-    return await spawnInCgroup(argv, (live.cgroup as NonNullable<Live['cgroup']>).path);
+    return await spawn(argv, (live.cgroup as NonNullable<Live['cgroup']>).path);
   } catch (e) {
     await live.stop().catch(() => undefined);
     if (live.cgroup) await removeRunCgroup(live.cgroup);
@@ -58,9 +56,14 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
   let live: Live | undefined;
   let child: { kill(signal?: NodeJS.Signals): boolean } | undefined;
   let interruptedEarly = false;
+  // a signal that came while COMMAND was being started (--scope: the move into its cgroup)
+  let pending: NodeJS.Signals | undefined;
   const off = onInterrupt(
     (signal) => {
-      if (!live || !child) interruptedEarly = true;
+      if (!live || !child) {
+        interruptedEarly = true;
+        pending ??= signal;
+      }
       live?.collector.interrupted();
       if (signal === 'SIGTERM') child?.kill('SIGTERM');
     },
@@ -70,15 +73,21 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
       if (live?.cgroup?.created) leaveRunCgroup(live.cgroup.path);
     },
   );
+  // --scope starts COMMAND through spawn-in-cgroup.ts (execa, which other runs never load): loaded
+  // while bpftrace attaches, not after, so that nothing is loading between the first snapshot and COMMAND
+  const scopeModule = o.createCgroup ? import('../scope/spawn-in-cgroup.js') : undefined;
+  scopeModule?.catch(() => undefined); // awaited below; its failure is thrown there
   try {
     live = await startLive(o);
+    const spawnScoped = scopeModule ? (await scopeModule).spawnInCgroup : undefined;
     if (interruptedEarly) {
       await stopAndRemoveCgroup(live);
       return 130;
     }
     // --scope: COMMAND starts in the fresh cgroup the program counts (src/scope/)
-    const started = live.cgroup?.created ? (await startScoped(argv, live)).child : startCommand(argv);
+    const started = live.cgroup?.created && spawnScoped ? (await startScoped(argv, live, spawnScoped)).child : startCommand(argv);
     child = started;
+    if (pending) started.kill(pending);
     const result = await started;
     await stopAndRemoveCgroup(live);
     if (result.failed && result.exitCode === undefined && !result.signal)
