@@ -39,6 +39,13 @@ export interface Frame {
   active?: number;
   /** The copy bpftrace clears right after this print: its values start from nothing next time. */
   cleared?: number;
+  /**
+   * At END (a program with copies): each copy whose clear had not been done when END ran, with the
+   * tNs of the frame that queued it. A clear queued after an interval's print is lost if SIGINT
+   * comes while bpftrace reads that interval's events (it drops the rest): that copy prints at END
+   * once more as that frame printed it.
+   */
+  uncleared?: ReadonlyMap<number, number>;
   /** The copies printed, by number (0 for a program without copies, whose maps have no suffix). */
   copies: Map<number, CopyMaps>;
 }
@@ -103,6 +110,13 @@ function copyNumber(word: string | undefined): number | undefined {
   if (word === undefined || !/^\d$/.test(word)) return undefined;
   const n = Number(word);
   return n < MAX_COPIES ? n : undefined;
+}
+
+/** The final marker's @pending values, one per copy in order: copy -> the tNs of the frame whose clear was not done. */
+function unclearedCopies(values: readonly string[]): Map<number, number> {
+  const out = new Map<number, number>();
+  values.forEach((v, c) => c < MAX_COPIES && Number(v) > 0 && out.set(c, Number(v)));
+  return out;
 }
 
 export function toBuckets(raw: unknown): Bucket[] {
@@ -217,6 +231,7 @@ export class BpftraceOutputParser {
         const cleared = copyNumber(rest[2]);
         if (mark === MARK.begin && active !== undefined) this.frame.active = active;
         if (mark === MARK.begin && cleared !== undefined) this.frame.cleared = cleared;
+        if (mark === MARK.final && rest.length > 1) this.frame.uncleared = unclearedCopies(rest.slice(1));
       } else if (mark === MARK.end) {
         if (this.frame) out({ kind: 'frame', frame: this.frame });
         this.frame = undefined;

@@ -20,7 +20,7 @@
  */
 import type { SnapshotMessage } from '../protocol/messages.js';
 import { type Bucket, BpftraceOutputParser, type CountField, type Frame, MAP_NAMES, type MapField, type OutputEvent, toBuckets } from './bpftrace-output.js';
-import { countDelta, type Deltas, histDelta, mergeCopies, nums, SHIFT32 } from './deltas.js';
+import { countDelta, type Deltas, histDelta, mergeCopies, nums, SHIFT32, skipAtEnd } from './deltas.js';
 import { MapLineScanner } from './map-line-scanner.js';
 
 type ExitEntry = SnapshotMessage['exits'][number];
@@ -76,6 +76,8 @@ export class SnapshotReader {
   private pendingLength = 0;
   /** Each copy's maps at its last print (copies cleared since are not here). */
   private readonly remembered = new Map<number, CopyState>();
+  /** Copies a frame said were cleared after their print (-> that frame's tNs), not printed by an interval since (deltas.ts skipAtEnd). */
+  private readonly clearedSincePrint = new Map<number, number>();
   /** The frame being read (the inner parser's), what it printed by copy and field, copies in order of first print. */
   private frame: Frame | undefined;
   private prints = new Map<number, Partial<Record<MapField, Print>>>();
@@ -96,6 +98,7 @@ export class SnapshotReader {
   /** Forget the baseline: the next frame comes from a new bpftrace. */
   reset(): void {
     this.remembered.clear();
+    this.clearedSincePrint.clear();
     this.lastTNs = undefined;
     this.startNs = undefined;
   }
@@ -267,6 +270,8 @@ export class SnapshotReader {
     const lists: Record<MapField, Entry[][]> = { exits: [], exitNs: [], faults: [], regions: [], handlerCalls: [], handlerNs: [] };
     let largest = 0;
     for (const copy of order) {
+      if (skipAtEnd(frame, copy, this.clearedSincePrint)) continue;
+      if (!frame.final) this.clearedSincePrint.delete(copy);
       const prev = this.remembered.get(copy);
       const next: CopyState = { ...prev };
       const parsed = frame.copies.get(copy);
@@ -287,8 +292,14 @@ export class SnapshotReader {
       this.remembered.set(copy, next);
     }
     // bpftrace clears that copy right after this print (END clears them all): it starts from nothing
-    if (frame.cleared !== undefined) this.remembered.delete(frame.cleared);
-    if (frame.final) this.remembered.clear();
+    if (frame.cleared !== undefined) {
+      this.remembered.delete(frame.cleared);
+      this.clearedSincePrint.set(frame.cleared, frame.tNs);
+    }
+    if (frame.final) {
+      this.remembered.clear();
+      this.clearedSincePrint.clear();
+    }
     // bpftrace-clock ms since the previous frame, or since counting started (as DeltaTracker.intervalMs)
     const from = this.lastTNs ?? this.startNs;
     const ms = from === undefined ? 0 : Math.max(0, Math.round((frame.tNs - from) / 1e6));

@@ -14,7 +14,7 @@
  * writes to that copy any more, so the clear loses nothing, and the keys of
  * VMs and threads that are gone leave the kernel within COPIES intervals.
  * The epoch never moves into a copy whose clear user space has not done yet:
- * @pendingN is set with the clear and cleared with it (in the same queue,
+ * @pendingN is set with the clear (to the interval's time) and cleared with it (in the same queue,
  * after the maps), so a lagging bpftrace makes the epoch wait (the copy it
  * is in keeps counting, exactly) instead of racing. The begin marker names
  * the active copy and the one cleared after this print: deltas.ts forgets
@@ -76,7 +76,9 @@ export const COPIES = 3;
 /**
  * Markers the program prints around each interval's maps. With copies, begin is
  * `exitscope:begin NSECS ACTIVE CLEARED`: the copy probes write to now, and the copy cleared
- * right after this print (`-` when none).
+ * right after this print (`-` when none). With copies, final is `exitscope:final NSECS P0 P1 ...`:
+ * per copy, its @pending value when END ran: the NSECS of the begin marker whose clear of that copy
+ * was not done yet, else 0.
  */
 export const MARK = { attached: 'exitscope:attached', begin: 'exitscope:begin', end: 'exitscope:end', final: 'exitscope:final', exit: 'exitscope:exit' } as const;
 
@@ -222,7 +224,14 @@ export function buildProgram(o: ProgramOptions): Program {
   const allCopies = Array.from({ length: copies }, (_, c) => c);
   const state = copies === 1 ? [] : [EPOCH.active, EPOCH.closing, ...allCopies.map((c) => `${EPOCH.pending}${c}`)];
   const temporaries = [...startMaps, ...(o.detailPerInterval !== undefined ? [MAPS.detailSent] : []), ...state];
-  lines.push('END', '{', `  printf("${MARK.final} %lu\\n", nsecs);`, ...allCopies.flatMap(prints).map((l) => `  ${l}`), `  printf("${MARK.end}\\n");`);
+  // With copies, the final marker also gives each copy's @pendingN, read in the kernel as END runs:
+  // the time of the interval whose clear of it was not done yet. bpftrace drops the rest of the
+  // events it is reading when SIGINT comes, so an interval's print can reach us and the clear queued
+  // after it never happen; that copy prints here once more with what was already counted, and the
+  // time says which print it was (deltas.ts skipAtEnd).
+  const pendingFlags = copies === 1 ? '' : allCopies.map(() => ' %lu').join('');
+  const pendingArgs = copies === 1 ? '' : allCopies.map((c) => `, ${EPOCH.pending}${c}`).join('');
+  lines.push('END', '{', `  printf("${MARK.final} %lu${pendingFlags}\\n", nsecs${pendingArgs});`, ...allCopies.flatMap(prints).map((l) => `  ${l}`), `  printf("${MARK.end}\\n");`);
   lines.push(...allCopies.flatMap((c) => printed.map((m) => `  clear(${at(m, c)});`)), ...temporaries.map((m) => `  clear(${m});`), '}');
   return { text: `${lines.join('\n')}\n`, handlers };
 }
@@ -233,17 +242,18 @@ export function buildProgram(o: ProgramOptions): Program {
  * Every branch is spelled out: print() and clear() take a map, not an expression.
  */
 function rotation(copies: number, prints: (c: number) => string[], clears: (c: number) => string[]): string[] {
-  const out = [`  $e = ${EPOCH.active};`, `  $c = ${EPOCH.closing};`];
+  // one time for the marker and the pending flag: END's marker names the interval by it
+  const out = ['  $now = nsecs;', `  $e = ${EPOCH.active};`, `  $c = ${EPOCH.closing};`];
   for (let e = 0; e < copies; e++) {
     const prev = (e + copies - 1) % copies;
     const next = (e + 1) % copies;
     out.push(e === 0 ? '  if ($e == 0) {' : e < copies - 1 ? `  } else if ($e == ${e}) {` : '  } else {');
     out.push('    if ($c != 0) {');
-    out.push(`      printf("${MARK.begin} %lu ${e} ${prev}\\n", nsecs);`, ...[...prints(e), ...prints(prev)].map((l) => `      ${l}`), `      printf("${MARK.end}\\n");`);
+    out.push(`      printf("${MARK.begin} %lu ${e} ${prev}\\n", $now);`, ...[...prints(e), ...prints(prev)].map((l) => `      ${l}`), `      printf("${MARK.end}\\n");`);
     // queued after the print, done by bpftrace's user space in this order: the maps, then the flag
-    out.push(`      ${EPOCH.pending}${prev} = 1;`, ...clears(prev).map((l) => `      ${l}`), `      clear(${EPOCH.pending}${prev});`);
+    out.push(`      ${EPOCH.pending}${prev} = $now;`, ...clears(prev).map((l) => `      ${l}`), `      clear(${EPOCH.pending}${prev});`);
     out.push('    } else {');
-    out.push(`      printf("${MARK.begin} %lu ${e} -\\n", nsecs);`, ...prints(e).map((l) => `      ${l}`), `      printf("${MARK.end}\\n");`);
+    out.push(`      printf("${MARK.begin} %lu ${e} -\\n", $now);`, ...prints(e).map((l) => `      ${l}`), `      printf("${MARK.end}\\n");`);
     out.push('    }');
     // a copy whose clear is still queued is not free: stay (and close nothing next time)
     out.push(`    if (${EPOCH.pending}${next} == 0) {`, `      ${EPOCH.active} = ${next};`, `      ${EPOCH.closing} = 1;`, '    } else {', `      ${EPOCH.closing} = 0;`, '    }');

@@ -151,8 +151,8 @@ describe('buildProgram: copies rotated by epoch (bounded maps)', () => {
     for (let e = 0; e < COPIES; e++) {
       const prev = (e + COPIES - 1) % COPIES;
       const next = (e + 1) % COPIES;
-      const closing = body.indexOf(`printf("${MARK.begin} %lu ${e} ${prev}\\n", nsecs);`);
-      const alone = body.indexOf(`printf("${MARK.begin} %lu ${e} -\\n", nsecs);`);
+      const closing = body.indexOf(`printf("${MARK.begin} %lu ${e} ${prev}\\n", $now);`);
+      const alone = body.indexOf(`printf("${MARK.begin} %lu ${e} -\\n", $now);`);
       expect(closing, `epoch ${e}`).toBeGreaterThan(0);
       expect(alone, `epoch ${e}`).toBeGreaterThan(closing);
       const both = body.slice(closing, alone);
@@ -164,17 +164,26 @@ describe('buildProgram: copies rotated by epoch (bounded maps)', () => {
         expect(both.indexOf(`clear(${m}${prev});`)).toBeGreaterThan(end);
         expect(both).not.toContain(`clear(${m}${e});`);
       }
-      // the pending flag is set before the clears and cleared after them, in the same queue
+      // the pending flag is set (to the marker's time) before the clears and cleared after them, in the same queue
       const flag = `${EPOCH.pending}${prev}`;
-      expect(both.indexOf(`${flag} = 1;`)).toBeGreaterThan(end);
+      expect(both.indexOf(`${flag} = $now;`)).toBeGreaterThan(end);
       expect(both.indexOf(`clear(${flag});`)).toBeGreaterThan(Math.max(...COUNTING_MAPS.map((m) => both.indexOf(`clear(${m}${prev});`))));
       // the epoch moves only into a copy whose clear is done
       expect(body).toContain(`if (${EPOCH.pending}${next} == 0) {\n      ${EPOCH.active} = ${next};\n      ${EPOCH.closing} = 1;\n    } else {\n      ${EPOCH.closing} = 0;`);
     }
   });
 
+  it('the interval\'s marker and its pending flag share one time, read once (END\'s marker names the interval by it)', () => {
+    const body = probe('interval:s:1');
+    expect(body.match(/nsecs/g)).toEqual(['nsecs']);
+    expect(body.indexOf('$now = nsecs;')).toBeLessThan(body.indexOf('if ('));
+  });
+
   it('END prints every copy once more, then clears all of them and the epoch state', () => {
     const end = text.slice(text.indexOf('END\n{'));
+    // first its marker, with each copy's pending time as the kernel has it now
+    expect(end).toContain(`printf("${MARK.final} %lu${' %lu'.repeat(COPIES)}\\n", nsecs${Array.from({ length: COPIES }, (_, c) => `, ${EPOCH.pending}${c}`).join('')});`);
+    expect(end.indexOf(`printf("${MARK.final}`)).toBeLessThan(end.indexOf('print('));
     for (const m of COUNTING_MAPS) for (let c = 0; c < COPIES; c++) {
       expect(end).toContain(`print(${m}${c});`);
       expect(end).toContain(`clear(${m}${c});`);

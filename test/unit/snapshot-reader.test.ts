@@ -13,6 +13,7 @@ import { largestMap } from '../../src/collector/collector.js';
 import { DeltaTracker } from '../../src/collector/deltas.js';
 import { type ReaderEvent, SnapshotReader } from '../../src/collector/snapshot-reader.js';
 import { prng } from './support/prng.js';
+import { RotatingKernel } from './support/rotating-kernel.js';
 
 const FIX = join(import.meta.dirname, '../fixtures/bpftrace');
 const MIX = readFileSync(join(FIX, 'mix-3-vcpus-2-npt-on.bpftrace.jsonl'));
@@ -121,6 +122,40 @@ describe('SnapshotReader: the same snapshots as BpftraceOutputParser + DeltaTrac
     }
   });
 
+  it('when SIGINT drops part of an interval\'s events (the final marker\'s @pending times), exact too', () => {
+    let trials = 0;
+    for (const behind of [1, 2, 3]) {
+      for (let batch = 1; batch <= behind; batch++) {
+        for (let done = 0; done < 30; done++) {
+          for (const endFirst of [false, true]) {
+            const k = new RotatingKernel(3);
+            const lines: string[] = [];
+            for (let tick = 0; tick < 6; tick++) {
+              k.event(7, 8, 0x7b, 1 + tick);
+              k.event(9, 10, 0x30, 2);
+              k.tick();
+              if (tick < 6 - behind) lines.push(...k.userSpace());
+            }
+            try {
+              lines.push(...k.interrupt({ batch, done, endFirst }));
+            } catch {
+              continue; // done is past this batch
+            }
+            trials++;
+            const bytes = Buffer.from(`${lines.join('\n')}\n`);
+            expectSame(bytes);
+            const totals = new Map<string, number>();
+            for (const e of reader([bytes]).seen as { kind: string; deltas?: { exits: { pid: number; tid: number; isa: number; reason: number; n: number }[] } }[]) {
+              for (const x of e.deltas?.exits ?? []) totals.set(`${x.pid},${x.tid},${x.isa},${x.reason}`, (totals.get(`${x.pid},${x.tid},${x.isa},${x.reason}`) ?? 0) + x.n);
+            }
+            expect([...totals].sort(), `behind ${behind} batch ${batch} done ${done} endFirst ${endFirst}`).toEqual([...k.truth].sort());
+          }
+        }
+      }
+    }
+    expect(trials).toBeGreaterThan(100);
+  });
+
   it('on generated output split at every position of one frame', () => {
     const bytes = Buffer.from(generated(11, 4));
     const want = JSON.stringify(reference([bytes]));
@@ -215,7 +250,8 @@ function generated(seed: number, intervals = 60, o: { quirks?: boolean; late?: b
     ['@handler_ns', 'hist'],
   ] as const;
   const maps = Array.from({ length: COPIES }, () => FIELDS.map(() => new Map<string, number | Map<number, number>>()));
-  const pending = Array.from({ length: COPIES }, () => false);
+  /** @pendingN: the time of the interval whose clear of the copy is queued, else 0. */
+  const pending = Array.from({ length: COPIES }, () => 0);
   type Work = { line: string } | { print: number } | { clear: number } | { unpend: number };
   const queue: Work[] = [];
   const out: string[] = ['{"type": "attached_probes", "data": {"probes": 17}}', '{"type": "printf", "data": "exitscope:attached 1000000000\\n"}'];
@@ -275,7 +311,7 @@ function generated(seed: number, intervals = 60, o: { quirks?: boolean; late?: b
       if ('line' in w) out.push(w.line);
       else if ('print' in w) print(w.print);
       else if ('clear' in w) for (const m of maps[w.clear] as Map<string, unknown>[]) m.clear();
-      else pending[w.unpend] = false;
+      else pending[w.unpend] = 0;
     }
   };
   const printf = (text: string): Work => ({ line: `{"type": "printf", "data": "${text}\\n"}` });
@@ -286,7 +322,7 @@ function generated(seed: number, intervals = 60, o: { quirks?: boolean; late?: b
     const next = (epoch + 1) % COPIES;
     if (closing) {
       queue.push(printf(`exitscope:begin ${t} ${epoch} ${prev}`), { print: epoch }, { print: prev }, printf('exitscope:end'));
-      pending[prev] = true;
+      pending[prev] = t;
       queue.push({ clear: prev }, { unpend: prev });
     } else queue.push(printf(`exitscope:begin ${t} ${epoch} -`), { print: epoch }, printf('exitscope:end'));
     if (!pending[next]) {
@@ -303,7 +339,7 @@ function generated(seed: number, intervals = 60, o: { quirks?: boolean; late?: b
     if (quirks && rand() < 0.05) out.push('{"type": "printf", "data": "exitscope:exit 1000 1001 2 123 4096 0 0\\n"}', '{"type": "lost_events", "data": {"events": 3}}', 'Lost 2 events');
   }
   userSpace(Number.POSITIVE_INFINITY);
-  queue.push(printf(`exitscope:final ${t + 1}`));
+  queue.push(printf(`exitscope:final ${t + 1} ${pending.join(' ')}`));
   for (let c = 0; c < COPIES; c++) queue.push({ print: c });
   queue.push(printf('exitscope:end'));
   userSpace(Number.POSITIVE_INFINITY);

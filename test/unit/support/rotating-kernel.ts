@@ -17,7 +17,8 @@ export class RotatingKernel {
   readonly truth = new Map<string, number>();
   private epoch = 0;
   private closing = false;
-  private readonly pending: boolean[];
+  /** Per copy: the time of the interval whose clear of it is queued and not done, else 0 (@pendingN). */
+  private readonly pending: number[];
   private readonly queue: Work[] = [];
   private t = 0;
   /** Times the epoch waited for a clear. */
@@ -28,9 +29,11 @@ export class RotatingKernel {
   constructor(
     readonly copies: number,
     private readonly guard = true,
+    /** END's marker says which copies' clears were not done (program.ts); false: the marker before it did. */
+    private readonly endFlags = true,
   ) {
     this.maps = Array.from({ length: copies }, () => new Map());
-    this.pending = Array.from({ length: copies }, () => false);
+    this.pending = Array.from({ length: copies }, () => 0);
   }
 
   /** A probe counts one event (pid, tid, isa 2, reason). */
@@ -51,7 +54,7 @@ export class RotatingKernel {
       this.line(`${MARK.begin} ${this.t} ${e} ${prev}`);
       this.queue.push({ kind: 'print', copy: e }, { kind: 'print', copy: prev });
       this.line(MARK.end);
-      this.pending[prev] = true;
+      this.pending[prev] = this.t;
       this.queue.push({ kind: 'clear', copy: prev }, { kind: 'unpend', copy: prev });
     } else {
       this.line(`${MARK.begin} ${this.t} ${e} -`);
@@ -67,9 +70,9 @@ export class RotatingKernel {
     }
   }
 
-  /** END: every copy printed, then all cleared. */
+  /** END: every copy printed, then all cleared. The flags are the kernel's @pendingN, read as END runs. */
   end(): void {
-    this.line(`${MARK.final} ${this.t + 1}`);
+    this.line(`${MARK.final} ${this.t + 1}${this.endFlags ? this.pending.map((p) => ` ${p}`).join('') : ''}`);
     for (let c = 0; c < this.copies; c++) this.queue.push({ kind: 'print', copy: c });
     this.line(MARK.end);
     for (let c = 0; c < this.copies; c++) this.queue.push({ kind: 'clear', copy: c });
@@ -87,9 +90,39 @@ export class RotatingKernel {
         // bpftrace prints nothing for an empty map
         if (m.size) out.push(JSON.stringify({ type: 'map', data: { [`@exits${w.copy}`]: Object.fromEntries(m) } }));
       } else if (w.kind === 'clear') (this.maps[w.copy] as Map<string, number>).clear();
-      else this.pending[w.copy] = false;
+      else this.pending[w.copy] = 0;
     }
     return out;
+  }
+
+  /** Intervals whose items are queued, at least in part. */
+  get queuedIntervals(): number {
+    return this.queue.filter((w) => w.kind === 'line' && w.line.includes(MARK.begin)).length;
+  }
+
+  /**
+   * SIGINT while user space reads its queue, as bpftrace does it. It reads its buffer in batches
+   * (all that is there when it wakes): here the first `batch` intervals' items. Of those the first
+   * `done` are done and the rest thrown away (perf_event_printer returns early once the signal has
+   * come), and the probes are detached. What was not read yet is left over: the drain after END
+   * reads it before END's output or after (another CPU's buffer: `endFirst`). A batch ends between
+   * intervals: one interval's items are written by one run of its probe, in microseconds. Returns
+   * every line user space printed.
+   */
+  interrupt(o: { batch: number; done: number; endFirst: boolean }): string[] {
+    let batchEnd = 0;
+    for (let seen = 0; batchEnd < this.queue.length; batchEnd++) {
+      const w = this.queue[batchEnd] as Work;
+      if (w.kind === 'line' && w.line.includes(MARK.begin) && seen++ === o.batch) break;
+    }
+    if (o.done > batchEnd) throw new RangeError(`done ${o.done} is past the batch (${batchEnd} items)`);
+    const out = this.userSpace(o.done);
+    this.queue.splice(0, batchEnd - o.done);
+    const leftover = this.queue.splice(0);
+    this.end();
+    const fromEnd = this.queue.splice(0);
+    this.queue.push(...(o.endFirst ? [...fromEnd, ...leftover] : [...leftover, ...fromEnd]));
+    return [...out, ...this.userSpace()];
   }
 
   /** Items queued and not done yet (how far user space lags). */
