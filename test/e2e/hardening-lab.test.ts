@@ -6,6 +6,8 @@
  *   a fix, no stack, bpftrace stopped, and what was written readable;
  * - SIGTERM and SIGINT after bpftrace was killed and restarted still end the recording in order
  *   (final totals, `end`), exact to the last exit;
+ * - SIGINT while bpftrace's user space is intervals behind (stopped): END's marker names the clears
+ *   not done, and the totals are exact (docs/lab.md#bounded-maps);
  * - SIGKILL of exitscope leaves no bpftrace behind.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -151,6 +153,44 @@ describe('hardening, in the lab (npt on)', { timeout: 300_000 }, () => {
       expect(ioOf(report)).toBe(io);
     });
   }
+
+  it('SIGINT while bpftrace is intervals behind: END says which clears were not done, and the totals are exact', async () => {
+    const out = lab.outDir;
+    const rec = join(out, 'behind.jsonl');
+    const raw = join(out, 'behind.raw');
+    const r = await lab.session.exec(
+      [
+        `EXITSCOPE_BPFTRACE_LOG=${raw} ${EXITSCOPE} record -o ${rec} 2> ${out}/behind.err & P=$!`,
+        waitFor(`grep -q '"type":"snapshot"' ${rec} 2>/dev/null`, 120, 'the first snapshot'),
+        'B=$(pgrep -x bpftrace)',
+        `${workloadPath(REPO)} io 1013 > ${out}/behind-1.json`,
+        // bpftrace's user space stops; the kernel keeps counting, and the interval probe keeps
+        // queueing prints and clears that nobody does (the epoch waits for them)
+        'kill -STOP $B',
+        `${workloadPath(REPO)} io 1019 > ${out}/behind-2.json`,
+        'sleep 3.5',
+        // exitscope passes SIGINT on; bpftrace takes it as it wakes, before reading what is queued,
+        // then runs END and reads the rest
+        'kill -INT $P',
+        'sleep 1',
+        'kill -CONT $B',
+        'set +e; wait $P; echo status=$?',
+      ].join('\n'),
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('status=0');
+    // END ran with clears still queued: some copy's pending time is not 0
+    const final = readFileSync(raw, 'utf8').split('\n').find((l) => l.includes('exitscope:final'));
+    expect(final).toBeDefined();
+    const pending = (/exitscope:final \d+((?: \d+)+)/.exec(final as string)?.[1] ?? '').trim().split(' ').map(Number);
+    expect(pending).toHaveLength(3);
+    expect(pending.some((t) => t > 0)).toBe(true);
+    const { report, messages } = countsOf(rec);
+    expect(messages.at(-1)).toMatchObject({ type: 'end', complete: true });
+    const io = [1, 2].map((k) => parseTally(readFileSync(join(out, `behind-${k}.json`), 'utf8')).expected.find((e) => e.reason === IOIO)?.count ?? 0);
+    expect(io[0]).toBeGreaterThan(1000);
+    expect(ioOf(report)).toBe((io[0] as number) + (io[1] as number));
+  });
 
   it('SIGTERM to exitscope run alone (a CI timeout): passed on to COMMAND, the run ends in order, the --scope cgroup removed', async () => {
     const out = lab.outDir;

@@ -55,7 +55,8 @@ function part(runs: [Scenario, number][], ept: 'on' | 'off', flame: boolean): { 
   const main = [
     'cat /sys/module/kvm_intel/parameters/ept > ept.txt',
     step(`${ept} exitscope run starts`),
-    `${sh([...faults, '--', 'exitscope', 'run', '-o', 'run.jsonl', '-f', 'json', '--report-file', 'report.json', '--', 'sh', `../scenarios-${ept}.sh`])}`,
+    // bpftrace's own output is kept too (bpftrace.raw): what a count is made of, if one is ever off
+    `${sh([...faults, '--', 'env', 'EXITSCOPE_BPFTRACE_LOG=bpftrace.raw', 'exitscope', 'run', '-o', 'run.jsonl', '-f', 'json', '--report-file', 'report.json', '--', 'sh', `../scenarios-${ept}.sh`])}`,
     step(`${ept} exitscope run ended`),
     ...(flame
       ? [
