@@ -63,6 +63,8 @@ export interface Lab {
   status(): number | undefined;
   /** The last console lines, for error messages. */
   consoleTail(lines?: number): string;
+  /** How QEMU ended and its last stderr lines (empty while it runs): a guest gone without a console word. */
+  emulatorEnd(): string;
   /** Stops QEMU at once. */
   kill(): void;
   /** Removes the temporary files of this run. */
@@ -194,12 +196,20 @@ export async function bootLab(o: LabOptions): Promise<Lab> {
   child.stderr?.on('data', (d: Buffer) => qemuStderr.push(d));
   say(`booting (QEMU TCG, ${o.cpus} vCPU${o.cpus > 1 ? 's' : ''}, ${o.memoryMiB} MiB, npt ${o.npt ? 'on' : 'off'})`);
 
+  let ended: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => {
     child.once('exit', (code, signal) => {
       writeFileSync(qemuLog, Buffer.concat(qemuStderr));
-      res({ code, signal });
+      ended = { code, signal };
+      res(ended);
     });
   });
+  /** QEMU's stderr lines, without its warnings about CPU features TCG lacks (every boot has them). */
+  const qemuErrors = (): string[] =>
+    Buffer.concat(qemuStderr)
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l.length > 0 && !/doesn't support requested feature/.test(l));
 
   const tail: string[] = [];
   let failure: { code: string; message: string } | undefined;
@@ -269,10 +279,7 @@ export async function bootLab(o: LabOptions): Promise<Lab> {
     } else if (failure) {
       readyReject(guestError(failure.code, failure.message, tail.slice(-15).join('\n')));
     } else {
-      const qerr = Buffer.concat(qemuStderr)
-        .toString('utf8')
-        .split('\n')
-        .filter((l) => l.length > 0 && !/doesn't support requested feature/.test(l));
+      const qerr = qemuErrors();
       readyReject(
         new UserError(
           'LAB_QEMU_EXITED',
@@ -304,6 +311,11 @@ export async function bootLab(o: LabOptions): Promise<Lab> {
     consoleTail(lines = 15) {
       return tail.slice(-lines).join('\n');
     },
+    emulatorEnd() {
+      if (!ended) return '';
+      const qerr = qemuErrors().slice(-5);
+      return `QEMU exited (${ended.signal ?? `status ${ended.code}`})${qerr.length ? `:\n    ${qerr.join('\n    ')}` : ', nothing on its stderr'}`;
+    },
     kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },
@@ -315,6 +327,11 @@ export async function bootLab(o: LabOptions): Promise<Lab> {
         writeFileSync(join(keep, 'last-console.log'), readFileSync(join(runDir, 'console.log')));
       } catch {
         // nothing logged
+      }
+      try {
+        writeFileSync(join(keep, 'last-qemu.log'), readFileSync(qemuLog));
+      } catch {
+        // QEMU still running (cleanup after kill) or nothing written
       }
       rmSync(runDir, { recursive: true, force: true });
     },

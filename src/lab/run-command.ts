@@ -55,8 +55,8 @@ export async function runInLab(o: RunOptions, io: { stdout: Writable; stderr: Wr
     if (status === undefined)
       throw new UserError(
         'LAB_NO_STATUS',
-        `the guest stopped without reporting the command's exit status (out of memory, or a kernel panic?)\n  guest console (last lines):\n${lab.consoleTail().replace(/^/gm, '    ')}`,
-        'retry with more --memory, or look at ~/.cache/exitscope/lab/last-console.log',
+        `the guest stopped without reporting the command's exit status (out of memory, or a kernel panic?)\n  ${lab.emulatorEnd()}\n  guest console (last lines):\n${lab.consoleTail().replace(/^/gm, '    ')}`,
+        'retry with more --memory, or look at ~/.cache/exitscope/lab/last-console.log and last-qemu.log',
       );
     return status;
   } finally {

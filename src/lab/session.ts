@@ -43,7 +43,11 @@ export class LabSession {
       gone = true;
     });
     while (!existsSync(file('status'))) {
-      if (gone) throw new UserError('LAB_GONE', `the lab guest stopped while running: ${command}\n${this.lab.consoleTail()}`, 'see ~/.cache/exitscope/lab/last-console.log');
+      if (gone) {
+        // how QEMU ended says what the console cannot when the guest died without a word (s20d's serve-lab)
+        const console = this.lab.consoleTail().replace(/^/gm, '    ');
+        throw new UserError('LAB_GONE', `the lab guest stopped while running: ${command}\n  ${this.lab.emulatorEnd()}\n  guest console (last lines):\n${console}`, 'see ~/.cache/exitscope/lab/last-console.log and last-qemu.log');
+      }
       if (Date.now() > deadline) throw new UserError('LAB_TIMEOUT', `no result after ${timeoutMs} ms for: ${command}`, 'raise the timeout');
       await new Promise((r) => setTimeout(r, 50));
     }
