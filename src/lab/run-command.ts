@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { UserError } from '../errors.js';
 import { bootLab, type LabOptions } from './boot.js';
+import { WholeLines } from './whole-lines.js';
 
 export interface RunOptions extends LabOptions {
   /** Seconds after which the guest is stopped; undefined for no limit. */
@@ -18,13 +19,17 @@ export const INTERRUPTED_STATUS = 130;
 export async function runInLab(o: RunOptions, io: { stdout: Writable; stderr: Writable }): Promise<number> {
   const lab = await bootLab(o);
   const drained: Promise<unknown>[] = [];
+  const gates: WholeLines[] = [];
   for (const [from, to] of [
     [lab.stdout, io.stdout],
     [lab.stderr, io.stderr],
   ] as const) {
     if (!from) continue;
-    from.pipe(to, { end: false });
-    drained.push(once(from, 'close').catch(() => undefined));
+    // whole lines: one of stdout is not cut by one of stderr on the user's terminal
+    const gate = new WholeLines((b) => to.write(b));
+    gates.push(gate);
+    from.on('data', (b: Buffer) => gate.push(b));
+    drained.push(once(from, 'close').catch(() => undefined).then(() => gate.flush()));
   }
 
   let stopReason: 'signal' | 'timeout' | undefined;
@@ -60,6 +65,7 @@ export async function runInLab(o: RunOptions, io: { stdout: Writable; stderr: Wr
       );
     return status;
   } finally {
+    for (const g of gates) g.flush();
     if (timer) clearTimeout(timer);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -6,6 +6,7 @@
 import type { Writable } from 'node:stream';
 import { UserError } from '../../errors.js';
 import { stopped } from '../run-command.js';
+import { WholeLines } from '../whole-lines.js';
 import { bootIntelLab, type IntelLabOptions } from './boot.js';
 import { copyBack } from './copy-back.js';
 
@@ -23,9 +24,12 @@ export const STOP_BACKSTOP_SECONDS = 600;
 
 export async function runInIntelLab(o: IntelRunOptions, io: { stdout: Writable; stderr: Writable }): Promise<number> {
   const lab = await bootIntelLab(o);
+  // a line of the command's stdout is not cut by one of its stderr on the user's terminal
+  const out = new WholeLines((b) => io.stdout.write(b));
+  const err = new WholeLines((b) => io.stderr.write(b));
   lab.onOutput(
-    (b) => io.stdout.write(b),
-    (b) => io.stderr.write(b),
+    (b) => out.push(b),
+    (b) => err.push(b),
   );
   let ready = false;
   let stopReason: 'signal' | 'timeout' | undefined;
@@ -60,6 +64,8 @@ export async function runInIntelLab(o: IntelRunOptions, io: { stdout: Writable; 
     }
     await lab.exited;
     lab.drain();
+    out.flush();
+    err.flush();
     const status = lab.status();
     if (status === undefined && !stopReason)
       throw new UserError(
@@ -77,6 +83,8 @@ export async function runInIntelLab(o: IntelRunOptions, io: { stdout: Writable; 
     if (stopReason) return stopped(stopReason, o.timeoutSeconds);
     return status as number;
   } finally {
+    out.flush();
+    err.flush();
     if (timer) clearTimeout(timer);
     if (backstop) clearTimeout(backstop);
     process.off('SIGINT', onSignal);
