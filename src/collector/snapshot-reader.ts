@@ -19,7 +19,7 @@
  *   as they are.
  */
 import type { SnapshotMessage } from '../protocol/messages.js';
-import { type Bucket, BpftraceOutputParser, type CountField, type Frame, MAP_NAMES, type MapField, type OutputEvent, toBuckets } from './bpftrace-output.js';
+import { type Bucket, BpftraceOutputParser, type CopyMaps, type CountField, type Frame, MAP_NAMES, type MapField, type OutputEvent, toBuckets } from './bpftrace-output.js';
 import { countDelta, type Deltas, histDelta, mergeCopies, nums, SHIFT32, skipAtEnd } from './deltas.js';
 import { MapLineScanner } from './map-line-scanner.js';
 
@@ -270,7 +270,11 @@ export class SnapshotReader {
     const lists: Record<MapField, Entry[][]> = { exits: [], exitNs: [], faults: [], regions: [], handlerCalls: [], handlerNs: [] };
     let largest = 0;
     for (const copy of order) {
-      if (skipAtEnd(frame, copy, this.clearedSincePrint)) continue;
+      if (skipAtEnd(frame, copy, this.clearedSincePrint)) {
+        // adds nothing, but its print still counts toward the fill check (as largestMap of the frame)
+        largest = Math.max(largest, this.printedSize(copy, frame.copies.get(copy)));
+        continue;
+      }
       if (!frame.final) this.clearedSincePrint.delete(copy);
       const prev = this.remembered.get(copy);
       const next: CopyState = { ...prev };
@@ -309,6 +313,19 @@ export class SnapshotReader {
     this.order = [];
     this.frame = undefined;
     this.out({ kind: 'snapshot', frame: info, ms, deltas: deltasOf(lists), largestMap: largest });
+  }
+
+  /** The most entries (or histogram buckets) a copy's maps had in this frame's print. */
+  private printedSize(copy: number, parsed: CopyMaps | undefined): number {
+    let most = 0;
+    for (const f of FIELDS) {
+      const p = this.prints.get(copy)?.[f];
+      if (parsed?.seen.has(f)) {
+        const cur = parsed[f];
+        most = Math.max(most, HIST[f] ? bucketsIn(cur as Map<string, Bucket[]>) : cur.size);
+      } else if (p?.kind === 'fresh') most = Math.max(most, HIST[f] ? p.printed.buckets : p.printed.keys);
+    }
+    return most;
   }
 
   /** The old way: a copy's Map against its last print (read from its bytes if need be), as entries. */

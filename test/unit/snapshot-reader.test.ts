@@ -133,6 +133,8 @@ describe('SnapshotReader: the same snapshots as BpftraceOutputParser + DeltaTrac
             for (let tick = 0; tick < 6; tick++) {
               k.event(7, 8, 0x7b, 1 + tick);
               k.event(9, 10, 0x30, 2);
+              // copies of different sizes: the fill check (largestMap) sees which copy it counts
+              for (let j = 0; j < 2 * (6 - tick); j++) k.event(100 + j, 101 + j, 0x1e);
               k.tick();
               if (tick < 6 - behind) lines.push(...k.userSpace());
             }
