@@ -106,15 +106,21 @@ export class RotatingKernel {
    * `done` are done and the rest thrown away (perf_event_printer returns early once the signal has
    * come), and the probes are detached. What was not read yet is left over: the drain after END
    * reads it before END's output or after (another CPU's buffer: `endFirst`). A batch ends between
-   * intervals: one interval's items are written by one run of its probe, in microseconds. Returns
-   * every line user space printed.
+   * intervals: one interval's items are written by one run of its probe, in microseconds (or, with
+   * `items` and nothing dropped, anywhere). Returns every line user space printed.
    */
-  interrupt(o: { batch: number; done: number; endFirst: boolean }): string[] {
+  interrupt(o: { batch: number; done: number; endFirst: boolean } | { items: number; endFirst: boolean }): string[] {
     let batchEnd = 0;
-    for (let seen = 0; batchEnd < this.queue.length; batchEnd++) {
-      const w = this.queue[batchEnd] as Work;
-      if (w.kind === 'line' && w.line.includes(MARK.begin) && seen++ === o.batch) break;
+    if ('items' in o) batchEnd = Math.min(o.items, this.queue.length);
+    else {
+      for (let seen = 0; batchEnd < this.queue.length; batchEnd++) {
+        const w = this.queue[batchEnd] as Work;
+        if (w.kind === 'line' && w.line.includes(MARK.begin) && seen++ === o.batch) break;
+      }
     }
+    // `items`: SIGINT came while bpftrace waited, after it read that many items (a split anywhere,
+    // even inside an interval's events if it read while the probe was writing them): none dropped
+    o = 'items' in o ? { batch: 0, done: batchEnd, endFirst: o.endFirst } : o;
     if (o.done > batchEnd) throw new RangeError(`done ${o.done} is past the batch (${batchEnd} items)`);
     const out = this.userSpace(o.done);
     this.queue.splice(0, batchEnd - o.done);
