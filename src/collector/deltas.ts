@@ -81,18 +81,42 @@ export function mergeCopies<V>(lists: [string, V][][], add: (a: V, b: V) => V): 
 }
 
 /**
- * A copy the final frame prints that adds nothing: we read its last print and that frame's word that
- * it was then cleared, but END says that very clear (the same frame's time) was never done: bpftrace
- * drops what it has not yet read of an interval's events when SIGINT comes. Nothing writes to a copy
- * the epoch has left, so each of its maps is as printed then (counted) or empty (cleared): nothing
- * in it is new. Without this it counted as new: a stop at the wrong moment counted an interval twice.
- * A clear queued by a frame we have not read (still in bpftrace's buffer) has another time: that
- * copy counts against its last print as usual.
+ * The copies a frame said it cleared right after their print, with that frame's time, until an
+ * interval prints them again (the epoch re-entered them: their clear was done). Both readers keep
+ * one, for skipAtEnd().
  */
-export function skipAtEnd(frame: Frame, copy: number, clearedSincePrint: ReadonlyMap<number, number>): boolean {
-  if (!frame.final || frame.uncleared === undefined) return false;
-  const queuedAt = frame.uncleared.get(copy);
-  return queuedAt !== undefined && queuedAt === clearedSincePrint.get(copy);
+export class ClearedCopies {
+  private readonly at = new Map<number, number>();
+
+  /** A copy this frame printed. */
+  printed(frame: Frame, copy: number): void {
+    if (!frame.final) this.at.delete(copy);
+  }
+
+  /** After the frame: the copy it clears; END clears them all. */
+  after(frame: Frame): void {
+    if (frame.cleared !== undefined) this.at.set(frame.cleared, frame.tNs);
+    if (frame.final) this.at.clear();
+  }
+
+  clear(): void {
+    this.at.clear();
+  }
+
+  /**
+   * A copy the final frame prints that adds nothing: we read its last print and that frame's word
+   * that it was then cleared, but END says that very clear (the same frame's time) was never done:
+   * bpftrace drops what it has not yet read of an interval's events when SIGINT comes. Nothing writes
+   * to a copy the epoch has left, so each of its maps is as printed then (counted) or empty
+   * (cleared): nothing in it is new. Without this it counted as new: a stop at the wrong moment
+   * counted an interval twice. A clear queued by a frame we have not read (still in bpftrace's
+   * buffer) has another time: that copy counts against its last print as usual.
+   */
+  skipAtEnd(frame: Frame, copy: number): boolean {
+    if (!frame.final || frame.uncleared === undefined) return false;
+    const queuedAt = frame.uncleared.get(copy);
+    return queuedAt !== undefined && queuedAt === this.at.get(copy);
+  }
 }
 
 export const nums = (key: string): number[] => key.split(',').map(Number);
@@ -101,8 +125,7 @@ export const SHIFT32 = 2 ** 32;
 export class DeltaTracker {
   /** The values of each copy at its last print (copies cleared since are not here). */
   private readonly remembered = new Map<number, CopyMaps>();
-  /** Copies a frame said were cleared after their print (-> that frame's tNs), not printed by an interval since (see skipAtEnd). */
-  private readonly clearedSincePrint = new Map<number, number>();
+  private readonly cleared = new ClearedCopies();
   private lastTNs: number | undefined;
   /** Keys already split into numbers: the same keys come back every interval. */
   private readonly parsed = new Map<string, number[]>();
@@ -116,7 +139,7 @@ export class DeltaTracker {
   /** Forget the baseline: the next frame comes from a new bpftrace. */
   reset(): void {
     this.remembered.clear();
-    this.clearedSincePrint.clear();
+    this.cleared.clear();
     this.lastTNs = undefined;
     this.startNs = undefined;
   }
@@ -143,8 +166,8 @@ export class DeltaTracker {
     const counts = { exits: [] as [string, number][][], faults: [] as [string, number][][], regions: [] as [string, number][][], handlerCalls: [] as [string, number][][] };
     const hists = { exitNs: [] as [string, Bucket[]][][], handlerNs: [] as [string, Bucket[]][][] };
     for (const [copy, cur] of frame.copies) {
-      if (skipAtEnd(frame, copy, this.clearedSincePrint)) continue;
-      if (!frame.final) this.clearedSincePrint.delete(copy);
+      if (this.cleared.skipAtEnd(frame, copy)) continue;
+      this.cleared.printed(frame, copy);
       const prev = this.remembered.get(copy);
       // A map whose print was lost (bpftrace dropped the record), or that printed nothing, keeps
       // its previous values: no delta now, and the next print's delta covers both intervals.
@@ -168,14 +191,9 @@ export class DeltaTracker {
       this.remembered.set(copy, cur);
     }
     // bpftrace clears that copy right after this print (END clears them all): it starts from nothing
-    if (frame.cleared !== undefined) {
-      this.remembered.delete(frame.cleared);
-      this.clearedSincePrint.set(frame.cleared, frame.tNs);
-    }
-    if (frame.final) {
-      this.remembered.clear();
-      this.clearedSincePrint.clear();
-    }
+    if (frame.cleared !== undefined) this.remembered.delete(frame.cleared);
+    if (frame.final) this.remembered.clear();
+    this.cleared.after(frame);
     this.lastTNs = frame.tNs;
 
     const sum = (a: number, b: number): number => a + b;

@@ -20,7 +20,7 @@
  */
 import type { SnapshotMessage } from '../protocol/messages.js';
 import { type Bucket, BpftraceOutputParser, type CopyMaps, type CountField, type Frame, MAP_NAMES, type MapField, type OutputEvent, toBuckets } from './bpftrace-output.js';
-import { countDelta, type Deltas, histDelta, mergeCopies, nums, SHIFT32, skipAtEnd } from './deltas.js';
+import { ClearedCopies, countDelta, type Deltas, histDelta, mergeCopies, nums, SHIFT32 } from './deltas.js';
 import { MapLineScanner } from './map-line-scanner.js';
 
 type ExitEntry = SnapshotMessage['exits'][number];
@@ -76,8 +76,7 @@ export class SnapshotReader {
   private pendingLength = 0;
   /** Each copy's maps at its last print (copies cleared since are not here). */
   private readonly remembered = new Map<number, CopyState>();
-  /** Copies a frame said were cleared after their print (-> that frame's tNs), not printed by an interval since (deltas.ts skipAtEnd). */
-  private readonly clearedSincePrint = new Map<number, number>();
+  private readonly cleared = new ClearedCopies();
   /** The frame being read (the inner parser's), what it printed by copy and field, copies in order of first print. */
   private frame: Frame | undefined;
   private prints = new Map<number, Partial<Record<MapField, Print>>>();
@@ -98,7 +97,7 @@ export class SnapshotReader {
   /** Forget the baseline: the next frame comes from a new bpftrace. */
   reset(): void {
     this.remembered.clear();
-    this.clearedSincePrint.clear();
+    this.cleared.clear();
     this.lastTNs = undefined;
     this.startNs = undefined;
   }
@@ -270,12 +269,12 @@ export class SnapshotReader {
     const lists: Record<MapField, Entry[][]> = { exits: [], exitNs: [], faults: [], regions: [], handlerCalls: [], handlerNs: [] };
     let largest = 0;
     for (const copy of order) {
-      if (skipAtEnd(frame, copy, this.clearedSincePrint)) {
+      if (this.cleared.skipAtEnd(frame, copy)) {
         // adds nothing, but its print still counts toward the fill check (as largestMap of the frame)
         largest = Math.max(largest, this.printedSize(copy, frame.copies.get(copy)));
         continue;
       }
-      if (!frame.final) this.clearedSincePrint.delete(copy);
+      this.cleared.printed(frame, copy);
       const prev = this.remembered.get(copy);
       const next: CopyState = { ...prev };
       const parsed = frame.copies.get(copy);
@@ -296,14 +295,9 @@ export class SnapshotReader {
       this.remembered.set(copy, next);
     }
     // bpftrace clears that copy right after this print (END clears them all): it starts from nothing
-    if (frame.cleared !== undefined) {
-      this.remembered.delete(frame.cleared);
-      this.clearedSincePrint.set(frame.cleared, frame.tNs);
-    }
-    if (frame.final) {
-      this.remembered.clear();
-      this.clearedSincePrint.clear();
-    }
+    if (frame.cleared !== undefined) this.remembered.delete(frame.cleared);
+    if (frame.final) this.remembered.clear();
+    this.cleared.after(frame);
     // bpftrace-clock ms since the previous frame, or since counting started (as DeltaTracker.intervalMs)
     const from = this.lastTNs ?? this.startNs;
     const ms = from === undefined ? 0 : Math.max(0, Math.round((frame.tNs - from) / 1e6));

@@ -228,7 +228,7 @@ export function buildProgram(o: ProgramOptions): Program {
   // the time of the interval whose clear of it was not done yet. bpftrace drops the rest of the
   // events it is reading when SIGINT comes, so an interval's print can reach us and the clear queued
   // after it never happen; that copy prints here once more with what was already counted, and the
-  // time says which print it was (deltas.ts skipAtEnd).
+  // time says which print it was (deltas.ts ClearedCopies).
   const pendingFlags = copies === 1 ? '' : allCopies.map(() => ' %lu').join('');
   const pendingArgs = copies === 1 ? '' : allCopies.map((c) => `, ${EPOCH.pending}${c}`).join('');
   lines.push('END', '{', `  printf("${MARK.final} %lu${pendingFlags}\\n", nsecs${pendingArgs});`, ...allCopies.flatMap(prints).map((l) => `  ${l}`), `  printf("${MARK.end}\\n");`);

@@ -137,6 +137,19 @@ describe('DeltaTracker with rotating copies (a model of the kernel and bpftrace)
    * can be lost, and END prints that copy once more. Seen in the Intel lab (a page fault counted
    * twice, 10,782 against perf stat's 10,781). Every stop point, with intervals read, dropped and unread.
    */
+  /** Seven intervals counted, user space `behind` of them behind when the signal comes. */
+  const behindBy = (behind: number, endFlags = true): { k: RotatingKernel; p: Pipeline } => {
+    const k = new RotatingKernel(3, true, endFlags);
+    const p = new Pipeline();
+    for (let tick = 0; tick < 7; tick++) {
+      k.event(7, 8, 0x7b, 1 + tick);
+      k.event(9, 10, 0x30, 2);
+      k.tick();
+      if (tick < 7 - behind) p.feed(k.userSpace());
+    }
+    return { k, p };
+  };
+
   const stops = (endFlags: boolean): { trials: number; wrong: string[] } => {
     const wrong: string[] = [];
     let trials = 0;
@@ -145,14 +158,7 @@ describe('DeltaTracker with rotating copies (a model of the kernel and bpftrace)
       for (let batch = 1; batch <= behind; batch++) {
         for (let done = 0; done < 40; done++) {
           for (const endFirst of [false, true]) {
-            const k = new RotatingKernel(3, true, endFlags);
-            const p = new Pipeline();
-            for (let tick = 0; tick < 7; tick++) {
-              k.event(7, 8, 0x7b, 1 + tick);
-              k.event(9, 10, 0x30, 2);
-              k.tick();
-              if (tick < 7 - behind) p.feed(k.userSpace());
-            }
+            const { k, p } = behindBy(behind, endFlags);
             expect(k.queuedIntervals).toBe(behind);
             let lines: string[];
             try {
@@ -182,14 +188,7 @@ describe('DeltaTracker with rotating copies (a model of the kernel and bpftrace)
     for (const behind of [1, 2, 3]) {
       for (let items = 0; items < 30; items++) {
         for (const endFirst of [false, true]) {
-          const k = new RotatingKernel(3);
-          const p = new Pipeline();
-          for (let tick = 0; tick < 7; tick++) {
-            k.event(7, 8, 0x7b, 1 + tick);
-            k.event(9, 10, 0x30, 2);
-            k.tick();
-            if (tick < 7 - behind) p.feed(k.userSpace());
-          }
+          const { k, p } = behindBy(behind);
           if (items > k.queued) continue;
           trials++;
           p.feed(k.interrupt({ items, endFirst }));
