@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // A bpftrace stand-in for bench/metrics-scrape.mjs part C: prints what our program
 // (src/probes/program.ts, 3 copies of each counting map) makes bpftrace 0.17 print with -f json for a
-// host of FLEET_VMS VMs, one interval a second, in its exact shape: the attach lines, then per
+// host of FLEET_VMS VMs, one interval a second (or the program's interval), in its exact shape: the attach lines, then per
 // interval "exitscope:begin NSECS ACTIVE CLEARED", the active copy's maps, the maps of the copy it
 // left (their last print), "exitscope:end"; that copy is cleared after it, the epoch moves on.
 // Maps are printed as bpftrace 0.17 does (test/fixtures/bpftrace/*.jsonl): one line per map,
@@ -27,7 +27,10 @@ const COPIES = 3;
 const FIELDS = ['@exits', '@exit_ns', '@faults', '@fault_regions_2m', '@handler_calls', '@handler_ns'];
 const HIST = new Set(['@exit_ns', '@handler_ns']);
 const PROGRAM = process.argv.at(-1);
-const BY_VM = PROGRAM !== undefined && PROGRAM.endsWith('.bt') && /@exits0\[pid, 0, /.test(readFileSync(PROGRAM, 'utf8'));
+const TEXT = PROGRAM !== undefined && PROGRAM.endsWith('.bt') ? readFileSync(PROGRAM, 'utf8') : '';
+const BY_VM = /@exits0\[pid, 0, /.test(TEXT);
+/** The program's interval probe (exporter -i): interval:s:N or interval:ms:N; 1 s without one. */
+const INTERVAL_MS = ((m) => (m ? Number(m[2]) * (m[1] === 's' ? 1000 : 1) : 1000))(/^interval:(s|ms):(\d+)$/m.exec(TEXT));
 
 /** copies[c][field]: Map key -> count, or key -> Map(low -> count) for histograms. */
 const copies = Array.from({ length: COPIES }, () => Object.fromEntries(FIELDS.map((f) => [f, new Map()])));
@@ -89,7 +92,7 @@ let closing = false;
 let i = 0;
 function interval() {
   count(epoch, i++);
-  t += 1e9;
+  t += INTERVAL_MS * 1e6;
   const prev = (epoch + COPIES - 1) % COPIES;
   const out = [printf(`exitscope:begin ${t} ${epoch} ${closing ? prev : '-'}`)];
   for (const f of FIELDS) print(epoch, f, out);
@@ -118,4 +121,4 @@ process.on('SIGINT', () => {
   process.stdout.write(`${out.join('\n')}\n`, () => process.exit(0));
 });
 process.stdout.write(`{"type": "attached_probes", "data": {"probes": 17}}\n${printf(`exitscope:attached ${t}`)}\n`);
-const timer = setInterval(interval, 1000);
+const timer = setInterval(interval, INTERVAL_MS);

@@ -25,7 +25,7 @@
 //    the same cells on another build (DIR/dist, e.g. main's) one after the other, cell by cell.
 //
 //   node bench/metrics-scrape.mjs [--scrapes 20] [--warmup 10] [--moving-too 4] [--no-cpu]   (npm run build first)
-//   node bench/metrics-scrape.mjs --only C [--before DIR] [--cells VMS:EVERY:LATE,...]   C alone (LATE: keys an
+//   node bench/metrics-scrape.mjs --only C [--before DIR] [--cells VMS:EVERY:LATE[:MS],...]   C alone (MS: the exporter's -i; LATE: keys an
 //       interval that change in the copy just left, so that its last print differs from its first)
 //   node --cpu-prof bench/metrics-scrape.mjs --profile DIR ...   B's and C's children write CPU profiles into DIR
 import { fork } from 'node:child_process';
@@ -75,7 +75,7 @@ const ms = (f) => {
 
 // ---- C's child: `exitscope exporter` itself (the build in argv[3]), its bpftrace a stand-in ----
 if (process.argv[2] === 'collector') {
-  const [build, vms, maxVms, port] = [process.argv[3], Number(process.argv[4]), Number(process.argv[5]), Number(process.argv[6])];
+  const [build, vms, maxVms, port, intervalMs] = [process.argv[3], Number(process.argv[4]), Number(process.argv[5]), Number(process.argv[6]), Number(process.argv[7] ?? 1000)];
   const { makeFakeHost, redirectFs } = await import('./fleet-proc.mjs');
   const host = makeFakeHost(vms);
   process.on('exit', () => rmSync(host, { recursive: true, force: true }));
@@ -86,7 +86,7 @@ if (process.argv[2] === 'collector') {
   const caps = { root: true, bpftrace: { path: join(repo, 'bench/fleet-bpftrace.mjs'), version: '0.17.0', major: 0, minor: 17 }, tracefs: '/sys/kernel/tracing', tracepoints: { kvm_exit: ['isa', 'exit_reason'], kvm_entry: ['rip'], kvm_page_fault: ['fault_address', 'error_code'] }, kvmLoaded: true, vendor: 'amd', tdp: true, kprobes: true, btf: true, handlers: ['kvm_tdp_page_fault'], kernel: 'bench', checks: [] };
   process.on('message', (m) => (m === 'exit' ? process.exit(0) : process.send({ cpu: process.cpuUsage(), rss: process.memoryUsage().rss })));
   process.send({ started: true });
-  await exporterCommand({ interval: 1000, pid: [], reason: [], listen: `127.0.0.1:${port}`, metrics: { maxVms }, notify: () => undefined }, (o, onMessage) => startLiveIn(o, onMessage, caps, [], [], undefined));
+  await exporterCommand({ interval: intervalMs, pid: [], reason: [], listen: `127.0.0.1:${port}`, metrics: { maxVms }, notify: () => undefined }, (o, onMessage) => startLiveIn(o, onMessage, caps, [], [], undefined));
 } else if (process.argv[2] === 'exporter') {
 // ---- B's child: the exporter's server and model, fed one snapshot a second ----
   const { MetricsService } = await dist('metrics/service.js');
@@ -221,11 +221,11 @@ if (process.argv[2] === 'collector') {
         });
       });
     /** One exporter of `build`: WARMUP s, then SCRAPES s measured, scraped once a second; its own CPU time. */
-    const cellC = async (build, label, vms, maxVms, every, stragglers) => {
+    const cellC = async (build, label, vms, maxVms, every, stragglers, intervalMs) => {
       const port = await freePort();
       const execArgv = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
       const env = { ...process.env, FLEET_VMS: String(vms), FLEET_EVERY: String(every), FLEET_STRAGGLERS: String(stragglers) };
-      const child = fork(new URL(import.meta.url).pathname, ['collector', build, String(vms), String(maxVms), String(port)], { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const child = fork(new URL(import.meta.url).pathname, ['collector', build, String(vms), String(maxVms), String(port), String(intervalMs)], { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       await new Promise((r) => child.once('message', r));
       // until it serves the first interval's VMs (bpftrace's stand-in started, one frame read)
       for (;;) {
@@ -238,15 +238,15 @@ if (process.argv[2] === 'collector') {
         lastBody = await scrape(port);
       });
       const series = lastBody.split('\n').filter((l) => l.startsWith('exitscope_')).length;
-      const row = { build: label, vms, maxVms, every, stragglers, seconds: SCRAPES, wallSeconds: wall, cpuShareOfOneCore: (user + system) / wall, userShare: user / wall, systemShare: system / wall, rssBytes: after.rss, seriesInLastScrape: series, loadavg: loadavg() };
+      const row = { build: label, vms, maxVms, every, stragglers, intervalMs, seconds: SCRAPES, wallSeconds: wall, cpuShareOfOneCore: (user + system) / wall, userShare: user / wall, systemShare: system / wall, rssBytes: after.rss, seriesInLastScrape: series, loadavg: loadavg() };
       results.collector.push(row);
-      console.log(`C ${label}: ${vms} VMs (cap ${maxVms}), ${every === 1 ? 'every VM moves' : `1/${every} of the VMs move`} each second${stragglers ? `, ${stragglers} late keys an interval` : ''}: ${(100 * row.cpuShareOfOneCore).toFixed(2)}% of a core over ${SCRAPES} s (user ${(100 * row.userShare).toFixed(2)}%, system ${(100 * row.systemShare).toFixed(2)}%), RSS ${(after.rss / 1e6).toFixed(0)} MB, ${series} series, load ${loadavg()[0].toFixed(1)}`);
+      console.log(`C ${label}: ${vms} VMs (cap ${maxVms}), -i ${intervalMs}, ${every === 1 ? 'every VM moves' : `1/${every} of the VMs move`} each interval${stragglers ? `, ${stragglers} late keys an interval` : ''}: ${(100 * row.cpuShareOfOneCore).toFixed(2)}% of a core over ${SCRAPES} s (user ${(100 * row.userShare).toFixed(2)}%, system ${(100 * row.systemShare).toFixed(2)}%), RSS ${(after.rss / 1e6).toFixed(0)} MB, ${series} series, load ${loadavg()[0].toFixed(1)}`);
     };
     const builds = [...(BEFORE ? [[BEFORE, 'before']] : []), [repo, 'after']];
-    // --cells VMS:EVERY:STRAGGLERS,...
+    // --cells VMS:EVERY:STRAGGLERS[:INTERVAL_MS],...  (the exporter's -i: how often bpftrace prints; scrapes stay 1/s)
     const cells = word('cells')?.split(',').map((c) => c.split(':').map(Number)) ?? [[100, 1, 0], [1000, 1, 0], [1000, MOVING_TOO, 0], [1000, 1, 100]];
-    for (const [vms, every, stragglers] of cells) {
-      for (const [build, label] of builds) await cellC(build, label, vms, 500, every, stragglers);
+    for (const [vms, every, stragglers, intervalMs = 1000] of cells) {
+      for (const [build, label] of builds) await cellC(build, label, vms, 500, every, stragglers, intervalMs);
     }
   }
 
