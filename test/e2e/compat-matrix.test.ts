@@ -22,6 +22,7 @@ import { findSuite } from '../../src/lab/userland/suites.js';
 import { parseTally, workloadArgs } from '../../src/lab/workload.js';
 import type { Report } from '../../src/report/report.js';
 import { REPO } from './lab-harness.js';
+import { explainLabRaw } from './support/explain-lab-raw.js';
 
 interface Cell {
   name: string;
@@ -111,7 +112,9 @@ describe('compatibility matrix: exitscope run == perf stat of the same userland'
     // the known workload: mix over 2 vCPUs (io, cpuid, npf, hlt, msr, mmio), traced, under perf stat -a
     const report = '/tmp/compat.report.json';
     const csv = '/tmp/compat.perf.csv';
-    const argv = oracleArgv(['exitscope', 'run', '-f', 'json', '--report-file', report, '--', 'exitscope-workload', ...workloadArgs('mix', 6, 2)], csv);
+    // bpftrace's own output is kept (EXITSCOPE_BPFTRACE_LOG): if a count is ever off, the failure says where it went
+    const raw = '/tmp/compat.bpftrace.raw';
+    const argv = oracleArgv(['env', `EXITSCOPE_BPFTRACE_LOG=${raw}`, 'exitscope', 'run', '-f', 'json', '--report-file', report, '--', 'exitscope-workload', ...workloadArgs('mix', 6, 2)], csv);
     const r = await lab.exec(`${sh(argv)} && cat ${csv} >&2 && echo '--- report' >&2 && cat ${report} >&2`, 240_000);
     if (r.status !== 0) throw new Error(`exitscope run under perf stat failed (${r.status}) in ${cell.name}:\n${r.stdout}\n${r.stderr}`);
     const tally = parseTally(r.stdout);
@@ -122,12 +125,13 @@ describe('compatibility matrix: exitscope run == perf stat of the same userland'
     expect(got.complete).toBe(true);
     expect(got.lostEvents).toBe(0);
     expect(oracle.exits).toBeGreaterThan(0);
-    expect(got.totalExits).toBe(oracle.exits);
+    const why = got.totalExits !== oracle.exits || got.pageFaults.count !== oracle.pageFaults ? await explainLabRaw(lab, raw, cell.name, got.pageFaults.count !== oracle.pageFaults ? 'faults' : 'exits') : '';
+    expect(got.totalExits, why).toBe(oracle.exits);
     for (const reason of ORACLE_REASONS) {
       const ours = got.exits.filter((e) => e.reason === reason).reduce((a, e) => a + e.count, 0);
       expect(ours, `exit reason ${reason}`).toBe(oracle.exitsByReason.get(reason));
     }
-    expect(got.pageFaults.count).toBe(oracle.pageFaults);
+    expect(got.pageFaults.count, why).toBe(oracle.pageFaults);
     // The cell exercised every kind of exit the workload makes (their counts are checked above,
     // against perf). Whether the kernel saw exactly the workload's own tally is the workload's
     // concern (workload-npt-on/off.test.ts): on 7.2 with npt off it once saw 25 IOIO exits fewer
