@@ -8,6 +8,7 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import { MAPS, MARK } from '../probes/program.js';
+import { foldCounts, foldHists } from './thread-keys.js';
 
 export interface Bucket {
   /** Lower bound of the log2 bucket (bpftrace's "min"), in the map's unit. */
@@ -78,6 +79,12 @@ export type OutputEvent =
   /** bpftrace's own count of attached probes. */
   | { kind: 'attached_probes'; probes: number }
   | { kind: 'lost'; events: number }
+  /**
+   * A helper call in the program that failed (bpftrace 0.23 reports each): a map update that failed
+   * is a count the kernel did not keep. Seen: map_update_elem, EEXIST (-17), two CPUs adding one key
+   * at once (probes/dialect.ts threadKeys).
+   */
+  | { kind: 'helper_error'; helper: string; retcode: number; message: string }
   | { kind: 'exit'; exit: DetailExit }
   /** A line we did not expect: bpftrace's own warnings and errors land here. */
   | { kind: 'text'; line: string };
@@ -215,6 +222,12 @@ export class BpftraceOutputParser {
       case 'lost_events':
         out({ kind: 'lost', events: Number((rec.data as { events?: number })?.events ?? 0) });
         return;
+      case 'helper_error': {
+        // bpftrace 0.23: {"type": "helper_error", "msg": "File exists", "helper": "map_update_elem", "retcode": -17, "line": 29, "col": 28}
+        const e = rec as { helper?: unknown; retcode?: unknown; msg?: unknown };
+        out({ kind: 'helper_error', helper: String(e.helper ?? 'unknown'), retcode: Number(e.retcode ?? 0), message: String(e.msg ?? '') });
+        return;
+      }
       default:
         // time, value, stats, join...: not printed by our program
         return;
@@ -252,14 +265,15 @@ export class BpftraceOutputParser {
       if (!known || known.hist !== (type === 'hist')) continue;
       const copy = copyOf(this.frame, known.copy);
       copy.seen.add(known.field);
+      // keys with the thread (dialect.ts threadKeys) are added up per print: thread-keys.ts
       if (known.hist) {
         const target = copy[known.field as HistField];
         const entries = value as Record<string, unknown>;
-        for (const k in entries) target.set(k, toBuckets(entries[k]));
+        const read = Object.keys(entries).map((k): [string, Bucket[]] => [k, toBuckets(entries[k])]);
+        for (const [k, b] of foldHists(known.field, read)) target.set(k, b);
       } else {
         const target = copy[known.field as CountField];
-        const entries = value as Record<string, number>;
-        for (const k in entries) target.set(k, entries[k] as number);
+        for (const [k, n] of foldCounts(known.field, value as Record<string, unknown>)) target.set(k, n);
       }
     }
   }

@@ -275,6 +275,9 @@ export class Collector {
       case 'lost':
         this.emit({ type: 'lost', t: this.now(), events: e.events });
         return;
+      case 'helper_error':
+        this.onHelperError(e.helper, e.retcode, e.message);
+        return;
       case 'exit':
         this.emit({ type: 'exit', t: this.now(), ...e.exit });
         return;
@@ -306,6 +309,21 @@ export class Collector {
     this.emit({ type: 'end', t: this.now(), complete: this.sawFinal });
     rmSync(this.dir, { recursive: true, force: true });
     if (this.rawLog !== undefined) closeSync(this.rawLog);
+  }
+
+  private helperErrorsSaid = new Set<string>();
+
+  /**
+   * A helper call that failed in the kernel. A failed map update is a count bpftrace did not keep:
+   * a lost event (the report and /metrics say counts are incomplete). Said once per kind, not per
+   * event: the program's keys by thread (probes/dialect.ts) are there so that it does not happen.
+   */
+  private onHelperError(helper: string, retcode: number, message: string): void {
+    if (helper === 'map_update_elem') this.emit({ type: 'lost', t: this.now(), events: 1 });
+    const kind = `${helper} ${retcode}`;
+    if (this.helperErrorsSaid.has(kind)) return;
+    this.helperErrorsSaid.add(kind);
+    this.onStderr(`bpftrace: ${helper} failed in the kernel (${message}, ${retcode})${helper === 'map_update_elem' ? ': a count was not kept, counted as lost' : ''}`);
   }
 
   private childSawFinal = false;

@@ -22,6 +22,7 @@ import type { SnapshotMessage } from '../protocol/messages.js';
 import { type Bucket, BpftraceOutputParser, type CopyMaps, type CountField, type Frame, MAP_NAMES, type MapField, type OutputEvent, toBuckets } from './bpftrace-output.js';
 import { ClearedCopies, countDelta, type Deltas, histDelta, mergeCopies, nums, SHIFT32 } from './deltas.js';
 import { MapLineScanner } from './map-line-scanner.js';
+import { foldCounts, foldHists } from './thread-keys.js';
 
 type ExitEntry = SnapshotMessage['exits'][number];
 type ExitNsEntry = SnapshotMessage['exitNs'][number];
@@ -230,32 +231,43 @@ export class SnapshotReader {
     const arity = ARITY[field];
     let keys = 0;
     let buckets = 0;
-    // a key with another count of numbers: the old way gives the missing ones their defaults
+    // a key with another count of numbers: the old way gives the missing ones their defaults. One
+    // more than the map's own ([pid, tid, x]) is a key by thread (dialect.ts threadKeys): the threads
+    // are added up below, as the old way does (thread-keys.ts)
     let odd = false;
+    let threaded = false;
+    const shape = (n: number): void => {
+      if (n === arity) return;
+      if (n === arity + 1 && arity === 2) threaded = true;
+      else odd = true;
+    };
     let ok: boolean;
     if (HIST[field]) {
       ok = s.histEntries(body, () => {
         keys++;
-        if (s.arity !== arity) odd = true;
+        shape(s.arity);
         const n = s.bucketCount;
         buckets += n;
         if (n === 0) return;
         const b: [number, number][] = new Array(n);
         for (let k = 0; k < n; k++) b[k] = [s.lows[k] as number, s.counts[k] as number];
-        const [pid, second] = s.nums as [number, number];
+        const pid = s.nums[0] as number;
+        const second = s.nums[s.arity - 1] as number;
         entries.push(field === 'exitNs' ? { pid, isa: Math.floor(second / SHIFT32), reason: second % SHIFT32, b } : { pid, h: second, b });
       });
     } else {
       ok = s.countEntries(body, (v) => {
         keys++;
-        if (s.arity !== arity) odd = true;
+        shape(s.arity);
         if (v === 0) return;
-        const [pid, a, isa, reason] = s.nums as [number, number, number, number];
-        entries.push(field === 'exits' ? { pid, tid: a, isa, reason: reason >>> 0, n: v } : { pid, second: a, n: v });
+        if (field === 'exits') {
+          const [pid, tid, isa, reason] = s.nums as [number, number, number, number];
+          entries.push({ pid, tid, isa, reason: reason >>> 0, n: v });
+        } else entries.push({ pid: s.nums[0] as number, second: s.nums[s.arity - 1] as number, n: v });
       });
     }
     if (!ok || odd) return undefined;
-    return { kind: 'fresh', entries, printed: { line: Buffer.from(bytes), keys, buckets } };
+    return { kind: 'fresh', entries: threaded ? mergeEntries(field, entries) : entries, printed: { line: Buffer.from(bytes), keys, buckets } };
   }
 
   /** The frame's end marker: deltas by copy, merged; the copies' memory moved on. */
@@ -354,9 +366,8 @@ function mapOf(f: MapField, p: Printed): Map<string, number> | Map<string, Bucke
   if (p.map) return p.map;
   const data = (JSON.parse((p.line as Buffer).toString('utf8')) as { data: Record<string, Record<string, unknown>> }).data;
   const entries = Object.values(data)[0] ?? {};
-  const m = new Map<string, unknown>();
-  for (const k in entries) m.set(k, HIST[f] ? toBuckets(entries[k]) : entries[k]);
-  p.map = m as Map<string, number> | Map<string, Bucket[]>;
+  // keys by thread added up, as the old way reads them (thread-keys.ts)
+  p.map = HIST[f] ? foldHists(f, Object.keys(entries).map((k): [string, Bucket[]] => [k, toBuckets(entries[k])])) : foldCounts(f, entries);
   return p.map;
 }
 
@@ -411,6 +422,19 @@ function merged(f: MapField, lists: Entry[][]): Entry[] {
     nonEmpty.map((l) => l.map((e): [string, Entry] => [keyOf(f, e), e])),
     add,
   ).map(([, e]) => e);
+}
+
+/** One print's entries with each key once: the threads of a key by thread added up (fresh()). */
+function mergeEntries(f: MapField, entries: Entry[]): Entry[] {
+  const byKey = new Map<string, Entry>();
+  for (const e of entries) {
+    const k = keyOf(f, e);
+    const before = byKey.get(k);
+    if (before === undefined) byKey.set(k, e);
+    else if (HIST[f]) byKey.set(k, { ...before, b: addPairs((before as ExitNsEntry).b, (e as ExitNsEntry).b) } as Entry);
+    else byKey.set(k, { ...before, n: (before as PidCountEntry).n + (e as PidCountEntry).n } as Entry);
+  }
+  return [...byKey.values()];
 }
 
 function deltasOf(lists: Record<MapField, Entry[][]>): Deltas {

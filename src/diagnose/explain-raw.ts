@@ -61,6 +61,7 @@ export function explainRaw(bytes: Buffer, field: CountField): RawExplanation {
       const held = [...f.copies].map(([c, maps]): [number, number | undefined] => [c, maps.seen.has(field) ? sumOf(maps[field]) : undefined]);
       frames.push({ tNs: f.tNs, final: f.final, ...(f.active !== undefined ? { active: f.active } : {}), ...(f.cleared !== undefined ? { cleared: f.cleared } : {}), ...(f.uncleared ? { uncleared: f.uncleared } : {}), held, reference: deltaSum(tracker.apply(f), field), fast: undefined });
     } else if (e.kind === 'lost') notes.push(`lost ${e.events} events`);
+    else if (e.kind === 'helper_error') notes.push(`helper error: ${e.helper} ${e.message} (${e.retcode})${e.helper === 'map_update_elem' ? ': a count the kernel did not keep' : ''}`);
     else if (e.kind === 'text' && !/^Attaching \d+ probes/.test(e.line)) notes.push(`text: ${e.line.slice(0, 160)}`);
   };
   parser.push(bytes, onEvent);

@@ -13,6 +13,17 @@
  *   "Change delete API to accept a map and key as separate args"); later releases (0.27 seen)
  *   warn that the old `delete(@map[key])` is deprecated. Older releases know only the old form
  *   (0.21 read `delete(@a, @b)` as two maps). So: the new form from 0.22 on, the old one before.
+ * - Keys by thread: bpftrace 0.23 (seen: 0.23.2, Debian 13) adds a key to a count() or hist() map
+ *   with BPF_NOEXIST after a lookup that missed (its IR, `--emit-llvm`). When two CPUs add the same
+ *   key at once, the second update fails with EEXIST and its count is lost: bpftrace#4068 ("WARNING:
+ *   File exists ... map_update_elem, retcode: -17", "ever since 0.23"), fixed by bpftrace#4074
+ *   (BPF_ANY), in 0.27 seen. Our copies start empty every interval, so every key is added again
+ *   each interval, by every vCPU thread of a VM at once: the compatibility matrix lost one page
+ *   fault in a CI run, and scripts/stress-stop.mjs --threads 2 --codes 64 loses counts within a few
+ *   trials. A key only one thread writes cannot be raced (a thread runs one program at a time), so
+ *   on those releases every counting map is keyed by thread too, and the readers add the threads
+ *   up (bpftrace-output.ts threadFolded). 0.17 reads, adds and updates with BPF_ANY: no race. The
+ *   in-place increment came with bpftrace PR #2795 (0.20); from 0.20 to 0.23 is assumed racy.
  */
 import type { Capabilities } from './capabilities.js';
 
@@ -21,10 +32,12 @@ export interface ProgramDialect {
   kernelTypes: boolean;
   /** delete(@map, key) instead of delete(@map[key]). */
   deleteWithKey: boolean;
+  /** Every counting map keyed by thread too: this bpftrace loses a count when two CPUs add one key at once. */
+  threadKeys: boolean;
 }
 
 /** The dialect of the programs checked in as probes/*.bt and of tests: every bpftrace from 0.17 reads it. */
-export const PORTABLE_DIALECT: ProgramDialect = { kernelTypes: false, deleteWithKey: false };
+export const PORTABLE_DIALECT: ProgramDialect = { kernelTypes: false, deleteWithKey: false, threadKeys: false };
 
 /** The first bpftrace release with delete(@map, key). */
 export const DELETE_WITH_KEY_SINCE = { major: 0, minor: 22 } as const;
@@ -32,6 +45,16 @@ export const DELETE_WITH_KEY_SINCE = { major: 0, minor: 22 } as const;
 export function supportsDeleteWithKey(v: { major: number; minor: number } | undefined): boolean {
   if (!v) return false;
   return v.major > DELETE_WITH_KEY_SINCE.major || (v.major === DELETE_WITH_KEY_SINCE.major && v.minor >= DELETE_WITH_KEY_SINCE.minor);
+}
+
+/** The bpftrace releases whose count() and hist() add a new key with BPF_NOEXIST: from (assumed) until (fixed). */
+export const RACY_FIRST_INSERT = { since: { major: 0, minor: 20 }, until: { major: 0, minor: 24 } } as const;
+
+const atLeast = (v: { major: number; minor: number }, w: { major: number; minor: number }): boolean => v.major > w.major || (v.major === w.major && v.minor >= w.minor);
+
+export function hasRacyFirstInsert(v: { major: number; minor: number } | undefined): boolean {
+  if (!v) return false;
+  return atLeast(v, RACY_FIRST_INSERT.since) && !atLeast(v, RACY_FIRST_INSERT.until);
 }
 
 /** The kernel's fixed-width integer types (include/asm-generic/int-ll64.h on x86-64), by name. */
@@ -60,6 +83,7 @@ export function dialectFor(caps: Pick<Capabilities, 'bpftrace' | 'kvmLoaded' | '
     // only when kvm is there to be read and its BTF is not (unknown: the files were not looked at)
     kernelTypes: caps.kvmLoaded && caps.kvmModuleBtf === false,
     deleteWithKey: supportsDeleteWithKey(caps.bpftrace),
+    threadKeys: hasRacyFirstInsert(caps.bpftrace),
   };
 }
 

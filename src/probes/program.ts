@@ -92,6 +92,8 @@ export const MAPS = {
   handlerNs: '@handler_ns', // [pid, handler index] -> hist of ns in the handler
   detailSent: '@detail_sent',
 } as const;
+// With dialect.threadKeys (bpftrace 0.20-0.23, dialect.ts) every one is keyed by thread too: @exits by
+// its real tid whatever exitsByThread says, the others [pid, tid, ...]: the readers add the threads up.
 
 /** The counting maps, in the order they are printed. */
 export const COUNTING_MAPS = [MAPS.exits, MAPS.exitNs, MAPS.faults, MAPS.faultRegions, MAPS.handlerCalls, MAPS.handlerNs] as const;
@@ -142,6 +144,8 @@ export function buildProgram(o: ProgramOptions): Program {
   const reasonFilter = reasons.length ? orOf('args->exit_reason', reasons) : undefined;
   /** A counting map's name in copy c. */
   const at = (map: string, c: number): string => (copies === 1 ? map : `${map}${c}`);
+  /** A counting map's key: [pid, ...rest], or [pid, tid, ...rest] where two threads adding one key at once lose a count (dialect.ts). */
+  const key = (...rest: string[]): string => [dialect.threadKeys ? 'pid, tid' : 'pid', ...rest].join(', ');
   /**
    * The lines of a probe that update counting maps: in the copy of the current epoch. One lookup
    * of @epoch per event, then a branch per copy (bpftrace has no map variables).
@@ -169,7 +173,7 @@ export function buildProgram(o: ProgramOptions): Program {
     // The fields are read once, up front: LLVM would otherwise keep a ctx pointer plus offset across
     // the epoch's branches, which the verifier refuses ("dereference of modified ctx ptr", seen on 6.1).
     lines.push(`tracepoint:kvm:kvm_exit${predicate(pidFilter, cgroupFilter, reasonFilter)}`, '{', '  $isa = args->isa;', '  $reason = args->exit_reason;');
-    const thread = o.exitsByThread === false ? '0' : 'tid';
+    const thread = o.exitsByThread === false && !dialect.threadKeys ? '0' : 'tid';
     if (countExits) lines.push(...inEpoch((c) => [`${at(MAPS.exits, c)}[pid, ${thread}, $isa, $reason] = count();`]));
     // one map update per exit: the start time and the reason together (a tuple value)
     if (o.latency) lines.push('  @exit_start[tid] = (nsecs, ((uint64)$isa << 32) | $reason);');
@@ -188,20 +192,20 @@ export function buildProgram(o: ProgramOptions): Program {
     // a missing key reads as (0, 0): an entry with no exit seen before it (the first after attach).
     // No filter here: only threads whose kvm_exit passed the filters have a start (the kretprobes alike)
     lines.push('tracepoint:kvm:kvm_entry', '{', '  $s = @exit_start[tid];', '  if ($s.0 != 0) {');
-    lines.push(...inEpoch((c) => [`${at(MAPS.exitNs, c)}[pid, $s.1] = hist(nsecs - $s.0);`], '    '));
+    lines.push(...inEpoch((c) => [`${at(MAPS.exitNs, c)}[${key('$s.1')}] = hist(nsecs - $s.0);`], '    '));
     lines.push(`    ${del('@exit_start', 'tid')}`, '  }', '}', '');
   }
 
   if (o.pageFaults) {
     lines.push(`tracepoint:kvm:kvm_page_fault${predicate(pidFilter, cgroupFilter)}`, '{', '  $code = args->error_code;', '  $region = args->fault_address >> 21;');
-    lines.push(...inEpoch((c) => [`${at(MAPS.faults, c)}[pid, $code] = count();`, `${at(MAPS.faultRegions, c)}[pid, $region] = count();`]));
+    lines.push(...inEpoch((c) => [`${at(MAPS.faults, c)}[${key('$code')}] = count();`, `${at(MAPS.faultRegions, c)}[${key('$region')}] = count();`]));
     lines.push('}', '');
   }
 
   handlers.forEach((h, i) => {
     lines.push(`kprobe:${h}${predicate(pidFilter, cgroupFilter)}`, '{', `  @h${i}_start[tid] = nsecs;`, '}');
     lines.push(`kretprobe:${h} /@h${i}_start[tid]/`, '{');
-    lines.push(...inEpoch((c) => [`${at(MAPS.handlerCalls, c)}[pid, ${i}] = count();`, `${at(MAPS.handlerNs, c)}[pid, ${i}] = hist(nsecs - @h${i}_start[tid]);`]));
+    lines.push(...inEpoch((c) => [`${at(MAPS.handlerCalls, c)}[${key(String(i))}] = count();`, `${at(MAPS.handlerNs, c)}[${key(String(i))}] = hist(nsecs - @h${i}_start[tid]);`]));
     lines.push(`  ${del(`@h${i}_start`, 'tid')}`, '}', '');
   });
 

@@ -53,6 +53,21 @@ describe('Collector and its bpftrace', () => {
     expect(types().indexOf('end')).toBe(types().length - 1);
   });
 
+  it("a map update that failed in the kernel (bpftrace 0.23's helper_error): a lost event each, said once", async () => {
+    process.env.FAKE_BPFTRACE_MODE = 'helper-error';
+    process.env.FAKE_BPFTRACE_STATE = join(mkdtempSync(join(tmpdir(), 'fake-state-')), 'ran');
+    const messages: Message[] = [];
+    const said: string[] = [];
+    const c = new Collector({ caps, intervalMs: 1000, onMessage: (m) => messages.push(m), onDiagnostic: (l) => said.push(l), proc: '/nonexistent' });
+    await c.start();
+    await until(() => messages.filter((m) => m.type === 'snapshot').length >= 4, 'four snapshots');
+    await c.stop();
+    const lost = messages.filter((m) => m.type === 'lost');
+    expect(lost).toHaveLength(3);
+    for (const m of lost) expect(m).toMatchObject({ type: 'lost', events: 1 });
+    expect(said.filter((l) => l.includes('map_update_elem'))).toEqual(['bpftrace: map_update_elem failed in the kernel (File exists, -17): a count was not kept, counted as lost']);
+  });
+
   it('bpftrace dies: restarted, the gap marked, counting goes on', async () => {
     const { c, messages, types } = collect('crash');
     await c.start();

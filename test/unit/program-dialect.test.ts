@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildFlameProgram } from '../../src/flame/program.js';
 import { parseBpftraceVersion, parseFormatFields } from '../../src/probes/capabilities.js';
-import { deleteEntry, DELETE_WITH_KEY_SINCE, dialectFor, KERNEL_INT_TYPES, PORTABLE_DIALECT, supportsDeleteWithKey } from '../../src/probes/dialect.js';
+import { deleteEntry, DELETE_WITH_KEY_SINCE, dialectFor, hasRacyFirstInsert, KERNEL_INT_TYPES, PORTABLE_DIALECT, supportsDeleteWithKey } from '../../src/probes/dialect.js';
 import { buildProgram, type ProgramOptions } from '../../src/probes/program.js';
 import { fakeCaps } from './support/fake-caps.js';
 
@@ -96,7 +96,7 @@ describe('delete(): the form for the detected bpftrace', () => {
   });
 
   it('the program uses one form throughout', () => {
-    const newer = buildProgram({ ...ALL, dialect: { kernelTypes: false, deleteWithKey: true } }).text;
+    const newer = buildProgram({ ...ALL, dialect: { ...PORTABLE_DIALECT, deleteWithKey: true } }).text;
     const older = buildProgram(ALL).text;
     const deletes = (t: string): string[] => [...t.matchAll(/delete\([^;]*\);/g)].map((m) => m[0]);
     // exit_start twice (entry, process exit), each handler's start twice
@@ -113,13 +113,64 @@ describe('dialectFor: from the capabilities', () => {
     expect(dialectFor({ ...base, kvmModuleBtf: true })).toEqual(PORTABLE_DIALECT);
   });
   it('no kvm module BTF (5.10): the types are defined', () => {
-    expect(dialectFor({ ...base, kvmModuleBtf: false })).toEqual({ kernelTypes: true, deleteWithKey: false });
+    expect(dialectFor({ ...base, kvmModuleBtf: false })).toEqual({ kernelTypes: true, deleteWithKey: false, threadKeys: false });
   });
   it('not looked at, or kvm not loaded: nothing defined', () => {
     expect(dialectFor(base).kernelTypes).toBe(false);
     expect(dialectFor({ ...base, kvmLoaded: false, kvmModuleBtf: false }).kernelTypes).toBe(false);
   });
   it('bpftrace 0.27: the new delete', () => {
-    expect(dialectFor({ ...base, kvmModuleBtf: true, bpftrace: { path: '/usr/bin/bpftrace', version: '0.27.1', major: 0, minor: 27 } })).toEqual({ kernelTypes: false, deleteWithKey: true });
+    expect(dialectFor({ ...base, kvmModuleBtf: true, bpftrace: { path: '/usr/bin/bpftrace', version: '0.27.1', major: 0, minor: 27 } })).toEqual({ kernelTypes: false, deleteWithKey: true, threadKeys: false });
+  });
+  // every release on either side of the racy range, and the ones seen: 0.17 (BPF_ANY), 0.23.2 (BPF_NOEXIST), 0.27.1 (BPF_ANY)
+  it.for([
+    ['0.17.0', false],
+    ['0.19.1', false],
+    ['0.20.0', true],
+    ['0.21.2', true],
+    ['0.22.1', true],
+    ['0.23.2', true],
+    ['0.24.0', false],
+    ['0.27.1', false],
+    ['1.0.0', false],
+  ] as const)('bpftrace %s: keys by thread %s', ([version, racy]) => {
+    const v = parseBpftraceVersion(`bpftrace v${version}`);
+    expect(v).toBeDefined();
+    expect(hasRacyFirstInsert(v)).toBe(racy);
+    expect(dialectFor({ ...base, kvmModuleBtf: true, bpftrace: { path: '/usr/bin/bpftrace', version, ...(v as { major: number; minor: number }) } }).threadKeys).toBe(racy);
+  });
+  it('no bpftrace known: no keys by thread', () => {
+    expect(hasRacyFirstInsert(undefined)).toBe(false);
+  });
+});
+
+describe('keys by thread (bpftrace 0.20-0.23: a key two CPUs add at once loses a count)', () => {
+  const plain = buildProgram(ALL).text;
+  const threaded = buildProgram({ ...ALL, dialect: { ...PORTABLE_DIALECT, threadKeys: true } }).text;
+  const byVm = buildProgram({ ...ALL, exitsByThread: false, dialect: { ...PORTABLE_DIALECT, threadKeys: true } }).text;
+  /** The key of every counting map's update, by map name. */
+  const keys = (text: string): Map<string, Set<string>> => {
+    const out = new Map<string, Set<string>>();
+    for (const m of text.matchAll(/(@(?:exits|exit_ns|faults|fault_regions_2m|handler_calls|handler_ns)\d)\[([^\]]*)\] = (?:count|hist)\(/g)) {
+      const name = (m[1] as string).slice(0, -1);
+      const set = out.get(name) ?? new Set<string>();
+      set.add(m[2] as string);
+      out.set(name, set);
+    }
+    return out;
+  };
+
+  it('every counting map is keyed by thread, right after the pid; nothing else changes', () => {
+    const k = keys(threaded);
+    expect([...k.keys()].sort()).toEqual(['@exit_ns', '@exits', '@fault_regions_2m', '@faults', '@handler_calls', '@handler_ns']);
+    for (const [name, set] of k) for (const key of set) expect(key.startsWith('pid, tid, '), `${name}[${key}]`).toBe(true);
+    // the same program but for those keys
+    expect(threaded.replaceAll('pid, tid, ', 'pid, ')).toBe(plain.replaceAll('pid, tid, ', 'pid, '));
+    for (const [name, set] of keys(plain)) if (name !== '@exits') for (const key of set) expect(key.startsWith('pid, tid'), `${name}[${key}]`).toBe(false);
+  });
+
+  it('exit counts by VM keep the thread too where the key would be raced', () => {
+    expect([...(keys(byVm).get('@exits') ?? [])]).toEqual(['pid, tid, $isa, $reason']);
+    expect([...(keys(buildProgram({ ...ALL, exitsByThread: false }).text).get('@exits') ?? [])]).toEqual(['pid, 0, $isa, $reason']);
   });
 });

@@ -5,6 +5,8 @@
 // FAKE_BPFTRACE_MODE: normal | crash (exit 1 after 2 frames, the first time only) | crash-always | eperm
 //   | no-module-btf (bpftrace 0.17 on kernel 5.10, as seen in the lab: ../shared/research/compat-notes.md)
 //   | never-attaches (compiles forever: no output; SIGINT ends it)
+//   | helper-error (after each of the first 3 frames, bpftrace 0.23's record of a failed map update,
+//     as in test/fixtures/bpftrace/racy-first-insert-0.23.bpftrace.jsonl)
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { framesOf } from './capture-frames.mjs';
@@ -23,6 +25,7 @@ if (mode === 'eperm') {
   process.exit(1);
 }
 const frames = framesOf(capture);
+const HELPER_ERROR = readFileSync(join(import.meta.dirname, '../../fixtures/bpftrace/racy-first-insert-0.23.bpftrace.jsonl'), 'utf8').split('\n').find((l) => l.includes('"helper_error"'));
 let i = 0;
 let timer;
 // ready for SIGINT before saying it is attached: a SIGINT sent as soon as the
@@ -40,5 +43,6 @@ if (mode !== 'never-attaches') timer = setInterval(() => {
     process.exit(1);
   }
   if (i < frames.length - 1) process.stdout.write(`${frames[i++].join('\n')}\n`);
+  if (mode === 'helper-error' && i <= 3) process.stdout.write(`${HELPER_ERROR}\n`);
 }, 30);
 if (mode !== 'never-attaches') process.stdout.write(`${capture[0]}\n${capture[1]}\n`); // attached_probes, exitscope:attached
