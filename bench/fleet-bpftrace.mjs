@@ -14,15 +14,28 @@
 //     that read the epoch before it moved), on that many keys each interval: then its last print
 //     differs from its first (without them, they are the same text, as on a host where no event
 //     races the move)
+//   FLEET_CHURN (unset): PER:LIFETIME:UNSEEN, short-lived VMs instead of FLEET_VMS steady ones
+//     (bench/fleet-churn.mjs): PER start each interval, each counts LIFETIME intervals; with
+//     FLEET_HOST (a bench/fleet-proc.mjs host) their /proc entries are made as they start and removed
+//     after their last interval is printed (every UNSEEN-th VM never gets one)
+//   FLEET_TOTALS (unset): a file that gets, at exit, what was counted in all (exits by reason, page
+//     faults, handler calls): what the reader of the output must add up to
 // Its arguments are `-f json PROGRAM`: the program is read only for the key of @exits, by thread
 // ([pid, tid, ...]) or, in the exporter's program without --metrics-vcpu, by VM ([pid, 0, ...]: the
 // vCPUs' counts of a VM and reason are one key, tid 0). SIGINT: the final dump (every copy), then exit 0.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { churnOf, churnSnapshot, endingAfter, seenInProc, startingIn } from './fleet-churn.mjs';
 import { fakePidOf, snapshot } from './fleet-intervals.mjs';
+import { addFakeVm, removeFakeVm } from './fleet-proc.mjs';
 
 const VMS = Number(process.env.FLEET_VMS ?? 100);
 const EVERY = Number(process.env.FLEET_EVERY ?? 1);
 const STRAGGLERS = Number(process.env.FLEET_STRAGGLERS ?? 0);
+const CHURN = churnOf(process.env.FLEET_CHURN);
+const HOST = process.env.FLEET_HOST;
+const TOTALS = process.env.FLEET_TOTALS;
+/** Everything counted: exits by reason (a string key), page faults, handler calls. */
+const counted = { exits: {}, faults: 0, handlerCalls: 0 };
 const COPIES = 3;
 const FIELDS = ['@exits', '@exit_ns', '@faults', '@fault_regions_2m', '@handler_calls', '@handler_ns'];
 const HIST = new Set(['@exit_ns', '@handler_ns']);
@@ -42,9 +55,14 @@ const addHist = (m, key, buckets) => {
 };
 
 function count(copy, i) {
-  const s = snapshot(VMS, i, EVERY, fakePidOf);
+  const s = CHURN ? churnSnapshot(i, CHURN, fakePidOf) : snapshot(VMS, i, EVERY, fakePidOf);
   const c = copies[copy];
-  for (const e of s.exits) add(c['@exits'], `${e.pid},${BY_VM ? 0 : e.tid},${e.isa},${e.reason}`, e.n);
+  for (const e of s.exits) {
+    add(c['@exits'], `${e.pid},${BY_VM ? 0 : e.tid},${e.isa},${e.reason}`, e.n);
+    counted.exits[e.reason] = (counted.exits[e.reason] ?? 0) + e.n;
+  }
+  for (const e of s.faults) counted.faults += e.n;
+  for (const e of s.handlers) counted.handlerCalls += e.n;
   for (const e of s.exitNs) addHist(c['@exit_ns'], `${e.pid},${e.isa * 2 ** 32 + e.reason}`, e.b);
   for (const e of s.faults) {
     add(c['@faults'], `${e.pid},${e.code}`, e.n);
@@ -91,6 +109,8 @@ let epoch = 0;
 let closing = false;
 let i = 0;
 function interval() {
+  if (CHURN && HOST) for (let { from: v, to } = startingIn(i, CHURN); v < to; v++) if (seenInProc(v, CHURN)) addFakeVm(HOST, v);
+  const ending = CHURN ? endingAfter(i, CHURN) : undefined;
   count(epoch, i++);
   t += INTERVAL_MS * 1e6;
   const prev = (epoch + COPIES - 1) % COPIES;
@@ -111,6 +131,7 @@ function interval() {
   epoch = (epoch + 1) % COPIES;
   closing = true;
   process.stdout.write(`${out.join('\n')}\n`);
+  if (ending && HOST) for (let v = Math.max(0, ending.from); v < ending.to; v++) if (seenInProc(v, CHURN)) removeFakeVm(HOST, v);
 }
 
 process.on('SIGINT', () => {
@@ -118,6 +139,7 @@ process.on('SIGINT', () => {
   const out = [printf(`exitscope:final ${t + 1}`)];
   for (let c = 0; c < COPIES; c++) for (const f of FIELDS) print(c, f, out);
   out.push(printf('exitscope:end'));
+  if (TOTALS) writeFileSync(TOTALS, `${JSON.stringify({ intervals: i, ...counted })}\n`);
   process.stdout.write(`${out.join('\n')}\n`, () => process.exit(0));
 });
 process.stdout.write(`{"type": "attached_probes", "data": {"probes": 17}}\n${printf(`exitscope:attached ${t}`)}\n`);

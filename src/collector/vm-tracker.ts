@@ -9,6 +9,11 @@
  * 0: src/probes/program.ts exitsByThread), a VM's vCPU threads are read once, when it is found,
  * and its thread list is not polled: nothing downstream labels by vCPU, and at 1,000 VMs that
  * listing every 2 s was the largest part of the tracker's cost (docs/benchmarks.md section 6).
+ *
+ * A VM whose process ended before it could be named (it lived between two polls: most of a CI
+ * farm's short-lived VMs, as in the lab's soak) shows only as a pid in the counts: it is said gone
+ * all the same, as `pid N`, so that the model folds its counts like any gone VM's. Unsaid, the
+ * Aggregate kept its totals for the whole run, about 2 KB a VM (docs/lab.md#bounded-maps).
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,6 +46,16 @@ export class VmTracker {
   vmPidsFromDebugfs(): number[] {
     return vmPidsFromDebugfs(this.debugfsKvm);
   }
+
+  /** Pids seen in the counts whose process had already ended, unnamed: said gone at the next checkGone(). */
+  private readonly endedUnnamed = new Set<number>();
+  /**
+   * Pids said gone that way in the current and the previous checkGone() round: their late counts (the
+   * copy a VM last counted in is printed once more) are not looked up again nor said gone twice.
+   * Two rounds (5 to 10 intervals) outlast those copies; older ones are forgotten (bounded).
+   */
+  private saidGone = new Set<number>();
+  private saidGoneBefore = new Set<number>();
 
   private polls = 0;
   /** KVM debugfs' link count and times when last listed (see debugfsMoved). */
@@ -96,18 +111,24 @@ export class VmTracker {
   saw(pairs: { pid: number; tid: number }[]): void {
     let last = -1;
     for (const { pid, tid } of pairs) {
-      if (tid !== 0) this.look(pid, tid);
+      if (this.endedUnnamed.has(pid) || this.saidGone.has(pid) || this.saidGoneBefore.has(pid)) continue;
+      if (tid !== 0) this.look(pid, tid, true);
       // a VM's entries come together: one lookup for a run of them
-      else if (pid !== last && !this.known.has(pid)) this.look(pid, undefined);
+      else if (pid !== last && !this.known.has(pid)) this.look(pid, undefined, true);
       last = pid;
     }
   }
 
-  private look(pid: number, tid: number | undefined): void {
+  /** fromCounts: the pid is in the exit counts, so a process that is not there any more was a VM that ended. */
+  private look(pid: number, tid: number | undefined, fromCounts = false): void {
     const k = this.known.get(pid);
     if (k && (tid === undefined ? false : k.threads.has(tid))) return;
     const p = readProcess(pid, this.proc);
-    if (!p) return;
+    if (!p) {
+      // a known VM's end is checkGone()'s; a process still there but unreadable is not gone
+      if (fromCounts && !k && !existsSync(join(this.proc, String(pid)))) this.endedUnnamed.add(pid);
+      return;
+    }
     const threads = k?.threads ?? new Set<number>();
     const before = threads.size;
     if (tid !== undefined) threads.add(tid);
@@ -117,12 +138,24 @@ export class VmTracker {
     this.known.set(pid, { name: p.name, threads });
   }
 
-  /** Reports VMs whose process is gone (its /proc directory: a stat, not the six reads of readProcess). */
+  /**
+   * Reports VMs whose process is gone (its /proc directory: a stat, not the six reads of readProcess),
+   * and those that ended unnamed since the last call (as `pid N`: the name the views give a pid).
+   */
   checkGone(): void {
     for (const [pid, k] of this.known) {
       if (existsSync(join(this.proc, String(pid)))) continue;
       this.emit({ type: 'vm', event: 'gone', t: this.now(), pid, name: k.name, source: 'process', vcpus: {} });
       this.known.delete(pid);
     }
+    this.saidGoneBefore = this.saidGone;
+    this.saidGone = new Set();
+    for (const pid of this.endedUnnamed) {
+      // its pid already taken by a VM that was named since: that one is not gone
+      if (this.known.has(pid)) continue;
+      this.emit({ type: 'vm', event: 'gone', t: this.now(), pid, name: `pid ${pid}`, source: 'process', vcpus: {} });
+      this.saidGone.add(pid);
+    }
+    this.endedUnnamed.clear();
   }
 }

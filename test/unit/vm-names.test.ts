@@ -88,6 +88,42 @@ describe('VmTracker', () => {
   });
 });
 
+describe('VmTracker: a VM that ended before it was named', () => {
+  it('is said gone at the next gone check, once, as `pid N`; its late counts are not read again; a pid a named VM took is not', () => {
+    const { cpSync, rmSync } = require('node:fs') as typeof import('node:fs');
+    const proc = fakeProc();
+    const debugfs = mkdtempSync(join(tmpdir(), 'kvm-debugfs-'));
+    const out: VmMessage[] = [];
+    const t = new VmTracker((m) => out.push(m), () => 9, proc, debugfs);
+    // 5555 counted, but its process had ended: nothing to name; 4242 is there
+    t.saw([{ pid: 5555, tid: 5556 }, { pid: 5555, tid: 5557 }, { pid: 4242, tid: 4250 }]);
+    expect(out.map((m) => [m.event, m.pid])).toEqual([['appeared', 4242]]);
+    t.checkGone();
+    expect(out.slice(1)).toEqual([{ type: 'vm', event: 'gone', t: 9, pid: 5555, name: 'pid 5555', source: 'process', vcpus: {} }]);
+    // its last copy printed once more (late counts): not said again
+    t.saw([{ pid: 5555, tid: 5556 }]);
+    t.checkGone();
+    expect(out).toHaveLength(2);
+    // a process that is there but could not be read (not ours to see) is not gone
+    mkdirSync(join(proc, '6666'));
+    t.saw([{ pid: 6666, tid: 6667 }]);
+    // 7777 ends unnamed, and before the gone check a new VM takes its pid and is named (KVM's
+    // debugfs, polled): that one is not gone
+    t.saw([{ pid: 7777, tid: 7778 }]);
+    cpSync(join(proc, '4242'), join(proc, '7777'), { recursive: true });
+    mkdirSync(join(debugfs, '7777-11'));
+    t.poll();
+    t.checkGone();
+    expect(out.slice(2).map((m) => [m.event, m.pid])).toEqual([['appeared', 7777]]);
+    // two gone checks later 5555 is forgotten: a pid reused by another VM that ends unnamed is said gone again
+    t.checkGone();
+    rmSync(join(proc, '6666'), { recursive: true });
+    t.saw([{ pid: 5555, tid: 5558 }]);
+    t.checkGone();
+    expect(out.slice(3).map((m) => [m.event, m.pid])).toEqual([['gone', 5555]]);
+  });
+});
+
 describe('VmTracker without threads (exit counts keyed by VM, tid 0: the exporter without --metrics-vcpu)', () => {
   it('learns a VM from its first count (its vCPUs read once), reads it again for no later count, and follows no threads', () => {
     const proc = fakeProc();
@@ -107,11 +143,11 @@ describe('VmTracker without threads (exit counts keyed by VM, tid 0: the exporte
     writeFileSync(join(proc, '4242/task/4253/comm'), 'CPU 2/KVM\n');
     for (let i = 0; i < 21; i++) t.poll();
     expect(out).toHaveLength(1);
-    // gone as before
+    // gone as before; 999999, which counted with no process to name, is said gone unnamed
     const { rmSync } = require('node:fs') as typeof import('node:fs');
     rmSync(join(proc, '4242'), { recursive: true });
     t.checkGone();
-    expect(out.at(-1)).toMatchObject({ event: 'gone', pid: 4242, name: 'ci-7' });
+    expect(out.slice(1).map((m) => [m.event, m.pid, m.name])).toEqual([['gone', 4242, 'ci-7'], ['gone', 999_999, 'pid 999999']]);
   });
 });
 
