@@ -210,7 +210,7 @@ function copyTotals(from: Totals, to: Totals): void {
 }
 
 /** Moves the entries of these pids to FOLDED_PID (tid 0 for exits), summed. */
-function foldTotals(t: Totals, pids: ReadonlySet<number>): void {
+export function foldTotals(t: Totals, pids: ReadonlySet<number>): void {
   const moved: [number, number, number, number, number][] = [];
   t.exits.forEachExit((n, pid, tid, isa, reason) => {
     if (pids.has(pid)) moved.push([n, pid, tid, isa, reason]);

@@ -2,8 +2,12 @@
  * What a client needs to join the stream at any time: the hello, every VM's
  * latest state, the totals so far (one merged snapshot), the recent notices
  * (lost, gap, error) and the end if it came. Fed by the collector's stream;
- * bounded by the number of VMs and keys, not by time.
+ * bounded by the number of live VMs and keys, not by time: gone VMs beyond the newest
+ * MAX_GONE_VMS are folded, their totals summed into one entry (FOLDED_PID, "N earlier VMs",
+ * as the model does: src/model/aggregate.ts), so a server on a CI farm that sees thousands of
+ * short-lived VMs a day keeps every total exact and its memory flat.
  */
+import { FOLDED_PID } from '../model/aggregate.js';
 import type { HelloMessage, Message } from '../protocol/messages.js';
 import { SnapshotMerger } from './merge.js';
 
@@ -17,6 +21,8 @@ export class StreamHub {
   private readonly totals = new SnapshotMerger();
   private notices: Message[] = [];
   private end: Message | undefined;
+  /** Gone VMs folded into FOLDED_PID so far. */
+  private foldedVms = 0;
 
   apply(m: Message): void {
     switch (m.type) {
@@ -24,10 +30,10 @@ export class StreamHub {
         this.hello = m;
         return;
       case 'vm': {
+        if (m.pid === FOLDED_PID) return; // not a VM process: ours
         this.vms.delete(m.pid); // re-inserted: the map stays in order of the latest change
         this.vms.set(m.pid, m);
-        const gone = [...this.vms.values()].filter((v) => v.type === 'vm' && v.event === 'gone');
-        for (const v of gone.slice(0, Math.max(0, gone.length - MAX_GONE_VMS))) if (v.type === 'vm') this.vms.delete(v.pid);
+        if (m.event === 'gone') this.foldOldGone(m.t);
         return;
       }
       case 'snapshot':
@@ -45,6 +51,21 @@ export class StreamHub {
       case 'exit':
         return; // detail is live only
     }
+  }
+
+  /** Beyond 2 x MAX_GONE_VMS gone VMs, the oldest are forgotten by name (down to MAX_GONE_VMS) and their totals summed into FOLDED_PID's. */
+  private foldOldGone(t: number): void {
+    const gone: number[] = [];
+    for (const v of this.vms.values()) if (v.type === 'vm' && v.event === 'gone' && v.pid !== FOLDED_PID) gone.push(v.pid);
+    // in batches, as the model does: one pass over the totals folds many (amortised, whatever the rate of VMs)
+    if (gone.length <= 2 * MAX_GONE_VMS) return;
+    const drop = new Set(gone.slice(0, gone.length - MAX_GONE_VMS));
+    for (const pid of drop) this.vms.delete(pid);
+    this.totals.fold(drop);
+    this.foldedVms += drop.size;
+    // named for late joiners as the model names it; gone, so that no view shows it as running
+    this.vms.delete(FOLDED_PID);
+    this.vms.set(FOLDED_PID, { type: 'vm', event: 'gone', t, pid: FOLDED_PID, name: `${this.foldedVms} earlier VMs`, source: 'process', vcpus: {} });
   }
 
   get started(): boolean {

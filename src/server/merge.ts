@@ -5,7 +5,7 @@
  * it missed as one merged snapshot when it catches up. Memory is bounded by
  * the number of keys, never by how many snapshots were merged.
  */
-import { addSnapshot, emptyTotals, type Totals } from '../model/aggregate.js';
+import { addSnapshot, emptyTotals, foldTotals, type Totals } from '../model/aggregate.js';
 import type { SnapshotMessage } from '../protocol/messages.js';
 
 const nums = (k: string): number[] => k.split(',').map(Number);
@@ -46,7 +46,16 @@ export function snapshotOfTotals(t: Totals, meta: { seq: number; t: number; merg
 export class SnapshotMerger {
   private totals = emptyTotals();
   private last: SnapshotMessage | undefined;
+  /** Some pids' entries were moved to FOLDED_PID: the last snapshot alone no longer says the sum. */
+  private folded = false;
   count = 0;
+
+  /** Sums these pids' entries into FOLDED_PID's (gone VMs a long-running server no longer names). */
+  fold(pids: ReadonlySet<number>): void {
+    if (pids.size === 0) return;
+    foldTotals(this.totals, pids);
+    this.folded = true;
+  }
 
   add(s: SnapshotMessage): void {
     addSnapshot(this.totals, s);
@@ -58,7 +67,7 @@ export class SnapshotMerger {
   peek(): SnapshotMessage | undefined {
     const last = this.last;
     if (!last) return undefined;
-    return this.count === 1 ? last : snapshotOfTotals(this.totals, { seq: last.seq, t: last.t, merged: this.count, ...(last.final ? { final: true } : {}) });
+    return this.count === 1 && !this.folded ? last : snapshotOfTotals(this.totals, { seq: last.seq, t: last.t, merged: this.count, ...(last.final ? { final: true } : {}) });
   }
 
   take(): SnapshotMessage | undefined {
@@ -66,6 +75,7 @@ export class SnapshotMerger {
     this.totals = emptyTotals();
     this.last = undefined;
     this.count = 0;
+    this.folded = false;
     return out;
   }
 }
