@@ -43,8 +43,8 @@ export function histDelta(cur: Map<string, Bucket[]>, prev: Map<string, Bucket[]
   }
 }
 
-/** Two ascending bucket lists summed (a key in two copies). */
-function addBuckets(a: Bucket[], b: Bucket[]): Bucket[] {
+/** Two ascending bucket lists summed (a key in two copies, or in two threads: thread-keys.ts). */
+export function addBuckets(a: Bucket[], b: Bucket[]): Bucket[] {
   const out: Bucket[] = [];
   let i = 0;
   let j = 0;

@@ -5,6 +5,7 @@
  * add the threads' values up, per print, so that everything after them sees the usual keys.
  */
 import type { Bucket, MapField } from './bpftrace-output.js';
+import { addBuckets } from './deltas.js';
 
 /** Numbers in a key of each map, as the stream knows it: exits [pid, tid, isa, reason], the others [pid, x]. */
 export const KEY_ARITY: Readonly<Record<MapField, number>> = { exits: 4, exitNs: 2, faults: 2, regions: 2, handlerCalls: 2, handlerNs: 2 };
@@ -17,21 +18,6 @@ export function threadFolded(field: MapField, key: string): string | undefined {
   const second = key.indexOf(',', first + 1);
   if (second < 0 || key.indexOf(',', second + 1) >= 0) return undefined;
   return key.slice(0, first) + key.slice(second);
-}
-
-/** Two ascending bucket lists, summed (one key's histogram from two threads). */
-export function sumBuckets(a: readonly Bucket[], b: readonly Bucket[]): Bucket[] {
-  const out: Bucket[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) {
-    const x = a[i];
-    const y = b[j];
-    if (y === undefined || (x !== undefined && x.low < y.low)) (out.push({ ...(x as Bucket) }), i++);
-    else if (x === undefined || y.low < x.low) (out.push({ ...y }), j++);
-    else (out.push({ low: x.low, count: x.count + y.count }), i++, j++);
-  }
-  return out;
 }
 
 /**
@@ -58,7 +44,7 @@ export function foldHists(field: MapField, entries: Iterable<[string, Bucket[]]>
     if (f === undefined) out.set(k, b);
     else {
       const before = out.get(f);
-      out.set(f, before ? sumBuckets(before, b) : b);
+      out.set(f, before ? addBuckets(before, b) : b);
     }
   }
   return out;

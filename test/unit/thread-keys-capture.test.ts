@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BpftraceOutputParser, type OutputEvent } from '../../src/collector/bpftrace-output.js';
-import { foldCounts, sumBuckets, threadFolded } from '../../src/collector/thread-keys.js';
+import { addBuckets } from '../../src/collector/deltas.js';
+import { foldCounts, foldHists, threadFolded } from '../../src/collector/thread-keys.js';
 import { explainRaw } from '../../src/diagnose/explain-raw.js';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'bpftrace');
@@ -92,10 +93,12 @@ describe('thread-keys.ts', () => {
       ['1,5', 1],
       ['2,6', 7],
     ]);
-    expect(sumBuckets([{ low: 1, count: 2 }, { low: 4, count: 1 }], [{ low: 2, count: 5 }, { low: 4, count: 3 }])).toEqual([
-      { low: 1, count: 2 },
-      { low: 2, count: 5 },
-      { low: 4, count: 4 },
+    const a = [{ low: 1, count: 2 }, { low: 4, count: 1 }];
+    const b = [{ low: 2, count: 5 }, { low: 4, count: 3 }];
+    expect([...foldHists('exitNs', [['9,1,77', a], ['9,2,77', b], ['9,78', b]])]).toEqual([
+      ['9,77', addBuckets(a, b)],
+      ['9,78', b],
     ]);
+    expect(addBuckets(a, b)).toEqual([{ low: 1, count: 2 }, { low: 2, count: 5 }, { low: 4, count: 4 }]);
   });
 });
