@@ -31,7 +31,7 @@ export const HELP = {
   handlerCalls: 'Calls of KVM\'s page-fault handlers (kprobes): kvm_tdp_page_fault is nested paging, paging64_page_fault etc. shadow paging',
   handlerSeconds: `Time in KVM's page-fault handlers, from the kernel's log2 buckets; ${LOWER_BOUND_SUM}`,
   nestedPaging: 'Nested paging (AMD NPT / Intel EPT) in the kvm module: 1 on, 0 off (shadow paging); absent when unknown',
-  lost: 'Events the kernel could not hand to bpftrace (perf buffer full): counts are incomplete when this grows',
+  lost: 'Events the kernel could not hand to bpftrace (its buffer full), and counts it could not keep (a map update that failed): counts are incomplete when this grows',
   gaps: 'Times bpftrace stopped and counting was interrupted (exits in a gap are not counted)',
   probeAttached: 'A probe exitscope uses: 1 attached, 0 not (tracepoint missing, not asked for)',
   buildInfo: 'exitscope\'s version and what it traces with: always 1',
