@@ -143,13 +143,15 @@ export class VmTracker {
    * and those that ended unnamed since the last call (as `pid N`: the name the views give a pid).
    */
   checkGone(): void {
+    this.saidGoneBefore = this.saidGone;
+    this.saidGone = new Set();
     for (const [pid, k] of this.known) {
       if (existsSync(join(this.proc, String(pid)))) continue;
       this.emit({ type: 'vm', event: 'gone', t: this.now(), pid, name: k.name, source: 'process', vcpus: {} });
       this.known.delete(pid);
+      // its last counts may come after this (the copy it counted in prints once more): not a VM ended unnamed
+      this.saidGone.add(pid);
     }
-    this.saidGoneBefore = this.saidGone;
-    this.saidGone = new Set();
     for (const pid of this.endedUnnamed) {
       // its pid already taken by a VM that was named since: that one is not gone
       if (this.known.has(pid)) continue;

@@ -209,11 +209,11 @@ function copyTotals(from: Totals, to: Totals): void {
   to.ms = from.ms;
 }
 
-/** Moves the entries of these pids to FOLDED_PID (tid 0 for exits), summed. */
+/** Moves the entries of these pids to FOLDED_PID (tid 0 for exits), summed. FOLDED_PID itself stays where it is. */
 export function foldTotals(t: Totals, pids: ReadonlySet<number>): void {
   const moved: [number, number, number, number, number][] = [];
   t.exits.forEachExit((n, pid, tid, isa, reason) => {
-    if (pids.has(pid)) moved.push([n, pid, tid, isa, reason]);
+    if (pid !== FOLDED_PID && pids.has(pid)) moved.push([n, pid, tid, isa, reason]);
   });
   for (const [n, pid, tid, isa, reason] of moved) {
     t.exits.deleteOf(pid, tid, isa, reason);
@@ -221,9 +221,14 @@ export function foldTotals(t: Totals, pids: ReadonlySet<number>): void {
   }
   const pidOf = (k: string): number => Number(k.slice(0, k.indexOf(',')));
   const rest = (k: string): string => k.slice(k.indexOf(','));
+  // a folded pid's entries only: FOLDED_PID's own would be read from the copy, not as summed so far
+  const folds = (k: string): boolean => {
+    const pid = pidOf(k);
+    return pid !== FOLDED_PID && pids.has(pid);
+  };
   for (const m of [t.faults, t.regions, t.handlerCalls]) {
     for (const [k, n] of [...m]) {
-      if (!pids.has(pidOf(k))) continue;
+      if (!folds(k)) continue;
       m.delete(k);
       const to = `${FOLDED_PID}${rest(k)}`;
       m.set(to, (m.get(to) ?? 0) + n);
@@ -231,7 +236,7 @@ export function foldTotals(t: Totals, pids: ReadonlySet<number>): void {
   }
   for (const m of [t.exitNs, t.handlerNs]) {
     for (const [k, b] of [...m]) {
-      if (!pids.has(pidOf(k))) continue;
+      if (!folds(k)) continue;
       m.delete(k);
       const to = `${FOLDED_PID}${rest(k)}`;
       let into = m.get(to);
@@ -317,6 +322,14 @@ export class Aggregate {
         return;
       }
       case 'vm': {
+        if (m.pid === FOLDED_PID) {
+          // not a VM process: the folded entry of a server that folded gone VMs before we joined
+          // (src/server/hub.ts), "N earlier VMs": ours from now on, N counted on by our own folds
+          const n = /^(\d+) earlier VMs$/.exec(m.name);
+          this.foldedVms = Math.max(this.foldedVms, n ? Number(n[1]) : 0);
+          this.vms.set(FOLDED_PID, { pid: FOLDED_PID, name: `${this.foldedVms} earlier VMs`, source: 'folded', vcpus: {}, gone: true });
+          return;
+        }
         // a pid that comes back is a new VM (or the same one updated): not one to fold
         this.goneOrder.delete(m.pid);
         if (m.event === 'gone') this.goneOrder.add(m.pid);

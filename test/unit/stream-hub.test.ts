@@ -4,7 +4,7 @@
  * every total exact, its keys following the live VMs and not the server's age.
  */
 import { describe, expect, it } from 'vitest';
-import { FOLDED_PID } from '../../src/model/aggregate.js';
+import { Aggregate, FOLDED_PID } from '../../src/model/aggregate.js';
 import type { Message, SnapshotMessage } from '../../src/protocol/messages.js';
 import { StreamHub } from '../../src/server/hub.js';
 
@@ -82,6 +82,38 @@ describe('StreamHub: gone VMs beyond the newest are folded, totals exact', () =>
     const { snapshot, vms } = catchUpTotals(hub);
     expect(vms.find((v) => v.pid === 7)).toMatchObject({ event: 'appeared' });
     expect(snapshot.exits.filter((e) => e.pid === 7)).toEqual([{ pid: 7, tid: 8, isa: 1, reason: 0x7b, n: 3 }]);
+  });
+
+  it("a client that joins after the hub folded, then folds on its own: totals exact, every VM named or in the folded entry's count", () => {
+    const hub = new StreamHub();
+    hub.apply(hello);
+    let exits = 0;
+    let faults = 0;
+    let pid = 1000;
+    const one = (m: Message, client?: Aggregate): void => {
+      hub.apply(m);
+      client?.apply(m);
+    };
+    for (let i = 0; i < 600; i++, pid++) {
+      for (const m of [vm(pid, 'appeared'), snapshotOf(pid, 2), vm(pid, 'gone')]) one(m);
+      exits += 2;
+      faults += 1;
+    }
+    const client = new Aggregate();
+    for (const m of hub.catchUp()) client.apply(m);
+    for (let i = 0; i < 3000; i++, pid++) {
+      for (const m of [vm(pid, 'appeared'), snapshotOf(pid, 2), vm(pid, 'gone')]) one(m, client);
+      exits += 2;
+      faults += 1;
+    }
+    let clientExits = 0;
+    client.total.exits.forEachExit((n) => {
+      clientExits += n;
+    });
+    expect(clientExits).toBe(exits);
+    expect([...client.total.faults.values()].reduce((a, n) => a + n, 0)).toBe(faults);
+    const folded = Number(/^(\d+) earlier VMs$/.exec(client.vms.get(FOLDED_PID)?.name ?? '')?.[1]);
+    expect(folded + [...client.vms.keys()].filter((p) => p !== FOLDED_PID).length).toBe(3600);
   });
 
   it('a stream with few VMs is passed on as it came: the last snapshot as it is when there is one', () => {

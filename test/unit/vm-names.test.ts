@@ -124,6 +124,27 @@ describe('VmTracker: a VM that ended before it was named', () => {
   });
 });
 
+describe('VmTracker: a named VM whose last counts come after it was said gone', () => {
+  it('is said gone once, by its name (not again as `pid N`)', () => {
+    const { rmSync } = require('node:fs') as typeof import('node:fs');
+    const proc = fakeProc();
+    const debugfs = mkdtempSync(join(tmpdir(), 'kvm-debugfs-'));
+    const out: VmMessage[] = [];
+    const t = new VmTracker((m) => out.push(m), () => 9, proc, debugfs);
+    t.saw([{ pid: 4242, tid: 4250 }]);
+    // it exits just after bpftrace's print; the gone check comes before the next snapshot
+    rmSync(join(proc, '4242'), { recursive: true });
+    t.checkGone();
+    // the next snapshot still has its exits from between that print and its end
+    t.saw([{ pid: 4242, tid: 4250 }]);
+    t.checkGone();
+    t.checkGone();
+    const gone = out.filter((m) => m.event === 'gone');
+    expect(gone).toHaveLength(1);
+    expect(gone[0]?.name).toBe(out[0]?.name);
+  });
+});
+
 describe('VmTracker without threads (exit counts keyed by VM, tid 0: the exporter without --metrics-vcpu)', () => {
   it('learns a VM from its first count (its vCPUs read once), reads it again for no later count, and follows no threads', () => {
     const proc = fakeProc();
