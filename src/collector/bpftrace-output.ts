@@ -84,7 +84,7 @@ export type OutputEvent =
    * is a count the kernel did not keep. Seen: map_update_elem, EEXIST (-17), two CPUs adding one key
    * at once (probes/dialect.ts threadKeys).
    */
-  | { kind: 'helper_error'; helper: string; retcode: number; message: string }
+  | { kind: 'helper_error'; helper: string; retcode: number; message: string; /** The program's line (1-based). */ line?: number }
   | { kind: 'exit'; exit: DetailExit }
   /** A line we did not expect: bpftrace's own warnings and errors land here. */
   | { kind: 'text'; line: string };
@@ -224,8 +224,8 @@ export class BpftraceOutputParser {
         return;
       case 'helper_error': {
         // bpftrace 0.23: {"type": "helper_error", "msg": "File exists", "helper": "map_update_elem", "retcode": -17, "line": 29, "col": 28}
-        const e = rec as { helper?: unknown; retcode?: unknown; msg?: unknown };
-        out({ kind: 'helper_error', helper: String(e.helper ?? 'unknown'), retcode: Number(e.retcode ?? 0), message: String(e.msg ?? '') });
+        const e = rec as { helper?: unknown; retcode?: unknown; msg?: unknown; line?: unknown };
+        out({ kind: 'helper_error', helper: String(e.helper ?? 'unknown'), retcode: Number(e.retcode ?? 0), message: String(e.msg ?? ''), ...(typeof e.line === 'number' ? { line: e.line } : {}) });
         return;
       }
       default:

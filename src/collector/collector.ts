@@ -8,7 +8,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { type Capabilities, blocking, blockingError } from '../probes/capabilities.js';
-import { buildProgram } from '../probes/program.js';
+import { buildProgram, COUNTING_MAPS } from '../probes/program.js';
 import { dialectFor } from '../probes/dialect.js';
 import { spawnTracer, type Tracer } from '../process/tracer-process.js';
 import type { HelloMessage, Message } from '../protocol/messages.js';
@@ -17,6 +17,9 @@ import type { Frame } from './bpftrace-output.js';
 import { type ReaderEvent, type SnapshotFrame, SnapshotReader } from './snapshot-reader.js';
 import type { CgroupScope } from '../scope/cgroup-target.js';
 import { VmTracker } from './vm-tracker.js';
+
+/** A program line that updates a counting map (`@faults1[pid, $code] = count();`, hist() alike). */
+const COUNTING_UPDATE = new RegExp(`^\\s*(${COUNTING_MAPS.join('|')})\\d*\\[.*\\] = (count|hist)\\(`);
 
 export interface CollectorOptions {
   caps: Capabilities;
@@ -107,6 +110,7 @@ export class Collector {
     this.handlers = program.handlers;
     this.vms = new VmTracker((m) => this.emit(m), () => this.now(), o.proc, undefined, o.exitsByThread !== false);
     writeFileSync(this.programFile, program.text);
+    this.programLines = program.text.split('\n');
     this.hello = {
       type: 'hello',
       v: PROTOCOL_VERSION,
@@ -268,6 +272,7 @@ export class Collector {
         }
         this.checkMapFill(e.largestMap);
         this.checkEpoch(e.frame);
+        this.flushHelperLost();
         this.emit({ type: 'snapshot', seq: this.seq++, t: this.now(), ms: e.ms, ...(e.frame.final ? { final: true } : {}), ...d });
         if (this.seq % 5 === 0) this.vms.checkGone();
         return;
@@ -276,7 +281,7 @@ export class Collector {
         this.emit({ type: 'lost', t: this.now(), events: e.events });
         return;
       case 'helper_error':
-        this.onHelperError(e.helper, e.retcode, e.message);
+        this.onHelperError(e.helper, e.retcode, e.message, e.line);
         return;
       case 'exit':
         this.emit({ type: 'exit', t: this.now(), ...e.exit });
@@ -306,24 +311,41 @@ export class Collector {
       await this.exitPromise;
       if (timer) clearTimeout(timer);
     }
+    this.flushHelperLost();
     this.emit({ type: 'end', t: this.now(), complete: this.sawFinal });
     rmSync(this.dir, { recursive: true, force: true });
     if (this.rawLog !== undefined) closeSync(this.rawLog);
   }
 
   private helperErrorsSaid = new Set<string>();
+  /** The program's lines: bpftrace's helper errors name the line (1-based) of the call that failed. */
+  private programLines: string[] = [];
+  /** Counts the kernel did not keep since the last snapshot: one `lost` message for them, before it. */
+  private helperLost = 0;
 
   /**
-   * A helper call that failed in the kernel. A failed map update is a count bpftrace did not keep:
-   * a lost event (the report and /metrics say counts are incomplete). Said once per kind, not per
-   * event: the program's keys by thread (probes/dialect.ts) are there so that it does not happen.
+   * A helper call that failed in the kernel. A failed update of a counting map (bpftrace 0.23 names
+   * the program line) is a count bpftrace did not keep: a lost event (the report and /metrics say
+   * counts are incomplete), summed into one message per interval. Any other (the detail stream's
+   * counter) loses no count. Said once per kind: the program's keys by thread (probes/dialect.ts)
+   * are there so that it does not happen, and a full map would say it for every new key.
    */
-  private onHelperError(helper: string, retcode: number, message: string): void {
-    if (helper === 'map_update_elem') this.emit({ type: 'lost', t: this.now(), events: 1 });
-    const kind = `${helper} ${retcode}`;
+  private onHelperError(helper: string, retcode: number, message: string, line: number | undefined): void {
+    const text = line === undefined ? undefined : this.programLines[line - 1];
+    // a line we cannot place is taken as a count: better a count said lost than a loss unsaid
+    const count = helper === 'map_update_elem' && (text === undefined || COUNTING_UPDATE.test(text));
+    if (count) this.helperLost++;
+    const kind = `${helper} ${retcode} ${count}`;
     if (this.helperErrorsSaid.has(kind)) return;
     this.helperErrorsSaid.add(kind);
-    this.onStderr(`bpftrace: ${helper} failed in the kernel (${message}, ${retcode})${helper === 'map_update_elem' ? ': a count was not kept, counted as lost' : ''}`);
+    this.onStderr(`bpftrace: ${helper} failed in the kernel (${message}, ${retcode})${count ? ': a count was not kept, counted as lost' : ''}${text ? `: ${text.trim()}` : ''}`);
+  }
+
+  /** The counts the kernel did not keep, as one lost message (before the next snapshot, and at the end). */
+  private flushHelperLost(): void {
+    if (this.helperLost === 0) return;
+    this.emit({ type: 'lost', t: this.now(), events: this.helperLost });
+    this.helperLost = 0;
   }
 
   private childSawFinal = false;

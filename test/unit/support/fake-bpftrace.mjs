@@ -6,7 +6,8 @@
 //   | no-module-btf (bpftrace 0.17 on kernel 5.10, as seen in the lab: ../shared/research/compat-notes.md)
 //   | never-attaches (compiles forever: no output; SIGINT ends it)
 //   | helper-error (after each of the first 3 frames, bpftrace 0.23's record of a failed map update,
-//     as in test/fixtures/bpftrace/racy-first-insert-0.23.bpftrace.jsonl)
+//     as in test/fixtures/bpftrace/racy-first-insert-0.23.bpftrace.jsonl, on a counting map's line)
+//   | helper-error-other (the same record on a line that updates no counting map)
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { framesOf } from './capture-frames.mjs';
@@ -25,7 +26,14 @@ if (mode === 'eperm') {
   process.exit(1);
 }
 const frames = framesOf(capture);
-const HELPER_ERROR = readFileSync(join(import.meta.dirname, '../../fixtures/bpftrace/racy-first-insert-0.23.bpftrace.jsonl'), 'utf8').split('\n').find((l) => l.includes('"helper_error"'));
+// the record as bpftrace 0.23 printed it, its line moved to the first @faults update of the program we were given
+const HELPER_ERROR = (() => {
+  const rec = JSON.parse(readFileSync(join(import.meta.dirname, '../../fixtures/bpftrace/racy-first-insert-0.23.bpftrace.jsonl'), 'utf8').split('\n').find((l) => l.includes('"helper_error"')));
+  const program = existsSync(process.argv.at(-1) ?? '') ? readFileSync(process.argv.at(-1), 'utf8').split('\n') : [];
+  // helper-error-other: on the BEGIN probe's line instead, which updates no counting map
+  const at = program.findIndex((l) => (mode === 'helper-error-other' ? l.startsWith('BEGIN') : /@faults\d*\[.*\] = count\(/.test(l)));
+  return JSON.stringify({ ...rec, line: at + 1 });
+})();
 let i = 0;
 let timer;
 // ready for SIGINT before saying it is attached: a SIGINT sent as soon as the
@@ -43,6 +51,6 @@ if (mode !== 'never-attaches') timer = setInterval(() => {
     process.exit(1);
   }
   if (i < frames.length - 1) process.stdout.write(`${frames[i++].join('\n')}\n`);
-  if (mode === 'helper-error' && i <= 3) process.stdout.write(`${HELPER_ERROR}\n`);
+  if ((mode === 'helper-error' || mode === 'helper-error-other') && i <= 3) process.stdout.write(`${HELPER_ERROR}\n`);
 }, 30);
 if (mode !== 'never-attaches') process.stdout.write(`${capture[0]}\n${capture[1]}\n`); // attached_probes, exitscope:attached
