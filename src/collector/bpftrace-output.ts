@@ -30,6 +30,11 @@ export interface CopyMaps {
   regions: Map<string, number>; // "pid,region"
   handlerCalls: Map<string, number>; // "pid,handler"
   handlerNs: Map<string, Bucket[]>; // "pid,handler"
+  /**
+   * Each printed map as the kernel holds it, before keys by thread are added up (thread-keys.ts): its
+   * keys and its histogram buckets with a count. The fill check counts these, as the cap does.
+   */
+  raw: Partial<Record<MapField, { keys: number; buckets: number }>>;
 }
 
 export interface Frame {
@@ -52,7 +57,7 @@ export interface Frame {
 }
 
 export function emptyCopy(): CopyMaps {
-  return { seen: new Set(), exits: new Map(), exitNs: new Map(), faults: new Map(), regions: new Map(), handlerCalls: new Map(), handlerNs: new Map() };
+  return { seen: new Set(), exits: new Map(), exitNs: new Map(), faults: new Map(), regions: new Map(), handlerCalls: new Map(), handlerNs: new Map(), raw: {} };
 }
 
 /** The copy's maps in a frame, made on first use. */
@@ -270,9 +275,11 @@ export class BpftraceOutputParser {
         const target = copy[known.field as HistField];
         const entries = value as Record<string, unknown>;
         const read = Object.keys(entries).map((k): [string, Bucket[]] => [k, toBuckets(entries[k])]);
+        copy.raw[known.field] = { keys: read.length, buckets: read.reduce((a, [, b]) => a + b.length, 0) };
         for (const [k, b] of foldHists(known.field, read)) target.set(k, b);
       } else {
         const target = copy[known.field as CountField];
+        copy.raw[known.field] = { keys: Object.keys(value as object).length, buckets: 0 };
         for (const [k, n] of foldCounts(known.field, value as Record<string, unknown>)) target.set(k, n);
       }
     }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { type Capabilities, blocking, blockingError } from '../probes/capabilities.js';
 import { buildProgram, COUNTING_MAPS } from '../probes/program.js';
+import { exitsByVm } from './thread-keys.js';
 import { dialectFor } from '../probes/dialect.js';
 import { spawnTracer, type Tracer } from '../process/tracer-process.js';
 import type { HelloMessage, Message } from '../protocol/messages.js';
@@ -95,6 +96,9 @@ export class Collector {
     const c = o.caps;
     const stop = blocking(c);
     if (stop) throw blockingError(stop);
+    const dialect = dialectFor(c);
+    // exits by VM asked for, but this bpftrace needs them keyed by thread in the kernel: added up here
+    this.exitsToVm = o.exitsByThread === false && dialect.threadKeys;
     const program = buildProgram({
       intervalMs: o.intervalMs,
       pids: o.pids ?? [],
@@ -103,7 +107,7 @@ export class Collector {
       latency: c.tracepoints.kvm_entry !== undefined && o.latency !== false,
       pageFaults: c.tracepoints.kvm_page_fault !== undefined,
       handlers: c.handlers,
-      dialect: dialectFor(c),
+      dialect,
       ...(o.exitsByThread === false ? { exitsByThread: false } : {}),
       ...(o.detailPerInterval !== undefined ? { detailPerInterval: o.detailPerInterval } : {}),
     });
@@ -265,6 +269,7 @@ export class Collector {
     switch (e.kind) {
       case 'snapshot': {
         const d = e.deltas;
+        if (this.exitsToVm) d.exits = exitsByVm(d.exits);
         this.vms.saw(d.exits);
         if (e.frame.final) {
           this.sawFinal = true;
@@ -317,6 +322,8 @@ export class Collector {
     if (this.rawLog !== undefined) closeSync(this.rawLog);
   }
 
+  /** Exit counts by VM from a program that keys them by thread (dialect.ts threadKeys): tid 0, as asked. */
+  private readonly exitsToVm: boolean;
   private helperErrorsSaid = new Set<string>();
   /** The program's lines: bpftrace's helper errors name the line (1-based) of the call that failed. */
   private programLines: string[] = [];
@@ -403,11 +410,12 @@ export class Collector {
 export function largestMap(frame: Frame): number {
   let most = 0;
   for (const c of frame.copies.values()) {
-    most = Math.max(most, c.exits.size, c.faults.size, c.regions.size, c.handlerCalls.size);
-    for (const h of [c.exitNs, c.handlerNs]) {
+    // as the kernel holds them: keys by thread not yet added up (bpftrace-output.ts CopyMaps.raw)
+    for (const f of ['exits', 'faults', 'regions', 'handlerCalls'] as const) most = Math.max(most, c.raw[f]?.keys ?? c[f].size);
+    for (const f of ['exitNs', 'handlerNs'] as const) {
       let n = 0;
-      for (const b of h.values()) n += b.length;
-      most = Math.max(most, n);
+      for (const b of c[f].values()) n += b.length;
+      most = Math.max(most, c.raw[f]?.buckets ?? n);
     }
   }
   return most;

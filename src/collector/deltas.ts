@@ -158,7 +158,7 @@ export class DeltaTracker {
   /** Keys remembered now, over every copy and map (the collector's own memory for this stage). */
   rememberedKeys(): number {
     let n = 0;
-    for (const c of this.remembered.values()) for (const f of [...COUNT_FIELDS, ...HIST_FIELDS]) n += c[f].size;
+    for (const c of this.remembered.values()) for (const f of [...COUNT_FIELDS, ...HIST_FIELDS]) n += c.raw[f]?.keys ?? c[f].size;
     return n;
   }
 
@@ -173,7 +173,7 @@ export class DeltaTracker {
       // its previous values: no delta now, and the next print's delta covers both intervals.
       // Without this, the next print would count everything since the copy was cleared once more.
       for (const f of COUNT_FIELDS) {
-        if (!cur.seen.has(f) && prev) cur[f] = prev[f];
+        if (!cur.seen.has(f) && prev) (cur[f] = prev[f]), (cur.raw[f] = prev.raw[f]);
         else {
           const out: [string, number][] = [];
           countDelta(cur[f], prev?.[f] ?? NOTHING_COUNTED, out);
@@ -181,7 +181,7 @@ export class DeltaTracker {
         }
       }
       for (const f of HIST_FIELDS) {
-        if (!cur.seen.has(f) && prev) cur[f] = prev[f];
+        if (!cur.seen.has(f) && prev) (cur[f] = prev[f]), (cur.raw[f] = prev.raw[f]);
         else {
           const out: [string, Bucket[]][] = [];
           histDelta(cur[f], prev?.[f] ?? NOTHING_COUNTED, out);

@@ -296,7 +296,9 @@ export class SnapshotReader {
         if (parsed?.seen.has(f)) {
           const cur = parsed[f];
           lists[f].push(this.changed(f, cur, prev?.[f]));
-          next[f] = { map: cur, keys: cur.size, buckets: HIST[f] ? bucketsIn(cur as Map<string, Bucket[]>) : 0 };
+          // the fill check and the memory count take the map as the kernel holds it (CopyMaps.raw)
+          const raw = parsed.raw[f];
+          next[f] = { map: cur, keys: raw?.keys ?? cur.size, buckets: HIST[f] ? (raw?.buckets ?? bucketsIn(cur as Map<string, Bucket[]>)) : 0 };
         } else if (p?.kind === 'fresh') {
           lists[f].push(p.entries);
           next[f] = p.printed;
@@ -328,7 +330,8 @@ export class SnapshotReader {
       const p = this.prints.get(copy)?.[f];
       if (parsed?.seen.has(f)) {
         const cur = parsed[f];
-        most = Math.max(most, HIST[f] ? bucketsIn(cur as Map<string, Bucket[]>) : cur.size);
+        const raw = parsed.raw[f];
+        most = Math.max(most, HIST[f] ? (raw?.buckets ?? bucketsIn(cur as Map<string, Bucket[]>)) : (raw?.keys ?? cur.size));
       } else if (p?.kind === 'fresh') most = Math.max(most, HIST[f] ? p.printed.buckets : p.printed.keys);
     }
     return most;

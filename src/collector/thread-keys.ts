@@ -49,3 +49,18 @@ export function foldHists(field: MapField, entries: Iterable<[string, Bucket[]]>
   }
   return out;
 }
+
+/**
+ * Exit counts by VM (tid 0) from counts by thread: what a consumer that asked for them by VM (the
+ * exporter without --metrics-vcpu: program.ts exitsByThread) gets when the kernel had to key them by
+ * thread. One entry per VM, ISA and reason, in the order first seen.
+ */
+export function exitsByVm<E extends { pid: number; tid: number; isa: number; reason: number; n: number }>(exits: E[]): E[] {
+  const byKey = new Map<string, E>();
+  for (const e of exits) {
+    const k = `${e.pid},${e.isa},${e.reason}`;
+    const before = byKey.get(k);
+    byKey.set(k, before ? { ...before, n: before.n + e.n } : { ...e, tid: 0 });
+  }
+  return [...byKey.values()];
+}

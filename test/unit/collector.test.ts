@@ -85,6 +85,28 @@ describe('Collector and its bpftrace', () => {
     expect(about[0]).not.toContain('counted as lost');
   });
 
+  it('exit counts by VM on a bpftrace that needs keys by thread (0.23): the program keys by thread, the stream has tid 0, the same totals', async () => {
+    process.env.FAKE_BPFTRACE_MODE = 'normal';
+    process.env.FAKE_BPFTRACE_STATE = join(mkdtempSync(join(tmpdir(), 'fake-state-')), 'ran');
+    const run = async (byThread: boolean, minor: number): Promise<Message[]> => {
+      const messages: Message[] = [];
+      const c = new Collector({ caps: { ...caps, bpftrace: { path: FAKE, version: `0.${minor}.0`, major: 0, minor } }, intervalMs: 1000, exitsByThread: byThread, onMessage: (m) => messages.push(m), proc: '/nonexistent' });
+      await c.start();
+      await until(() => messages.filter((m) => m.type === 'snapshot').length >= 3, 'three snapshots');
+      await c.stop();
+      return messages;
+    };
+    const byVm = await run(false, 23);
+    const snaps = byVm.filter((m): m is Extract<Message, { type: 'snapshot' }> => m.type === 'snapshot');
+    expect(snaps.flatMap((m) => m.exits).every((e) => e.tid === 0)).toBe(true);
+    // one entry per VM, ISA and reason
+    for (const m of snaps) expect(new Set(m.exits.map((e) => `${e.pid},${e.isa},${e.reason}`)).size).toBe(m.exits.length);
+    expect(exitsIn(byVm)).toBeGreaterThan(0);
+    // the stand-in replays the same capture each time: the same totals as by thread
+    const byThread = await run(true, 23);
+    expect(byThread.filter((m): m is Extract<Message, { type: 'snapshot' }> => m.type === 'snapshot').flatMap((m) => m.exits).some((e) => e.tid !== 0)).toBe(true);
+  });
+
   it('bpftrace dies: restarted, the gap marked, counting goes on', async () => {
     const { c, messages, types } = collect('crash');
     await c.start();

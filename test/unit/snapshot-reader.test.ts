@@ -18,6 +18,8 @@ import { RotatingKernel } from './support/rotating-kernel.js';
 const FIX = join(import.meta.dirname, '../fixtures/bpftrace');
 const MIX = readFileSync(join(FIX, 'mix-3-vcpus-2-npt-on.bpftrace.jsonl'));
 const NPF_OFF = readFileSync(join(FIX, 'npf-1031-npt-off.bpftrace.jsonl'));
+// bpftrace 0.23.2, keys by thread (probes/dialect.ts threadKeys), 3 copies: scripts/stress-stop.mjs
+const THREAD_KEYS = readFileSync(join(FIX, 'thread-keys-0.23.bpftrace.jsonl'));
 
 /** What the collector takes from either reader, in order. */
 type Seen = unknown[];
@@ -77,6 +79,18 @@ describe('SnapshotReader: the same snapshots as BpftraceOutputParser + DeltaTrac
       expectSame(f);
       expectSame(f, Array.from({ length: Math.floor(f.length / 65536) }, (_, i) => (i + 1) * 65536));
     }
+  });
+
+  it('on real bpftrace 0.23 output keyed by thread: the same deltas, fill count and memory count, whole and split', () => {
+    const ref = reference([THREAD_KEYS]);
+    const snaps = ref.seen.filter((e) => (e as { kind: string }).kind === 'snapshot') as { largestMap: number }[];
+    expect(snaps.length).toBeGreaterThan(3);
+    expectSame(THREAD_KEYS);
+    expectSame(THREAD_KEYS, Array.from({ length: 40 }, (_, i) => Math.floor(((i + 1) * THREAD_KEYS.length) / 41)));
+    // the fill count is the kernel's: the largest print's keys by thread, more than its keys by process
+    const keysInLine = (l: string): number => (l.match(/"\d+,\d+,\d+": \d+/g) ?? []).length;
+    const mostRaw = Math.max(...THREAD_KEYS.toString('utf8').split('\n').filter((l) => /"@(faults|fault_regions_2m)\d"/.test(l)).map(keysInLine));
+    expect(Math.max(...snaps.map((x) => x.largestMap))).toBeGreaterThanOrEqual(mostRaw);
   });
 
   it('with a line split across two reads at every position (a fixture)', () => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BpftraceOutputParser, type OutputEvent } from '../../src/collector/bpftrace-output.js';
 import { addBuckets } from '../../src/collector/deltas.js';
-import { foldCounts, foldHists, threadFolded } from '../../src/collector/thread-keys.js';
+import { exitsByVm, foldCounts, foldHists, threadFolded } from '../../src/collector/thread-keys.js';
 import { explainRaw } from '../../src/diagnose/explain-raw.js';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'bpftrace');
@@ -87,6 +87,21 @@ describe('thread-keys.ts', () => {
     expect(threadFolded('handlerCalls', '12,34,0')).toBe('12,0');
     expect(threadFolded('handlerNs', '12,34,1')).toBe('12,1');
   });
+  it('exit counts by thread added up to the VM (tid 0), per ISA and reason', () => {
+    expect(
+      exitsByVm([
+        { pid: 1, tid: 2, isa: 1, reason: 30, n: 3 },
+        { pid: 1, tid: 3, isa: 1, reason: 30, n: 4 },
+        { pid: 1, tid: 3, isa: 1, reason: 12, n: 1 },
+        { pid: 9, tid: 10, isa: 1, reason: 30, n: 5 },
+      ]),
+    ).toEqual([
+      { pid: 1, tid: 0, isa: 1, reason: 30, n: 7 },
+      { pid: 1, tid: 0, isa: 1, reason: 12, n: 1 },
+      { pid: 9, tid: 0, isa: 1, reason: 30, n: 5 },
+    ]);
+  });
+
   it('adds a print up per key; a key without a thread stays as it is', () => {
     expect([...foldCounts('faults', { '1,10,4': 2, '1,11,4': 3, '1,10,5': 1, '2,6': 7 })]).toEqual([
       ['1,4', 5],
