@@ -24,6 +24,18 @@ function collect(mode: string, maxRestarts = 3) {
   const c = new Collector({ caps, intervalMs: 1000, maxRestarts, onMessage: (m) => messages.push(m), proc: '/nonexistent' });
   return { c, messages, types: () => messages.map((m) => m.type) };
 }
+/** A collector on the stand-in in this mode, stopped after four snapshots: its messages and what it said. */
+async function fourSnapshotsSaying(mode: string): Promise<{ messages: Message[]; said: string[] }> {
+  process.env.FAKE_BPFTRACE_MODE = mode;
+  process.env.FAKE_BPFTRACE_STATE = join(mkdtempSync(join(tmpdir(), 'fake-state-')), 'ran');
+  const messages: Message[] = [];
+  const said: string[] = [];
+  const c = new Collector({ caps, intervalMs: 1000, onMessage: (m) => messages.push(m), onDiagnostic: (l) => said.push(l), proc: '/nonexistent' });
+  await c.start();
+  await until(() => messages.filter((m) => m.type === 'snapshot').length >= 4, 'four snapshots');
+  await c.stop();
+  return { messages, said };
+}
 const exitsIn = (ms: Message[]): number => ms.reduce((a, m) => a + (m.type === 'snapshot' ? m.exits.reduce((x, e) => x + e.n, 0) : 0), 0);
 
 /** Resolves once the collector has handled its bpftrace's exit (restart scheduled, or not). */
@@ -54,14 +66,7 @@ describe('Collector and its bpftrace', () => {
   });
 
   it("a map update that failed in the kernel (bpftrace 0.23's helper_error): a lost event each, said once", async () => {
-    process.env.FAKE_BPFTRACE_MODE = 'helper-error';
-    process.env.FAKE_BPFTRACE_STATE = join(mkdtempSync(join(tmpdir(), 'fake-state-')), 'ran');
-    const messages: Message[] = [];
-    const said: string[] = [];
-    const c = new Collector({ caps, intervalMs: 1000, onMessage: (m) => messages.push(m), onDiagnostic: (l) => said.push(l), proc: '/nonexistent' });
-    await c.start();
-    await until(() => messages.filter((m) => m.type === 'snapshot').length >= 4, 'four snapshots');
-    await c.stop();
+    const { messages, said } = await fourSnapshotsSaying('helper-error');
     const lost = messages.filter((m) => m.type === 'lost');
     expect(lost).toHaveLength(3);
     for (const m of lost) expect(m).toMatchObject({ type: 'lost', events: 1 });
@@ -71,14 +76,7 @@ describe('Collector and its bpftrace', () => {
   });
 
   it('a failed map update on a line that counts nothing (not a counting map): no lost event, said once', async () => {
-    process.env.FAKE_BPFTRACE_MODE = 'helper-error-other';
-    process.env.FAKE_BPFTRACE_STATE = join(mkdtempSync(join(tmpdir(), 'fake-state-')), 'ran');
-    const messages: Message[] = [];
-    const said: string[] = [];
-    const c = new Collector({ caps, intervalMs: 1000, onMessage: (m) => messages.push(m), onDiagnostic: (l) => said.push(l), proc: '/nonexistent' });
-    await c.start();
-    await until(() => messages.filter((m) => m.type === 'snapshot').length >= 4, 'four snapshots');
-    await c.stop();
+    const { messages, said } = await fourSnapshotsSaying('helper-error-other');
     expect(messages.filter((m) => m.type === 'lost')).toHaveLength(0);
     const about = said.filter((l) => l.includes('map_update_elem'));
     expect(about).toHaveLength(1);
