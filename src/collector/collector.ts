@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { type Capabilities, blocking, blockingError } from '../probes/capabilities.js';
 import { buildProgram, COUNTING_MAPS } from '../probes/program.js';
-import { exitsByVm } from './thread-keys.js';
 import { dialectFor } from '../probes/dialect.js';
 import { spawnTracer, type Tracer } from '../process/tracer-process.js';
 import type { HelloMessage, Message } from '../protocol/messages.js';
@@ -17,6 +16,7 @@ import { PROTOCOL_VERSION } from '../protocol/version.js';
 import type { Frame } from './bpftrace-output.js';
 import { type ReaderEvent, type SnapshotFrame, SnapshotReader } from './snapshot-reader.js';
 import type { CgroupScope } from '../scope/cgroup-target.js';
+import { exitsByVm } from './thread-keys.js';
 import { VmTracker } from './vm-tracker.js';
 
 /** A program line that updates a counting map (`@faults1[pid, $code] = count();`, hist() alike). */

@@ -22,7 +22,7 @@ import type { SnapshotMessage } from '../protocol/messages.js';
 import { type Bucket, BpftraceOutputParser, type CopyMaps, type CountField, type Frame, MAP_NAMES, type MapField, type OutputEvent, toBuckets } from './bpftrace-output.js';
 import { ClearedCopies, countDelta, type Deltas, histDelta, mergeCopies, nums, SHIFT32 } from './deltas.js';
 import { MapLineScanner } from './map-line-scanner.js';
-import { foldCounts, foldHists } from './thread-keys.js';
+import { foldCounts, foldHists, KEY_ARITY } from './thread-keys.js';
 
 type ExitEntry = SnapshotMessage['exits'][number];
 type ExitNsEntry = SnapshotMessage['exitNs'][number];
@@ -33,8 +33,6 @@ type Entry = ExitEntry | ExitNsEntry | PidCountEntry | HandlerNsEntry;
 
 const FIELDS: readonly MapField[] = ['exits', 'exitNs', 'faults', 'regions', 'handlerCalls', 'handlerNs'];
 const HIST: Readonly<Record<MapField, boolean>> = { exits: false, exitNs: true, faults: false, regions: false, handlerCalls: false, handlerNs: true };
-/** Numbers in a key: exits [pid, tid, isa, reason], the others [pid, x]. */
-const ARITY: Readonly<Record<MapField, number>> = { exits: 4, exitNs: 2, faults: 2, regions: 2, handlerCalls: 2, handlerNs: 2 };
 const NOTHING = new Map<string, never>();
 
 /** A copy's map as last printed: its bytes (read on demand) or, after the old way, its Map. */
@@ -228,7 +226,7 @@ export class SnapshotReader {
   private fresh(field: MapField, bytes: Buffer, body: number): Print | undefined {
     const s = this.scanner;
     const entries: Entry[] = [];
-    const arity = ARITY[field];
+    const arity = KEY_ARITY[field];
     let keys = 0;
     let buckets = 0;
     // a key with another count of numbers: the old way gives the missing ones their defaults. One
@@ -414,28 +412,31 @@ function addPairs(a: [number, number][], b: [number, number][]): [number, number
   return out;
 }
 
+/** Two entries of one key summed: their counts, or their histograms' buckets. */
+function addEntries(f: MapField): (a: Entry, b: Entry) => Entry {
+  return HIST[f]
+    ? (a, b) => ({ ...a, b: addPairs((a as ExitNsEntry).b, (b as ExitNsEntry).b) }) as Entry
+    : (a, b) => ({ ...a, n: (a as PidCountEntry).n + (b as PidCountEntry).n }) as Entry;
+}
+
 /** One list per field: the usual frame has one copy with deltas (used as it is); else merged by key, as DeltaTracker. */
 function merged(f: MapField, lists: Entry[][]): Entry[] {
   const nonEmpty = lists.filter((l) => l.length > 0);
   if (nonEmpty.length <= 1) return nonEmpty[0] ?? [];
-  const add = HIST[f]
-    ? (a: Entry, b: Entry): Entry => ({ ...a, b: addPairs((a as ExitNsEntry).b, (b as ExitNsEntry).b) })
-    : (a: Entry, b: Entry): Entry => ({ ...a, n: (a as PidCountEntry).n + (b as PidCountEntry).n });
   return mergeCopies(
     nonEmpty.map((l) => l.map((e): [string, Entry] => [keyOf(f, e), e])),
-    add,
+    addEntries(f),
   ).map(([, e]) => e);
 }
 
 /** One print's entries with each key once: the threads of a key by thread added up (fresh()). */
 function mergeEntries(f: MapField, entries: Entry[]): Entry[] {
+  const add = addEntries(f);
   const byKey = new Map<string, Entry>();
   for (const e of entries) {
     const k = keyOf(f, e);
     const before = byKey.get(k);
-    if (before === undefined) byKey.set(k, e);
-    else if (HIST[f]) byKey.set(k, { ...before, b: addPairs((before as ExitNsEntry).b, (e as ExitNsEntry).b) } as Entry);
-    else byKey.set(k, { ...before, n: (before as PidCountEntry).n + (e as PidCountEntry).n } as Entry);
+    byKey.set(k, before === undefined ? e : add(before, e));
   }
   return [...byKey.values()];
 }

@@ -45,6 +45,13 @@ export const MAX_NOTICES = 1000;
 export const MAX_GONE_VMS = 1000;
 /** The pid of the entry that holds the folded VMs' counts (no VM process has pid 0). */
 export const FOLDED_PID = 0;
+/** The folded entry's name: how many VMs it holds (views show it; a late client reads it back). */
+export const foldedName = (vms: number): string => `${vms} earlier VMs`;
+/** The count in a folded entry's name (0 if it is not one). */
+export function foldedCount(name: string): number {
+  const n = /^(\d+) earlier VMs$/.exec(name);
+  return n ? Number(n[1]) : 0;
+}
 
 export function emptyTotals(): Totals {
   return { exits: new ExitCounts(), exitNs: new Map(), faults: new Map(), regions: new Map(), handlerCalls: new Map(), handlerNs: new Map(), ms: 0 };
@@ -325,9 +332,8 @@ export class Aggregate {
         if (m.pid === FOLDED_PID) {
           // not a VM process: the folded entry of a server that folded gone VMs before we joined
           // (src/server/hub.ts), "N earlier VMs": ours from now on, N counted on by our own folds
-          const n = /^(\d+) earlier VMs$/.exec(m.name);
-          this.foldedVms = Math.max(this.foldedVms, n ? Number(n[1]) : 0);
-          this.vms.set(FOLDED_PID, { pid: FOLDED_PID, name: `${this.foldedVms} earlier VMs`, source: 'folded', vcpus: {}, gone: true });
+          this.foldedVms = Math.max(this.foldedVms, foldedCount(m.name));
+          this.vms.set(FOLDED_PID, { pid: FOLDED_PID, name: foldedName(this.foldedVms), source: 'folded', vcpus: {}, gone: true });
           return;
         }
         // a pid that comes back is a new VM (or the same one updated): not one to fold
@@ -380,7 +386,7 @@ export class Aggregate {
     }
     this.foldedVms += fold.size;
     foldTotals(this.total, fold);
-    this.vms.set(FOLDED_PID, { pid: FOLDED_PID, name: `${this.foldedVms} earlier VMs`, source: 'folded', vcpus: {}, gone: true });
+    this.vms.set(FOLDED_PID, { pid: FOLDED_PID, name: foldedName(this.foldedVms), source: 'folded', vcpus: {}, gone: true });
   }
 
   /**

@@ -22,7 +22,7 @@
  *   fault in a CI run, and scripts/stress-stop.mjs --threads 2 --codes 64 loses counts within a few
  *   trials. A key only one thread writes cannot be raced (a thread runs one program at a time), so
  *   on those releases every counting map is keyed by thread too, and the readers add the threads
- *   up (bpftrace-output.ts threadFolded). 0.17 reads, adds and updates with BPF_ANY: no race. The
+ *   up (src/collector/thread-keys.ts). 0.17 reads, adds and updates with BPF_ANY: no race. The
  *   in-place increment came with bpftrace PR #2795 (0.20); from 0.20 to 0.23 is assumed racy.
  */
 import type { Capabilities } from './capabilities.js';
@@ -42,15 +42,15 @@ export const PORTABLE_DIALECT: ProgramDialect = { kernelTypes: false, deleteWith
 /** The first bpftrace release with delete(@map, key). */
 export const DELETE_WITH_KEY_SINCE = { major: 0, minor: 22 } as const;
 
+/** Release v is w or later. */
+const atLeast = (v: { major: number; minor: number }, w: { major: number; minor: number }): boolean => v.major > w.major || (v.major === w.major && v.minor >= w.minor);
+
 export function supportsDeleteWithKey(v: { major: number; minor: number } | undefined): boolean {
-  if (!v) return false;
-  return v.major > DELETE_WITH_KEY_SINCE.major || (v.major === DELETE_WITH_KEY_SINCE.major && v.minor >= DELETE_WITH_KEY_SINCE.minor);
+  return v !== undefined && atLeast(v, DELETE_WITH_KEY_SINCE);
 }
 
 /** The bpftrace releases whose count() and hist() add a new key with BPF_NOEXIST: from (assumed) until (fixed). */
 export const RACY_FIRST_INSERT = { since: { major: 0, minor: 20 }, until: { major: 0, minor: 24 } } as const;
-
-const atLeast = (v: { major: number; minor: number }, w: { major: number; minor: number }): boolean => v.major > w.major || (v.major === w.major && v.minor >= w.minor);
 
 export function hasRacyFirstInsert(v: { major: number; minor: number } | undefined): boolean {
   if (!v) return false;

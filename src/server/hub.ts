@@ -7,7 +7,7 @@
  * as the model does: src/model/aggregate.ts), so a server on a CI farm that sees thousands of
  * short-lived VMs a day keeps every total exact and its memory flat.
  */
-import { FOLDED_PID } from '../model/aggregate.js';
+import { FOLDED_PID, foldedName } from '../model/aggregate.js';
 import type { HelloMessage, Message } from '../protocol/messages.js';
 import { SnapshotMerger } from './merge.js';
 
@@ -65,7 +65,7 @@ export class StreamHub {
     this.foldedVms += drop.size;
     // named for late joiners as the model names it; gone, so that no view shows it as running
     this.vms.delete(FOLDED_PID);
-    this.vms.set(FOLDED_PID, { type: 'vm', event: 'gone', t, pid: FOLDED_PID, name: `${this.foldedVms} earlier VMs`, source: 'process', vcpus: {} });
+    this.vms.set(FOLDED_PID, { type: 'vm', event: 'gone', t, pid: FOLDED_PID, name: foldedName(this.foldedVms), source: 'process', vcpus: {} });
   }
 
   get started(): boolean {
