@@ -24,6 +24,14 @@ function snapshotOf(pid: number, n: number): SnapshotMessage {
   };
 }
 const vm = (pid: number, event: 'appeared' | 'gone'): Message => ({ type: 'vm', event, t: seq, pid, name: `ci-${pid}`, source: 'qemu', vcpus: {} });
+/** A short-lived VM's messages: it appears, counts n exits once, and goes. */
+const shortLived = (pid: number, n: number): Message[] => [vm(pid, 'appeared'), snapshotOf(pid, n), vm(pid, 'gone')];
+/** A hub that has had its hello. */
+function hubWithHello(): StreamHub {
+  const hub = new StreamHub();
+  hub.apply(hello);
+  return hub;
+}
 
 function catchUpTotals(hub: StreamHub): { snapshot: SnapshotMessage; vms: Extract<Message, { type: 'vm' }>[] } {
   const c = hub.catchUp();
@@ -33,19 +41,14 @@ function catchUpTotals(hub: StreamHub): { snapshot: SnapshotMessage; vms: Extrac
 
 describe('StreamHub: gone VMs beyond the newest are folded, totals exact', () => {
   it('5,000 short-lived VMs: every total as sent, the kept keys and names bounded', () => {
-    const hub = new StreamHub();
-    hub.apply(hello);
+    const hub = hubWithHello();
     let exits = 0;
     let faults = 0;
     let most = 0;
     for (let i = 0; i < 5000; i++) {
-      const pid = 1000 + i;
-      hub.apply(vm(pid, 'appeared'));
-      const s = snapshotOf(pid, 1 + (i % 7));
+      for (const m of shortLived(1000 + i, 1 + (i % 7))) hub.apply(m);
       exits += 1 + (i % 7);
       faults += 1;
-      hub.apply(s);
-      hub.apply(vm(pid, 'gone'));
       if (i % 500 === 499) {
         const { snapshot, vms } = catchUpTotals(hub);
         most = Math.max(most, snapshot.exits.length, vms.length);
@@ -70,14 +73,11 @@ describe('StreamHub: gone VMs beyond the newest are folded, totals exact', () =>
   });
 
   it('a VM that is still running is never folded, however many gone ones come after it', () => {
-    const hub = new StreamHub();
-    hub.apply(hello);
+    const hub = hubWithHello();
     hub.apply(vm(7, 'appeared'));
     hub.apply(snapshotOf(7, 3));
     for (let i = 0; i < 1200; i++) {
-      hub.apply(vm(100 + i, 'appeared'));
-      hub.apply(snapshotOf(100 + i, 1));
-      hub.apply(vm(100 + i, 'gone'));
+      for (const m of shortLived(100 + i, 1)) hub.apply(m);
     }
     const { snapshot, vms } = catchUpTotals(hub);
     expect(vms.find((v) => v.pid === 7)).toMatchObject({ event: 'appeared' });
@@ -85,8 +85,7 @@ describe('StreamHub: gone VMs beyond the newest are folded, totals exact', () =>
   });
 
   it("a client that joins after the hub folded, then folds on its own: totals exact, every VM named or in the folded entry's count", () => {
-    const hub = new StreamHub();
-    hub.apply(hello);
+    const hub = hubWithHello();
     let exits = 0;
     let faults = 0;
     let pid = 1000;
@@ -95,14 +94,14 @@ describe('StreamHub: gone VMs beyond the newest are folded, totals exact', () =>
       client?.apply(m);
     };
     for (let i = 0; i < 600; i++, pid++) {
-      for (const m of [vm(pid, 'appeared'), snapshotOf(pid, 2), vm(pid, 'gone')]) one(m);
+      for (const m of shortLived(pid, 2)) one(m);
       exits += 2;
       faults += 1;
     }
     const client = new Aggregate();
     for (const m of hub.catchUp()) client.apply(m);
     for (let i = 0; i < 3000; i++, pid++) {
-      for (const m of [vm(pid, 'appeared'), snapshotOf(pid, 2), vm(pid, 'gone')]) one(m, client);
+      for (const m of shortLived(pid, 2)) one(m, client);
       exits += 2;
       faults += 1;
     }
@@ -117,8 +116,7 @@ describe('StreamHub: gone VMs beyond the newest are folded, totals exact', () =>
   });
 
   it('a stream with few VMs is passed on as it came: the last snapshot as it is when there is one', () => {
-    const hub = new StreamHub();
-    hub.apply(hello);
+    const hub = hubWithHello();
     hub.apply(vm(5, 'appeared'));
     const s = snapshotOf(5, 2);
     hub.apply(s);

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -81,20 +81,23 @@ describe('VmTracker', () => {
     expect(out.at(-1)).toMatchObject({ event: 'updated', vcpus: { '4253': 2 } });
     // the process ends
     writeFileSync(join(proc, '4242/cmdline'), '');
-    const { rmSync } = require('node:fs') as typeof import('node:fs');
     rmSync(join(proc, '4242'), { recursive: true });
     t.checkGone();
     expect(out.at(-1)).toMatchObject({ event: 'gone', pid: 4242, name: 'ci-7' });
   });
 });
 
+/** A VmTracker (with threads) on fakeProc() and an empty KVM debugfs, at t=9, and what it said. */
+function trackerOnFakeHost(): { proc: string; debugfs: string; out: VmMessage[]; t: VmTracker } {
+  const proc = fakeProc();
+  const debugfs = mkdtempSync(join(tmpdir(), 'kvm-debugfs-'));
+  const out: VmMessage[] = [];
+  return { proc, debugfs, out, t: new VmTracker((m) => out.push(m), () => 9, proc, debugfs) };
+}
+
 describe('VmTracker: a VM that ended before it was named', () => {
   it('is said gone at the next gone check, once, as `pid N`; its late counts are not read again; a pid a named VM took is not', () => {
-    const { cpSync, rmSync } = require('node:fs') as typeof import('node:fs');
-    const proc = fakeProc();
-    const debugfs = mkdtempSync(join(tmpdir(), 'kvm-debugfs-'));
-    const out: VmMessage[] = [];
-    const t = new VmTracker((m) => out.push(m), () => 9, proc, debugfs);
+    const { proc, debugfs, out, t } = trackerOnFakeHost();
     // 5555 counted, but its process had ended: nothing to name; 4242 is there
     t.saw([{ pid: 5555, tid: 5556 }, { pid: 5555, tid: 5557 }, { pid: 4242, tid: 4250 }]);
     expect(out.map((m) => [m.event, m.pid])).toEqual([['appeared', 4242]]);
@@ -126,11 +129,7 @@ describe('VmTracker: a VM that ended before it was named', () => {
 
 describe('VmTracker: a named VM whose last counts come after it was said gone', () => {
   it('is said gone once, by its name (not again as `pid N`)', () => {
-    const { rmSync } = require('node:fs') as typeof import('node:fs');
-    const proc = fakeProc();
-    const debugfs = mkdtempSync(join(tmpdir(), 'kvm-debugfs-'));
-    const out: VmMessage[] = [];
-    const t = new VmTracker((m) => out.push(m), () => 9, proc, debugfs);
+    const { proc, out, t } = trackerOnFakeHost();
     t.saw([{ pid: 4242, tid: 4250 }]);
     // it exits just after bpftrace's print; the gone check comes before the next snapshot
     rmSync(join(proc, '4242'), { recursive: true });
@@ -165,7 +164,6 @@ describe('VmTracker without threads (exit counts keyed by VM, tid 0: the exporte
     for (let i = 0; i < 21; i++) t.poll();
     expect(out).toHaveLength(1);
     // gone as before; 999999, which counted with no process to name, is said gone unnamed
-    const { rmSync } = require('node:fs') as typeof import('node:fs');
     rmSync(join(proc, '4242'), { recursive: true });
     t.checkGone();
     expect(out.slice(1).map((m) => [m.event, m.pid, m.name])).toEqual([['gone', 4242, 'ci-7'], ['gone', 999_999, 'pid 999999']]);
@@ -174,7 +172,7 @@ describe('VmTracker without threads (exit counts keyed by VM, tid 0: the exporte
 
 describe('VmTracker: KVM debugfs is listed when it changed (a stat), and every tenth poll', () => {
   it('a new VM directory is seen at the next poll; an unchanged directory is not listed again until the tenth', () => {
-    const { cpSync, renameSync } = require('node:fs') as typeof import('node:fs');
+    const { renameSync } = require('node:fs') as typeof import('node:fs');
     const proc = fakeProc();
     const debugfs = mkdtempSync(join(tmpdir(), 'kvm-debugfs-'));
     mkdirSync(join(debugfs, '4242-11'));
