@@ -28,6 +28,9 @@
 //   node bench/metrics-scrape.mjs --only C [--before DIR] [--cells VMS:EVERY:LATE[:MS],...]   C alone (MS: the exporter's -i; LATE: keys an
 //       interval that change in the copy just left, so that its last print differs from its first)
 //   node --cpu-prof bench/metrics-scrape.mjs --profile DIR ...   B's and C's children write CPU profiles into DIR
+//   node bench/metrics-scrape.mjs --only C --alloc-profile DIR ...   C's child writes what it allocates after the warm-up
+//       (collected objects included) as DIR/alloc-PID.heapprofile (node bench/alloc-top.mjs FILE reads it)
+//   BENCH_CHILD_FLAGS='--trace-gc' node bench/metrics-scrape.mjs --only C ...   more node flags for C's exporter
 import { fork } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
@@ -56,6 +59,7 @@ const PROFILE_DIR = word('profile');
 const ONLY = word('only');
 /** --before DIR: part C also runs the exporter of another build (DIR/dist: main's, for a before/after), cell by cell. */
 const BEFORE = word('before');
+if (word('alloc-profile')) process.env.BENCH_ALLOC_PROFILE_DIR = word('alloc-profile');
 
 const hello = parseRecording(readFileSync(join(repo, 'test/fixtures/recordings/run-mix-3-vcpus-2-npt-on.jsonl'), 'utf8')).messages[0];
 function vmMessages(vms) {
@@ -84,7 +88,24 @@ if (process.argv[2] === 'collector') {
   const { startLiveIn } = await import(join(build, 'dist/src/commands/live.js'));
   // a machine that can trace (as test/unit/support/fake-caps.ts), bpftrace being the stand-in
   const caps = { root: true, bpftrace: { path: join(repo, 'bench/fleet-bpftrace.mjs'), version: '0.17.0', major: 0, minor: 17 }, tracefs: '/sys/kernel/tracing', tracepoints: { kvm_exit: ['isa', 'exit_reason'], kvm_entry: ['rip'], kvm_page_fault: ['fault_address', 'error_code'] }, kvmLoaded: true, vendor: 'amd', tdp: true, kprobes: true, btf: true, handlers: ['kvm_tdp_page_fault'], kernel: 'bench', checks: [] };
-  process.on('message', (m) => (m === 'exit' ? process.exit(0) : process.send({ cpu: process.cpuUsage(), rss: process.memoryUsage().rss })));
+  // --alloc-profile DIR: what the exporter allocates from the first usage asked (the warm-up's end) to its exit,
+  // collected objects included (a heap profile of live objects alone misses the garbage the collector pays for)
+  const allocDir = process.env.BENCH_ALLOC_PROFILE_DIR;
+  let session;
+  const { Session } = allocDir ? await import('node:inspector') : {};
+  const post = (method, params) => new Promise((r, j) => session.post(method, params, (e, v) => (e ? j(e) : r(v))));
+  process.on('message', async (m) => {
+    if (m === 'exit') {
+      if (session) writeFileSync(join(allocDir, `alloc-${process.pid}.heapprofile`), JSON.stringify((await post('HeapProfiler.stopSampling')).profile));
+      process.exit(0);
+    }
+    if (allocDir && !session) {
+      session = new Session();
+      session.connect();
+      await post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    }
+    process.send({ cpu: process.cpuUsage(), rss: process.memoryUsage().rss });
+  });
   process.send({ started: true });
   await exporterCommand({ interval: intervalMs, pid: [], reason: [], listen: `127.0.0.1:${port}`, metrics: { maxVms }, notify: () => undefined }, (o, onMessage) => startLiveIn(o, onMessage, caps, [], [], undefined));
 } else if (process.argv[2] === 'exporter') {
@@ -116,14 +137,14 @@ if (process.argv[2] === 'collector') {
     for (let i = 0; i < 10; i++) model.apply(snapshot(vms, i));
     const endpoint = metricsEndpoint(model);
     const registry = metricsRegistry(model);
-    let body;
+    let parts;
     // as the HTTP route does: the body's buffer is given back once sent (the next scrape reuses it)
     const scrapes = async (between) => {
       const times = [];
       for (let k = 0; k < 20; k++) {
         between(k);
-        if (body) endpoint.release(body);
-        times.push(await ms(async () => (body = await endpoint.body())));
+        if (parts) endpoint.release(parts);
+        times.push(await ms(async () => (parts = await endpoint.scrape())));
       }
       return times;
     };
@@ -134,6 +155,7 @@ if (process.argv[2] === 'collector') {
     let ref;
     const promClient = [];
     for (let k = 0; k < 5; k++) promClient.push(await ms(async () => (ref = await registry.metrics())));
+    const body = Buffer.concat(parts);
     const text = body.toString('utf8');
     const lines = text.split('\n').filter((l) => l && !l.startsWith('#')).length;
     const series = text.split('\n').filter((l) => l.startsWith('exitscope_')).length;
@@ -223,7 +245,8 @@ if (process.argv[2] === 'collector') {
     /** One exporter of `build`: WARMUP s, then SCRAPES s measured, scraped once a second; its own CPU time. */
     const cellC = async (build, label, vms, maxVms, every, stragglers, intervalMs) => {
       const port = await freePort();
-      const execArgv = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
+      // BENCH_CHILD_FLAGS: more node flags for the exporter (e.g. --trace-gc)
+      const execArgv = [...(PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : []), ...(process.env.BENCH_CHILD_FLAGS ?? '').split(' ').filter(Boolean)];
       const env = { ...process.env, FLEET_VMS: String(vms), FLEET_EVERY: String(every), FLEET_STRAGGLERS: String(stragglers) };
       const child = fork(new URL(import.meta.url).pathname, ['collector', build, String(vms), String(maxVms), String(port), String(intervalMs)], { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       await new Promise((r) => child.once('message', r));

@@ -70,6 +70,7 @@ export type ReaderEvent =
 export class SnapshotReader {
   private readonly inner = new BpftraceOutputParser();
   private readonly scanner = new MapLineScanner();
+  private readonly gather = new FreshGather(this.scanner);
   /** The start of a line still waiting for its newline. */
   private pending = Buffer.allocUnsafe(64 * 1024);
   private pendingLength = 0;
@@ -224,48 +225,13 @@ export class SnapshotReader {
 
   /** A copy's first print since it was cleared: every value is its delta. Undefined if the scanner does not take the line. */
   private fresh(field: MapField, bytes: Buffer, body: number): Print | undefined {
-    const s = this.scanner;
-    const entries: Entry[] = [];
-    const arity = KEY_ARITY[field];
-    let keys = 0;
-    let buckets = 0;
-    // a key with another count of numbers: the old way gives the missing ones their defaults. One
-    // more than the map's own ([pid, tid, x]) is a key by thread (dialect.ts threadKeys): the threads
-    // are added up below, as the old way does (thread-keys.ts)
-    let odd = false;
-    let threaded = false;
-    const shape = (n: number): void => {
-      if (n === arity) return;
-      if (n === arity + 1 && arity === 2) threaded = true;
-      else odd = true;
-    };
-    let ok: boolean;
-    if (HIST[field]) {
-      ok = s.histEntries(body, () => {
-        keys++;
-        shape(s.arity);
-        const n = s.bucketCount;
-        buckets += n;
-        if (n === 0) return;
-        const b: [number, number][] = new Array(n);
-        for (let k = 0; k < n; k++) b[k] = [s.lows[k] as number, s.counts[k] as number];
-        const pid = s.nums[0] as number;
-        const second = s.nums[s.arity - 1] as number;
-        entries.push(field === 'exitNs' ? { pid, isa: Math.floor(second / SHIFT32), reason: second % SHIFT32, b } : { pid, h: second, b });
-      });
-    } else {
-      ok = s.countEntries(body, (v) => {
-        keys++;
-        shape(s.arity);
-        if (v === 0) return;
-        if (field === 'exits') {
-          const [pid, tid, isa, reason] = s.nums as [number, number, number, number];
-          entries.push({ pid, tid, isa, reason: reason >>> 0, n: v });
-        } else entries.push({ pid: s.nums[0] as number, second: s.nums[s.arity - 1] as number, n: v });
-      });
-    }
-    if (!ok || odd) return undefined;
-    return { kind: 'fresh', entries: threaded ? mergeEntries(field, entries) : entries, printed: { line: Buffer.from(bytes), keys, buckets } };
+    const g = this.gather;
+    g.start(field);
+    const ok = HIST[field] ? this.scanner.histEntries(body, g.hist) : this.scanner.countEntries(body, g.count);
+    if (!ok || g.odd) return undefined;
+    const entries = g.entries;
+    g.entries = [];
+    return { kind: 'fresh', entries: g.threaded ? mergeEntries(field, entries) : entries, printed: { line: Buffer.from(bytes), keys: g.keys, buckets: g.buckets } };
   }
 
   /** The frame's end marker: deltas by copy, merged; the copies' memory moved on. */
@@ -455,3 +421,64 @@ function deltasOf(lists: Record<MapField, Entry[][]>): Deltas {
   };
 }
 
+
+/**
+ * What SnapshotReader.fresh() takes from one print, entry by entry as the scanner calls back. One
+ * per reader, its two callbacks made once: callbacks made anew for each print were optimized anew
+ * by V8 each interval (docs/benchmarks.md section 6).
+ */
+class FreshGather {
+  field: MapField = 'exits';
+  private arity = 2;
+  entries: Entry[] = [];
+  keys = 0;
+  buckets = 0;
+  /**
+   * A key with another count of numbers: the old way gives the missing ones their defaults. One
+   * more than the map's own ([pid, tid, x]) is a key by thread (dialect.ts threadKeys): the threads
+   * are added up by fresh() (thread-keys.ts), as the old way does.
+   */
+  odd = false;
+  threaded = false;
+
+  constructor(private readonly s: MapLineScanner) {}
+
+  start(field: MapField): void {
+    this.field = field;
+    this.arity = KEY_ARITY[field];
+    this.entries = [];
+    this.keys = this.buckets = 0;
+    this.odd = this.threaded = false;
+  }
+
+  private shape(n: number): void {
+    if (n === this.arity) return;
+    if (n === this.arity + 1 && this.arity === 2) this.threaded = true;
+    else this.odd = true;
+  }
+
+  readonly hist = (): void => {
+    const s = this.s;
+    this.keys++;
+    this.shape(s.arity);
+    const n = s.bucketCount;
+    this.buckets += n;
+    if (n === 0) return;
+    const b: [number, number][] = new Array(n);
+    for (let k = 0; k < n; k++) b[k] = [s.lows[k] as number, s.counts[k] as number];
+    const pid = s.nums[0] as number;
+    const second = s.nums[s.arity - 1] as number;
+    this.entries.push(this.field === 'exitNs' ? { pid, isa: Math.floor(second / SHIFT32), reason: second % SHIFT32, b } : { pid, h: second, b });
+  };
+
+  readonly count = (v: number): void => {
+    const s = this.s;
+    this.keys++;
+    this.shape(s.arity);
+    if (v === 0) return;
+    if (this.field === 'exits') {
+      const [pid, tid, isa, reason] = s.nums as [number, number, number, number];
+      this.entries.push({ pid, tid, isa, reason: reason >>> 0, n: v });
+    } else this.entries.push({ pid: s.nums[0] as number, second: s.nums[s.arity - 1] as number, n: v });
+  };
+}

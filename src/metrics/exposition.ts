@@ -9,10 +9,10 @@
  * version note.
  */
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { EVERY_TIME, type FamilyDef, type Labels, type SeriesScope, type Sink, TextFormatter } from './text-format.js';
+import { EveryLine, type FamilyDef, type LineOut, type Labels, TextFormatter } from './text-format.js';
 import { EXITSCOPE_VERSION } from '../version.js';
 import { BUCKET_SLOTS, leSeconds, type Log2Histogram, type SlotRange } from './log2-buckets.js';
-import type { MetricsModel, ReasonSeries } from './model.js';
+import type { HandlerSeries, MetricsModel, ReasonSeries } from './model.js';
 
 /** prom-client's shape of a collected family (Registry.registerMetric of an object with get()). */
 interface Value {
@@ -39,7 +39,7 @@ export const HELP = {
 } as const;
 
 /** A family read from the model at scrape time. */
-function family(name: string, type: FamilyDef['type'], help: string, each: (sink: Sink, series: SeriesScope) => void): FamilyDef {
+function family(name: string, type: FamilyDef['type'], help: string, each: (out: LineOut) => void): FamilyDef {
   return { name, type, help, each };
 }
 
@@ -56,17 +56,18 @@ interface HistogramNames {
 const histogramNames = (name: string): HistogramNames => ({ bucket: `${name}_bucket`, sum: `${name}_sum`, count: `${name}_count` });
 
 /** The bucket, sum and count lines of one series, on the family's `le` ladder. */
-function histogramLines(sink: Sink, names: HistogramNames, shared: Labels, h: Log2Histogram, slots: SlotRange): void {
+function histogramLines(out: LineOut, names: HistogramNames, shared: Labels, h: Log2Histogram, slots: SlotRange): void {
   let cumulative = 0;
   if (!slots.empty) {
+    const counts = h.counts;
     for (let i = slots.min; i <= slots.max; i++) {
-      cumulative += h.counts[i] ?? 0;
-      sink(names.bucket, LE_LABELS[i], shared, cumulative);
+      cumulative += counts[i] ?? 0;
+      out.line(names.bucket, LE_LABELS[i], shared, cumulative);
     }
   }
-  sink(names.bucket, LE_INF, shared, h.count);
-  sink(names.sum, undefined, shared, h.lowerBoundSumNs / 1e9);
-  sink(names.count, undefined, shared, h.count);
+  out.line(names.bucket, LE_INF, shared, h.count);
+  out.line(names.sum, undefined, shared, h.lowerBoundSumNs / 1e9);
+  out.line(names.count, undefined, shared, h.count);
 }
 
 /** The labels object a model entry keeps for the exposition (its `labels` slot), made on first use. */
@@ -110,73 +111,85 @@ function modelFamilies(model: MetricsModel): FamilyDef[] {
     if (!l) vcpuLabels.set(vcpu, (l = { vcpu }));
     return l;
   };
-  const reasonLabels = (vm: string, r: ReasonSeries): Labels => labelsOf(r, () => ({ vm, reason: r.reason, isa: r.isa }));
+  // a series' labels object, made on first use and kept by the model entry (its `labels` slot)
+  const reasonLabels = (vm: string, r: ReasonSeries): Labels => (r.labels ??= { vm, reason: r.reason, isa: r.isa }) as Labels;
+  const handlerLabels = (vm: string, h: number, e: HandlerSeries): Labels => (e.labels ??= { vm, handler: model.handlerName(h) }) as Labels;
   return [
-    // each series' lines are one `series` (text-format.ts copies them from the last scrape unless
-    // they moved), told what their text depends on: the entries added to it, and the `le` ladder
-    family('exitscope_exits_total', 'counter', HELP.exits, (sink, series) => {
+    // each series' lines are one series of the LineOut (text-format.ts copies them from the last
+    // scrape unless they moved), told what their text depends on: the entries added to it, and the
+    // `le` ladder
+    family('exitscope_exits_total', 'counter', HELP.exits, (out) => {
+      const perVcpu = model.o.perVcpu;
       for (const [vm, s] of model.series) {
         for (const r of s.reasons.values()) {
+          if (!out.begin(r, 0, r.changes, 0)) continue;
           const shared = reasonLabels(vm, r);
-          series(r, 0, r.changes, 0, () => {
-            for (const [vcpu, n] of r.byVcpu) sink('exitscope_exits_total', model.o.perVcpu ? vcpuOf(vcpu) : undefined, shared, n);
-          });
+          for (const [vcpu, n] of r.byVcpu) out.line('exitscope_exits_total', perVcpu ? vcpuOf(vcpu) : undefined, shared, n);
+          out.end();
         }
       }
     }),
-    family('exitscope_exit_handling_seconds', 'histogram', HELP.exitHandling, (sink, series) => {
+    family('exitscope_exit_handling_seconds', 'histogram', HELP.exitHandling, (out) => {
       const ladder = model.exitSlots;
       for (const [vm, s] of model.series) {
         for (const r of s.reasons.values()) {
           const h = r.latency;
-          if (h) series(r, 1, r.changes, ladder.shape, () => histogramLines(sink, exitHandling, reasonLabels(vm, r), h, ladder));
+          if (!h || !out.begin(r, 1, r.changes, ladder.shape)) continue;
+          histogramLines(out, exitHandling, reasonLabels(vm, r), h, ladder);
+          out.end();
         }
       }
     }),
-    family('exitscope_page_faults_total', 'counter', HELP.faults, (sink, series) => {
+    family('exitscope_page_faults_total', 'counter', HELP.faults, (out) => {
       for (const [vm, s] of model.series) {
-        series(s.faultKinds, 0, s.faultKinds.changes, 0, () => {
-          const kinds = (s.faultLabels ??= new Map());
-          for (const [k, n] of s.faults) {
-            let l = kinds.get(k) as Labels | undefined;
-            if (!l) {
-              const [access = '', present = '', mmio = ''] = k.split(',');
-              kinds.set(k, (l = { vm, access, present, mmio }));
-            }
-            sink('exitscope_page_faults_total', l, undefined, n);
+        if (!out.begin(s.faultKinds, 0, s.faultKinds.changes, 0)) continue;
+        const kinds = (s.faultLabels ??= new Map());
+        for (const [k, n] of s.faults) {
+          let l = kinds.get(k) as Labels | undefined;
+          if (!l) {
+            const [access = '', present = '', mmio = ''] = k.split(',');
+            kinds.set(k, (l = { vm, access, present, mmio }));
           }
-        });
+          out.line('exitscope_page_faults_total', l, undefined, n);
+        }
+        out.end();
       }
     }),
-    family('exitscope_fault_handler_calls_total', 'counter', HELP.handlerCalls, (sink, series) => {
+    family('exitscope_fault_handler_calls_total', 'counter', HELP.handlerCalls, (out) => {
       for (const [vm, s] of model.series) {
-        for (const [h, e] of s.handlers) series(e, 0, e.changes, 0, () => sink('exitscope_fault_handler_calls_total', labelsOf(e, () => ({ vm, handler: model.handlerName(h) })), undefined, e.calls));
+        for (const [h, e] of s.handlers) {
+          if (!out.begin(e, 0, e.changes, 0)) continue;
+          out.line('exitscope_fault_handler_calls_total', handlerLabels(vm, h, e), undefined, e.calls);
+          out.end();
+        }
       }
     }),
-    family('exitscope_fault_handler_seconds', 'histogram', HELP.handlerSeconds, (sink, series) => {
+    family('exitscope_fault_handler_seconds', 'histogram', HELP.handlerSeconds, (out) => {
       const ladder = model.handlerSlots;
       for (const [vm, s] of model.series) {
         for (const [h, e] of s.handlers) {
           const hist = e.latency;
-          if (hist) series(e, 1, e.changes, ladder.shape, () => histogramLines(sink, handlerSeconds, labelsOf(e, () => ({ vm, handler: model.handlerName(h) })), hist, ladder));
+          if (!hist || !out.begin(e, 1, e.changes, ladder.shape)) continue;
+          histogramLines(out, handlerSeconds, handlerLabels(vm, h, e), hist, ladder);
+          out.end();
         }
       }
     }),
-    family('exitscope_nested_paging', 'gauge', HELP.nestedPaging, (sink) => {
+    family('exitscope_nested_paging', 'gauge', HELP.nestedPaging, (out) => {
       const tdp = model.hello?.tdp;
-      if (tdp === true || tdp === false) sink('exitscope_nested_paging', undefined, undefined, tdp ? 1 : 0);
+      if (tdp === true || tdp === false) out.line('exitscope_nested_paging', undefined, undefined, tdp ? 1 : 0);
     }),
-    family('exitscope_lost_events_total', 'counter', HELP.lost, (sink) => sink('exitscope_lost_events_total', undefined, undefined, model.lostEvents)),
-    family('exitscope_collection_gaps_total', 'counter', HELP.gaps, (sink) => sink('exitscope_collection_gaps_total', undefined, undefined, model.gaps)),
-    family('exitscope_probe_attached', 'gauge', HELP.probeAttached, (sink) => {
-      for (const p of model.hello?.probes ?? []) sink('exitscope_probe_attached', { probe: p.probe }, undefined, p.attached ? 1 : 0);
+    family('exitscope_lost_events_total', 'counter', HELP.lost, (out) => out.line('exitscope_lost_events_total', undefined, undefined, model.lostEvents)),
+    family('exitscope_collection_gaps_total', 'counter', HELP.gaps, (out) => out.line('exitscope_collection_gaps_total', undefined, undefined, model.gaps)),
+    family('exitscope_probe_attached', 'gauge', HELP.probeAttached, (out) => {
+      for (const p of model.hello?.probes ?? []) out.line('exitscope_probe_attached', { probe: p.probe }, undefined, p.attached ? 1 : 0);
     }),
-    family('exitscope_build_info', 'gauge', HELP.buildInfo, (sink) => {
+    family('exitscope_build_info', 'gauge', HELP.buildInfo, (out) => {
       const h = model.hello;
-      sink('exitscope_build_info', { version: EXITSCOPE_VERSION, bpftrace: h?.bpftrace ?? 'unknown', kernel: h?.kernel ?? 'unknown', vendor: h?.vendor ?? 'unknown' }, undefined, 1);
+      out.line('exitscope_build_info', { version: EXITSCOPE_VERSION, bpftrace: h?.bpftrace ?? 'unknown', kernel: h?.kernel ?? 'unknown', vendor: h?.vendor ?? 'unknown' }, undefined, 1);
     }),
-    family('exitscope_vm_info', 'gauge', HELP.vmInfo, (sink) => {
-      for (const m of model.vms.own()) sink('exitscope_vm_info', labelsOf(m, () => ({ vm: m.label, pid: String(m.pid), source: m.source })), undefined, 1);
+    family('exitscope_vm_info', 'gauge', HELP.vmInfo, (out) => {
+      for (const m of model.vms.own()) out.line('exitscope_vm_info', labelsOf(m, () => ({ vm: m.label, pid: String(m.pid), source: m.source })), undefined, 1);
     }),
   ];
 }
@@ -185,7 +198,7 @@ function modelFamilies(model: MetricsModel): FamilyDef[] {
 function promClientMetric(f: FamilyDef): object {
   const get = () => {
     const values: Value[] = [];
-    f.each((metricName, labels, sharedLabels, value) => values.push({ metricName, value, ...(labels ? { labels } : {}), ...(sharedLabels ? { sharedLabels } : {}) }), EVERY_TIME);
+    f.each(new EveryLine((metricName, labels, sharedLabels, value) => values.push({ metricName, value, ...(labels ? { labels } : {}), ...(sharedLabels ? { sharedLabels } : {}) })));
     return { name: f.name, help: f.help, type: f.type, aggregator: 'sum', values };
   };
   return { name: f.name, help: f.help, type: f.type, aggregator: 'sum', get };
@@ -205,9 +218,14 @@ export function metricsRegistry(model: MetricsModel, o: MetricsRegistryOptions =
 /** What /metrics serves: the body of a scrape (UTF-8 text) and its content type. */
 export interface MetricsEndpoint {
   readonly contentType: string;
+  /**
+   * A scrape's body as parts, to be sent in order. Give them back with release() once sent (or
+   * never, if the client went away mid-way): their memory is then reused by a later scrape.
+   */
+  scrape(): Promise<Buffer[]>;
+  release(parts: readonly Buffer[]): void;
+  /** A scrape's body in one buffer of its own (tests, a caller that keeps it): nothing to give back. */
   body(): Promise<Buffer>;
-  /** The body is sent and will not be read again: its memory may be reused by a later scrape. */
-  release(body: Buffer): void;
 }
 
 export function metricsEndpoint(model: MetricsModel, o: MetricsRegistryOptions = {}): MetricsEndpoint {
@@ -215,13 +233,32 @@ export function metricsEndpoint(model: MetricsModel, o: MetricsRegistryOptions =
   const formatter = new TextFormatter();
   const processRegistry = o.processMetrics !== false ? new Registry() : undefined;
   if (processRegistry) processMetricsInto(processRegistry);
+  /** The model's version the formatter's last body was written from. */
+  let written = -1;
+  const scrape = async (): Promise<Buffer[]> => {
+    // prom-client's own text for its process metrics (few lines), without its final newline
+    const tail = processRegistry ? (await processRegistry.metrics()).replace(/\n$/, '') : undefined;
+    // nothing applied since the last body (an exporter reading bpftrace every 5 s, scraped every
+    // second): its families' text as it is, without walking 10^5 series to find none moved
+    if (model.version === written) {
+      const again = formatter.again(tail);
+      if (again) return again;
+    }
+    written = model.version;
+    return [formatter.write(families, tail)];
+  };
+  const release = (parts: readonly Buffer[]): void => {
+    if (parts[0]) formatter.release(parts[0]);
+  };
   return {
     contentType: Registry.PROMETHEUS_CONTENT_TYPE,
+    scrape,
+    release,
     async body() {
-      // prom-client's own text for its process metrics (few lines), without its final newline
-      const tail = processRegistry ? (await processRegistry.metrics()).replace(/\n$/, '') : undefined;
-      return formatter.write(families, tail);
+      const parts = await scrape();
+      const one = Buffer.concat(parts);
+      release(parts);
+      return one;
     },
-    release: (body) => formatter.release(body),
   };
 }

@@ -52,12 +52,19 @@ export function serveMetricsRoute(req: IncomingMessage, res: ServerResponse, tar
     plain(res, h.ok ? 200 : 503, h.detail);
     return true;
   }
-  service.endpoint.body().then(
-    (body) => {
+  service.endpoint.scrape().then(
+    (parts) => {
       if (res.destroyed) return;
-      res.writeHead(200, { 'content-type': service.endpoint.contentType, 'content-length': String(body.length), 'cache-control': 'no-store' });
+      let length = 0;
+      for (const p of parts) length += p.length;
+      res.writeHead(200, { 'content-type': service.endpoint.contentType, 'content-length': String(length), 'cache-control': 'no-store' });
       // its memory is reused once written (or never, if the client went away mid-way)
-      res.end(req.method === 'HEAD' ? undefined : body, () => service.endpoint.release(body));
+      const sent = (): void => service.endpoint.release(parts);
+      if (req.method === 'HEAD') return void res.end(sent);
+      // one writev for the parts (the last body's families, unchanged, and the process metrics)
+      res.cork();
+      for (let i = 0; i < parts.length - 1; i++) res.write(parts[i]);
+      res.end(parts[parts.length - 1], sent);
     },
     (e: unknown) => {
       log(`metrics: ${e instanceof Error ? e.message : String(e)}`);

@@ -97,6 +97,8 @@ export class MetricsModel {
   /** The stream's latest time (ms since its start). */
   now = 0;
   ended: { complete: boolean } | undefined;
+  /** Counts the messages applied: the exposition's text is a function of the model at a version (exposition.ts serves it again while this stays). */
+  version = 0;
 
   constructor(options: Partial<MetricsOptions> = {}) {
     this.o = { ...METRICS_DEFAULTS, ...options };
@@ -104,6 +106,7 @@ export class MetricsModel {
   }
 
   apply(m: Message): void {
+    this.version++;
     if (m.type !== 'hello' && m.t > this.now) this.now = m.t;
     switch (m.type) {
       case 'hello':
@@ -149,44 +152,50 @@ export class MetricsModel {
     return r;
   }
 
+  /**
+   * The series of the entry's pid: the member and series of the previous entry's pid when it is the
+   * same (entries of one VM often come together, and within a snapshot a pid's member and series
+   * stay the same: only vm messages and expiry, never a snapshot, drop them). A method with its
+   * memory in fields, not a closure made per snapshot (V8 optimized each one anew).
+   */
+  private atPid = -1;
+  private atMember: VmMember | undefined;
+  private atSeries: VmSeries | undefined;
+  private seriesAt(p: number, t: number): VmSeries {
+    if (p !== this.atPid || !this.atSeries) {
+      this.atPid = p;
+      this.atMember = this.vms.memberOf(p, t);
+      this.atSeries = this.seriesOf(this.atMember.label);
+    }
+    return this.atSeries;
+  }
+
   private addSnapshot(snap: SnapshotMessage): void {
     const t = snap.t;
-    // the member and series of the previous entry's pid: entries of one VM often come together,
-    // and within a snapshot a pid's member and series stay the same (only vm messages and
-    // expiry, never a snapshot, drop them)
-    let pid = -1;
-    let vm: VmMember | undefined;
-    let s: VmSeries | undefined;
-    const seriesAt = (p: number): VmSeries => {
-      if (p !== pid || !s) {
-        pid = p;
-        vm = this.vms.memberOf(p, t);
-        s = this.seriesOf(vm.label);
-      }
-      return s;
-    };
+    this.atPid = -1;
+    this.atSeries = undefined;
     const perVcpu = this.o.perVcpu;
     for (const e of snap.exits) {
-      const r = this.reasonOf(seriesAt(e.pid), e.isa, e.reason);
-      const vcpu = perVcpu ? vcpuLabel((vm as VmMember).vcpus, e.tid) : '';
+      const r = this.reasonOf(this.seriesAt(e.pid, t), e.isa, e.reason);
+      const vcpu = perVcpu ? vcpuLabel((this.atMember as VmMember).vcpus, e.tid) : '';
       r.byVcpu.set(vcpu, (r.byVcpu.get(vcpu) ?? 0) + e.n);
       r.changes++;
     }
     for (const e of snap.exitNs) {
-      const r = this.reasonOf(seriesAt(e.pid), e.isa, e.reason);
+      const r = this.reasonOf(this.seriesAt(e.pid, t), e.isa, e.reason);
       addBuckets((r.latency ??= new Log2Histogram()), e.b, this.exitSlots);
       r.changes++;
     }
     const isa = faultIsa(this.hello?.vendor);
     for (const f of snap.faults) {
-      const vs = seriesAt(f.pid);
+      const vs = this.seriesAt(f.pid, t);
       const l = faultLabels(isa, f.code, this.hello?.tdp);
       const k = `${l.access},${l.present},${l.mmio}`;
       vs.faults.set(k, (vs.faults.get(k) ?? 0) + f.n);
       vs.faultKinds.changes++;
     }
     for (const h of snap.handlers) {
-      const vs = seriesAt(h.pid);
+      const vs = this.seriesAt(h.pid, t);
       let e = vs.handlers.get(h.h);
       if (!e) vs.handlers.set(h.h, (e = { calls: 0, latency: undefined, changes: 0, labels: undefined, rendered: undefined }));
       e.calls += h.n;
@@ -195,6 +204,8 @@ export class MetricsModel {
       }
       e.changes++;
     }
+    // the series is not kept past the snapshot (a vm message may drop it)
+    this.atMember = this.atSeries = undefined;
   }
 
   handlerName(h: number): string {

@@ -16,8 +16,6 @@
  */
 
 export type Labels = Readonly<Record<string, string>>;
-/** One sample line: its labels (if any), labels shared with other lines (if any), value. */
-export type Sink = (metricName: string, labels: Labels | undefined, shared: Labels | undefined, value: number) => void;
 
 /** Where a series keeps its text between scrapes (a model object's `rendered` slot: model.ts). */
 export interface SeriesHolder {
@@ -25,21 +23,40 @@ export interface SeriesHolder {
 }
 
 /**
- * The lines `lines` writes (to the sink) are one series of this family: its text is a function of
- * `changes` and `shape` (and of its labels, fixed for a series' life). `slot` tells apart the
- * families one holder has lines in (a reason's exits and its histogram): 0 or 1.
+ * Where a family writes its lines. Methods on one object, not callbacks made per scrape or per
+ * series: a closure made anew each scrape was optimized anew by V8 each scrape (an exporter
+ * reading bpftrace every 5 s recompiled its scrape path every 5 s: docs/benchmarks.md section 6).
  */
-export type SeriesScope = (holder: SeriesHolder, slot: 0 | 1, changes: number, shape: number, lines: () => void) => void;
+export interface LineOut {
+  /** One sample line: its labels (if any), labels shared with other lines (if any), value. */
+  line(metricName: string, labels: Labels | undefined, shared: Labels | undefined, value: number): void;
+  /**
+   * The lines up to end() are one series of this family: its text is a function of `changes` and
+   * `shape` (and of its labels, fixed for a series' life). `slot` tells apart the families one
+   * holder has lines in (a reason's exits and its histogram): 0 or 1. False: its text is kept
+   * (the last scrape's, unchanged): write none of its lines and do not call end().
+   */
+  begin(holder: SeriesHolder, slot: 0 | 1, changes: number, shape: number): boolean;
+  end(): void;
+}
 
 export interface FamilyDef {
   name: string;
   help: string;
   type: 'counter' | 'gauge' | 'histogram';
-  each(sink: Sink, series: SeriesScope): void;
+  each(out: LineOut): void;
 }
 
-/** For a consumer that keeps no text (prom-client's Registry): the lines, every time. */
-export const EVERY_TIME: SeriesScope = (_holder, _slot, _changes, _shape, lines) => lines();
+/** For a consumer that keeps no text (prom-client's Registry): every series' lines, every time. */
+export class EveryLine implements LineOut {
+  constructor(readonly line: LineOut['line']) {}
+
+  begin(): boolean {
+    return true;
+  }
+
+  end(): void {}
+}
 
 // prom-client's escaping: HELP escapes \ and newline; label values also "
 const escapeString = (s: string): string => s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
@@ -173,7 +190,15 @@ export class TextFormatter {
   private lastSize = 64 * 1024;
   /** Scrapes written whole; the last one's body (its whole buffer) is the next one's source of unchanged series. */
   private scrapes = 0;
-  private last: { buf: Buffer; released: boolean } | undefined;
+  /** The last body's buffer, and where its families' text ends (the tail follows). */
+  private last: { buf: Buffer; familiesEnd: number } | undefined;
+  /**
+   * Bodies handed out and not given back yet, by their memory. A body's memory is written again
+   * (as the spare) only once none of its hand-outs is in flight: again() hands the last one out
+   * more than once. Weak: a body never given back (its client went away mid-way) is collected
+   * with its buffer, not kept here.
+   */
+  private readonly inFlight = new WeakMap<ArrayBufferLike, number>();
   /**
    * A body given back once sent (release) and no longer the last one: the next scrape writes into
    * it. A scrape of megabytes a second in fresh buffers is mostly garbage collection; a body in
@@ -181,14 +206,37 @@ export class TextFormatter {
    */
   private spare: Buffer | undefined;
 
+  private handOut(buf: Buffer): void {
+    this.inFlight.set(buf.buffer, (this.inFlight.get(buf.buffer) ?? 0) + 1);
+  }
+
   release(body: Buffer): void {
+    const n = (this.inFlight.get(body.buffer) ?? 0) - 1;
+    if (n > 0) {
+      this.inFlight.set(body.buffer, n);
+      return;
+    }
+    this.inFlight.delete(body.buffer);
     const whole = Buffer.from(body.buffer, body.byteOffset, body.buffer.byteLength - body.byteOffset);
-    if (this.last && this.last.buf.buffer === whole.buffer && this.last.buf.byteOffset === whole.byteOffset) this.last.released = true;
-    else this.offerSpare(whole);
+    if (!(this.last && this.last.buf.buffer === whole.buffer && this.last.buf.byteOffset === whole.byteOffset)) this.offerSpare(whole);
   }
 
   private offerSpare(whole: Buffer): void {
     if (!this.spare || whole.length > this.spare.length) this.spare = whole;
+  }
+
+  /**
+   * The last body's families again, with a new tail: for a scrape when nothing the families read
+   * has changed since the last write (the caller knows: the model's version). No family is walked
+   * and nothing is copied: the first part is the last body's own memory, handed out once more
+   * (give each part list back with release() of its first part). Undefined before the first write.
+   */
+  again(tail?: string): Buffer[] | undefined {
+    const last = this.last;
+    if (!last) return undefined;
+    this.handOut(last.buf);
+    const families = last.buf.subarray(0, last.familiesEnd);
+    return [families, Buffer.from(`${tail !== undefined ? `${last.familiesEnd > 0 ? '\n\n' : ''}${tail}` : ''}\n`, 'utf8')];
   }
 
   /** A labels object's text as UTF-8 bytes, made once and kept on the object. */
@@ -208,7 +256,7 @@ export class TextFormatter {
    * object (the shared one, else the line's own) by name and own labels. Label objects are the
    * model's for good (exposition.ts), so is this.
    */
-  private prefixOf(name: string, labels: Labels | undefined, shared: Labels | undefined): Buffer {
+  prefixOf(name: string, labels: Labels | undefined, shared: Labels | undefined): Buffer {
     const holder = (shared ?? labels) as PrefixHolder | undefined;
     let byName = holder?.[LINE_PREFIXES];
     let byLabels = byName?.get(name);
@@ -239,7 +287,7 @@ export class TextFormatter {
   }
 
   /** A new line `k` of a series (first render, a new `le` or vCPU): made here, kept by the series. */
-  private seriesPrefix(t: SeriesText, k: number, name: string, labels: Labels | undefined, shared: Labels | undefined): Buffer {
+  seriesPrefix(t: SeriesText, k: number, name: string, labels: Labels | undefined, shared: Labels | undefined): Buffer {
     const prefix = this.makePrefix(name, labels, shared);
     t.names[k] = name;
     t.labels[k] = labels;
@@ -260,83 +308,107 @@ export class TextFormatter {
    * them, adjacent there, in one copy); one that moved is written line by line.
    */
   write(families: readonly FamilyDef[], tail?: string): Buffer {
-    const source = this.last?.buf;
-    const sourceScrape = this.scrapes;
-    const scrape = this.scrapes + 1;
     const w = new ByteWriter(this.lastSize + (this.lastSize >> 3), this.lastSize + (this.lastSize >> 6), this.spare);
     this.spare = undefined;
-    // unchanged series waiting to be copied: bytes [runFrom, runTo) of the source, to go at w.at
-    let runFrom = 0;
-    let runTo = 0;
-    const flush = (): void => {
-      if (runTo > runFrom) w.copyFrom(source as Buffer, runFrom, runTo);
-      runFrom = runTo = 0;
-    };
-    /** The series being written, if the lines are one's. */
-    let current: SeriesText | undefined;
-    const sink: Sink = (metricName, labels, shared, value) => {
-      const t = current;
-      if (t !== undefined) {
-        // the line's prefix kept at its index in the series, if it is that line still
-        const k = t.line++;
-        const kept = t.prefixes[k];
-        w.bytes(kept !== undefined && t.names[k] === metricName && t.labels[k] === labels && t.shared[k] === shared ? kept : this.seriesPrefix(t, k, metricName, labels, shared));
-      } else {
-        flush();
-        w.bytes(this.prefixOf(metricName, labels, shared));
-      }
-      w.value(value);
-    };
-    const series: SeriesScope = (holder, slot, changes, shape, lines) => {
-      const texts = (holder.rendered ??= [undefined, undefined]) as (SeriesText | undefined)[];
-      let t = texts[slot];
-      if (t !== undefined && t.changes === changes && t.shape === shape && t.scrape === sourceScrape && t.owner === this && source !== undefined) {
-        // unchanged since the last scrape: its bytes there, joined to the run if adjacent
-        if (runTo !== t.offset || runTo === runFrom) {
-          flush();
-          runFrom = runTo = t.offset;
-        }
-        t.offset = w.at + (runTo - runFrom);
-        runTo += t.length;
-        t.scrape = scrape;
-        return;
-      }
-      flush();
-      if (t === undefined || t.owner !== this) t = texts[slot] = new SeriesText();
-      t.owner = this;
-      const start = w.at;
-      current = t;
-      t.line = 0;
-      try {
-        lines();
-      } finally {
-        current = undefined;
-      }
-      // lines a series no longer writes (never so today: a series only grows) go with their prefixes
-      if (t.prefixes.length > t.line) t.names.length = t.labels.length = t.shared.length = t.prefixes.length = t.line;
-      t.offset = start;
-      t.length = w.at - start;
-      t.changes = changes;
-      t.shape = shape;
-      t.scrape = scrape;
-    };
+    const out = new ScrapeWriter(this, w, this.last?.buf, this.scrapes);
     families.forEach((f, i) => {
-      flush();
+      out.flush();
       if (i > 0) w.ascii('\n\n');
       const name = escapeString(f.name);
       w.bytes(Buffer.from(`# HELP ${name} ${escapeString(f.help)}\n# TYPE ${name} ${f.type}`, 'utf8'));
-      f.each(sink, series);
+      f.each(out);
     });
-    flush();
+    out.flush();
+    const familiesEnd = w.at;
     if (tail !== undefined) w.bytes(Buffer.from(`${families.length ? '\n\n' : ''}${tail}`, 'utf8'));
     w.byte(NEWLINE);
-    const out = w.done();
-    this.lastSize = out.length;
-    // this body is the next scrape's source; the one before, if sent, is free to be written into
+    const body = w.done();
+    this.lastSize = body.length;
+    // this body is the next scrape's source; the one before, if nothing of it is in flight, is free to be written into
     const before = this.last;
-    this.last = { buf: w.buf, released: false };
-    this.scrapes = scrape;
-    if (before?.released && before.buf !== w.buf) this.offerSpare(before.buf);
-    return out;
+    this.last = { buf: w.buf, familiesEnd };
+    this.handOut(w.buf);
+    this.scrapes = out.scrape;
+    if (before && before.buf !== w.buf && !this.inFlight.has(before.buf.buffer)) this.offerSpare(before.buf);
+    return body;
+  }
+}
+
+/**
+ * One scrape's writing (TextFormatter.write): the families' lines into `w`; a series that did not
+ * move is a run of bytes of the last body (`source`), copied when the run ends.
+ */
+class ScrapeWriter implements LineOut {
+  /** This scrape's number; `sourceScrape` wrote `source`. */
+  readonly scrape: number;
+  /** Unchanged series waiting to be copied: bytes [runFrom, runTo) of the source, to go at w.at. */
+  private runFrom = 0;
+  private runTo = 0;
+  /** The series being written, if the lines are one's. */
+  private current: SeriesText | undefined;
+
+  constructor(
+    private readonly formatter: TextFormatter,
+    private readonly w: ByteWriter,
+    private readonly source: Buffer | undefined,
+    private readonly sourceScrape: number,
+  ) {
+    this.scrape = sourceScrape + 1;
+  }
+
+  flush(): void {
+    if (this.runTo > this.runFrom) this.w.copyFrom(this.source as Buffer, this.runFrom, this.runTo);
+    this.runFrom = this.runTo = 0;
+  }
+
+  line(metricName: string, labels: Labels | undefined, shared: Labels | undefined, value: number): void {
+    const t = this.current;
+    const w = this.w;
+    if (t !== undefined) {
+      // the line's prefix kept at its index in the series, if it is that line still
+      const k = t.line++;
+      const kept = t.prefixes[k];
+      w.bytes(kept !== undefined && t.names[k] === metricName && t.labels[k] === labels && t.shared[k] === shared ? kept : this.formatter.seriesPrefix(t, k, metricName, labels, shared));
+    } else {
+      this.flush();
+      w.bytes(this.formatter.prefixOf(metricName, labels, shared));
+    }
+    w.value(value);
+  }
+
+  begin(holder: SeriesHolder, slot: 0 | 1, changes: number, shape: number): boolean {
+    const texts = (holder.rendered ??= [undefined, undefined]) as (SeriesText | undefined)[];
+    let t = texts[slot];
+    if (t !== undefined && t.changes === changes && t.shape === shape && t.scrape === this.sourceScrape && t.owner === this.formatter && this.source !== undefined) {
+      // unchanged since the last scrape: its bytes there, joined to the run if adjacent
+      if (this.runTo !== t.offset || this.runTo === this.runFrom) {
+        this.flush();
+        this.runFrom = this.runTo = t.offset;
+      }
+      t.offset = this.w.at + (this.runTo - this.runFrom);
+      this.runTo += t.length;
+      t.scrape = this.scrape;
+      return false;
+    }
+    this.flush();
+    if (t === undefined || t.owner !== this.formatter) t = texts[slot] = new SeriesText();
+    t.owner = this.formatter;
+    // not a valid copy until end(): a scrape that throws half-way leaves nothing to copy from
+    t.scrape = -1;
+    t.line = 0;
+    t.offset = this.w.at;
+    t.changes = changes;
+    t.shape = shape;
+    this.current = t;
+    return true;
+  }
+
+  end(): void {
+    const t = this.current as SeriesText;
+    this.current = undefined;
+    // lines a series no longer writes (never so today: a series only grows) go with their prefixes
+    if (t.prefixes.length > t.line) t.names.length = t.labels.length = t.shared.length = t.prefixes.length = t.line;
+    t.length = this.w.at - t.offset;
+    t.scrape = this.scrape;
   }
 }

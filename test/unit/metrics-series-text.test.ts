@@ -26,13 +26,13 @@ function counterFamily(series: { name: string; value: number; changes: number; r
     name: 'test_total',
     type: 'counter',
     help: 'a test',
-    each(sink, scope) {
+    each(out) {
       for (const s of series) {
-        scope(s, 0, s.changes, shape(), () => {
-          written.set(s.name, (written.get(s.name) ?? 0) + 1);
-          sink('test_total', labels.get(s.name), undefined, s.value);
-          sink('test_total', { s: s.name, le: 'x' }, undefined, s.value * 2);
-        });
+        if (!out.begin(s, 0, s.changes, shape())) continue;
+        written.set(s.name, (written.get(s.name) ?? 0) + 1);
+        out.line('test_total', labels.get(s.name), undefined, s.value);
+        out.line('test_total', { s: s.name, le: 'x' }, undefined, s.value * 2);
+        out.end();
       }
     },
   };
@@ -108,6 +108,45 @@ describe('a series is written again only when it moved', () => {
       while (inFlight.length > 2 + (round % 2)) f.release((inFlight.shift() as { body: Buffer }).body);
     }
   });
+
+  it('again() serves the last body\'s families with a new tail, walks no family, and its memory is not written over while any hand-out is in flight', () => {
+    const series = Array.from({ length: 20 }, (_, i) => ({ name: `s${i}`, value: i, changes: 0 }));
+    const written = new Map<string, number>();
+    const family = counterFamily(series, () => 0, written);
+    const f = new TextFormatter();
+    expect(f.again('tail 1')).toBeUndefined();
+    const first = f.write([family], 'tail 1');
+    f.release(first);
+    const text = (tail: string): string => `${expectedText(series)}\n${tail}\n`;
+    written.clear();
+    // three hand-outs of the same body, given back out of order, while others are written
+    const a = f.again('tail 2') as Buffer[];
+    const b = f.again('tail 3') as Buffer[];
+    expect(written.size).toBe(0);
+    expect(Buffer.concat(a).toString('utf8')).toBe(text('tail 2'));
+    expect(Buffer.concat(b).toString('utf8')).toBe(text('tail 3'));
+    const frozen = text('tail 3');
+    f.release(a[0] as Buffer);
+    for (let round = 0; round < 6; round++) {
+      for (const s of series) {
+        s.value += 7;
+        s.changes++;
+      }
+      const body = f.write([family], `tail ${round}`);
+      expect(body.toString('utf8')).toBe(text(`tail ${round}`));
+      f.release(body);
+      // b is still in flight: its bytes are as they were handed out
+      expect(Buffer.concat(b).toString('utf8')).toBe(frozen);
+    }
+    f.release(b[0] as Buffer);
+    // given back: the memory may be reused, and what is written is still right
+    for (let round = 0; round < 3; round++) {
+      (series[0] as { changes: number }).changes++;
+      const body = f.write([family], 'end');
+      expect(body.toString('utf8')).toBe(text('end'));
+      f.release(body);
+    }
+  });
 });
 
 /** A snapshot at t: n exits of HLT and n of IOIO for each pid, with a latency bucket each. */
@@ -133,12 +172,22 @@ async function scrapeAlong(messages: Message[], o: Partial<MetricsOptions>): Pro
   const endpoint = metricsEndpoint(model, { processMetrics: false });
   const registry = metricsRegistry(model, { processMetrics: false });
   const texts: string[] = [];
+  // a scrape of the model's last version (nothing applied since) kept in flight across the next message
+  let held: { parts: Buffer[]; text: string } | undefined;
   for (const m of messages) {
     model.apply(m);
-    const body = await endpoint.body();
-    const text = body.toString('utf8');
+    const parts = await endpoint.scrape();
+    const text = Buffer.concat(parts).toString('utf8');
     expect(text).toBe(await registry.metrics());
-    endpoint.release(body);
+    // nothing applied since: the same text again (served from the last body), and it stays so in flight
+    const again = await endpoint.scrape();
+    expect(Buffer.concat(again).toString('utf8')).toBe(text);
+    if (held) {
+      expect(Buffer.concat(held.parts).toString('utf8')).toBe(held.text);
+      endpoint.release(held.parts);
+    }
+    held = { parts: again, text };
+    endpoint.release(parts);
     texts.push(text);
   }
   return texts;
