@@ -25,7 +25,7 @@
 //    the same cells on another build (DIR/dist, e.g. main's) one after the other, cell by cell.
 //
 //   node bench/metrics-scrape.mjs [--scrapes 20] [--warmup 10] [--moving-too 4] [--no-cpu]   (npm run build first)
-//   node bench/metrics-scrape.mjs --only C [--before DIR] [--cells VMS:EVERY:LATE[:MS],...]   C alone (MS: the exporter's -i; LATE: keys an
+//   node bench/metrics-scrape.mjs --only C [--before DIR] [--no-scrape] [--cells VMS:EVERY:LATE[:MS],...]   C alone (MS: the exporter's -i; LATE: keys an
 //       interval that change in the copy just left, so that its last print differs from its first)
 //   node --cpu-prof bench/metrics-scrape.mjs --profile DIR ...   B's and C's children write CPU profiles into DIR
 //   node bench/metrics-scrape.mjs --only C --alloc-profile DIR ...   C's child writes what it allocates after the warm-up
@@ -212,7 +212,7 @@ if (process.argv[2] === 'collector') {
       const { wall, user, system, after } = await measureChild(child, async () => {
         if (scrapes) await scrape(port);
       });
-      const what = feed && scrapes ? 'ingest + scrape' : feed ? 'ingest only' : scrapes ? 'scrape only' : 'idle (the floor: Node, prom-client\'s event-loop monitor)';
+      const what = feed && scrapes ? 'ingest + scrape' : feed ? 'ingest only' : scrapes ? 'scrape only' : 'idle (the floor: Node, the process metrics)';
       const moving = every === 1 ? 'every VM moves each second' : `1/${every} of the VMs move each second`;
       const row = { vms, maxVms, what, moving, seconds: SCRAPES, wallSeconds: wall, cpuShareOfOneCore: (user + system) / wall, userShare: user / wall, systemShare: system / wall, rssBytes: after.rss };
       results.cpu.push(row);
@@ -257,8 +257,9 @@ if (process.argv[2] === 'collector') {
         if (body.includes('exitscope_exits_total{')) break;
       }
       let lastBody = '';
+      // --no-scrape: nothing asks /metrics while measured (what reading bpftrace and keeping the model cost alone)
       const { wall, user, system, after } = await measureChild(child, async () => {
-        lastBody = await scrape(port);
+        if (!process.argv.includes('--no-scrape')) lastBody = await scrape(port);
       });
       const series = lastBody.split('\n').filter((l) => l.startsWith('exitscope_')).length;
       const row = { build: label, vms, maxVms, every, stragglers, intervalMs, seconds: SCRAPES, wallSeconds: wall, cpuShareOfOneCore: (user + system) / wall, userShare: user / wall, systemShare: system / wall, rssBytes: after.rss, seriesInLastScrape: series, loadavg: loadavg() };

@@ -8,7 +8,8 @@
  * Names, types and labels are a public interface (docs/metrics.md): change them only with a
  * version note.
  */
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
+import { processMetricsInto } from './process-metrics.js';
 import { EveryLine, type FamilyDef, type LineOut, type Labels, TextFormatter } from './text-format.js';
 import { EXITSCOPE_VERSION } from '../version.js';
 import { BUCKET_SLOTS, leSeconds, type Log2Histogram, type SlotRange } from './log2-buckets.js';
@@ -73,27 +74,6 @@ function histogramLines(out: LineOut, names: HistogramNames, shared: Labels, h: 
 /** The labels object a model entry keeps for the exposition (its `labels` slot), made on first use. */
 function labelsOf(owner: { labels?: unknown }, make: () => Labels): Labels {
   return (owner.labels ??= make()) as Labels;
-}
-
-/**
- * prom-client's default metrics that Prometheus' own linter refuses (gauges named *_total:
- * `promtool check metrics` fails on them): left out, so that a scrape lints clean. The rest keep
- * prom-client's standard names.
- */
-export const LINT_FAILING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
-
-/**
- * prom-client's event-loop monitor (perf_hooks.monitorEventLoopDelay behind the
- * nodejs_eventloop_lag_{min,max,mean,stddev,p50,p90,p99}_seconds gauges) stays at prom-client's
- * default sampling of 10 ms, although it is most of an idle exporter's CPU (about 0.5% of a core:
- * docs/benchmarks.md section 6). Node records the time between two of its timer's ticks, not the
- * lateness alone, so every one of those gauges includes the sampling interval: at 100 ms they would
- * all read about 0.1 s on an idle process instead of the 0.01 s dashboards know, a changed meaning
- * under the same names.
- */
-function processMetricsInto(registry: Registry): void {
-  collectDefaultMetrics({ register: registry });
-  for (const name of LINT_FAILING_DEFAULTS) registry.removeSingleMetric(name);
 }
 
 export interface MetricsRegistryOptions {

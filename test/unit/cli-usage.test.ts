@@ -5,7 +5,9 @@
  * command's action, so nothing is traced or written.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EXPORTER_INTERVAL_MS, main } from '../../src/cli.js';
 
 let stderr = '';
 let stdout = '';
@@ -65,5 +67,24 @@ describe('help and version are not errors', () => {
     expect(await cli(...args)).toBe(0);
     expect(stderr).toBe('');
     expect(stdout.length).toBeGreaterThan(0);
+  });
+});
+
+describe('the interval bpftrace prints at, by default', () => {
+  // the views redraw each second; the exporter reads the kernel as often as Prometheus usually scrapes
+  it.each([
+    ['top', 1000],
+    ['run', 1000],
+    ['serve', 1000],
+    ['exporter', EXPORTER_INTERVAL_MS],
+  ])('%s: -i defaults to %i ms (its --help says so)', async (command, ms) => {
+    expect(await cli(command, '--help')).toBe(0);
+    expect(stdout.replace(/\s+/g, ' ')).toMatch(new RegExp(`-i, --interval <ms> how often bpftrace prints its maps[^(]*(\\([^)]*\\) )?\\(default: ${ms}\\)`));
+  });
+
+  it('the exporter\'s is 15 s, deploy/prometheus\' scrape interval', () => {
+    const yml = readFileSync(join(import.meta.dirname, '../../deploy/prometheus/prometheus.yml'), 'utf8');
+    expect(yml).toMatch(/scrape_interval: 15s/);
+    expect(EXPORTER_INTERVAL_MS).toBe(15_000);
   });
 });
