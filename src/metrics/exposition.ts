@@ -224,8 +224,10 @@ export function metricsEndpoint(model: MetricsModel, o: MetricsRegistryOptions =
       const again = formatter.again(tail);
       if (again) return again;
     }
+    const body = formatter.write(families, tail);
+    // only once written: a scrape that throws half-way must not make the next one resend the old body
     written = model.version;
-    return [formatter.write(families, tail)];
+    return [body];
   };
   const release = (parts: readonly Buffer[]): void => {
     if (parts[0]) formatter.release(parts[0]);

@@ -54,7 +54,8 @@ export function serveMetricsRoute(req: IncomingMessage, res: ServerResponse, tar
   }
   service.endpoint.scrape().then(
     (parts) => {
-      if (res.destroyed) return;
+      // the client went away while the body was made: nothing is sent, its memory may be reused
+      if (res.destroyed) return void service.endpoint.release(parts);
       let length = 0;
       for (const p of parts) length += p.length;
       res.writeHead(200, { 'content-type': service.endpoint.contentType, 'content-length': String(length), 'cache-control': 'no-store' });

@@ -79,7 +79,8 @@ export class VmLabels {
       this.add(v.pid, v.name, v.source, { ...v.vcpus }, true);
       return;
     }
-    // the label stays (see above); vm_info shows what the stream says now
+    // the label stays (see above); vm_info shows what the stream says now (its labels object is made again)
+    if (m.source !== v.source) m.labels = undefined;
     m.name = v.name;
     m.source = v.source;
     m.vcpus = { ...m.vcpus, ...v.vcpus };

@@ -238,3 +238,37 @@ describe('the kept text of a model\'s series', () => {
     }
   });
 });
+
+describe('resending the last body', () => {
+  const lost = (t: number, events: number): Message => ({ type: 'lost', t, events }) as Message;
+  const text = async (endpoint: ReturnType<typeof metricsEndpoint>): Promise<string> => (await endpoint.body()).toString('utf8');
+  const lostLine = (t: string): string | undefined => t.split('\n').find((l) => l.startsWith('exitscope_lost_events_total '));
+
+  it('a scrape that throws half-way: the next one is written from the model, not the body before', async () => {
+    const model = new MetricsModel();
+    const endpoint = metricsEndpoint(model, { processMetrics: false });
+    model.apply(hello);
+    model.apply(lost(1, 1));
+    expect(lostLine(await text(endpoint))).toBe('exitscope_lost_events_total 1');
+    model.apply(lost(2, 5));
+    // one family fails once (it reads the hello)
+    const kept = model.hello;
+    Object.defineProperty(model, 'hello', { configurable: true, get: () => { throw new Error('once'); } });
+    await expect(endpoint.body()).rejects.toThrow('once');
+    Object.defineProperty(model, 'hello', { configurable: true, writable: true, value: kept });
+    expect(lostLine(await text(endpoint))).toBe('exitscope_lost_events_total 6');
+    expect(await text(endpoint)).toBe(await metricsRegistry(model, { processMetrics: false }).metrics());
+  });
+
+  it('a VM counted before it was named: vm_info says its source once named', async () => {
+    const model = new MetricsModel();
+    const endpoint = metricsEndpoint(model, { processMetrics: false });
+    model.apply(hello);
+    model.apply(snap(1000, [7], 2));
+    expect(await text(endpoint)).toMatch(/exitscope_vm_info\{vm="pid 7",pid="7",source="unknown"\} 1/);
+    model.apply(vm(1500, 7, 'ci-7'));
+    const t = await text(endpoint);
+    expect(t).toMatch(/exitscope_vm_info\{vm="pid 7",pid="7",source="qemu"\} 1/);
+    expect(t).toBe(await metricsRegistry(model, { processMetrics: false }).metrics());
+  });
+});

@@ -21,6 +21,9 @@ describe('process metrics', () => {
     processMetricsInto(ours);
     const left = new Set<string>([...MONITOR_GAUGES, ...LINT_FAILING_DEFAULTS]);
     expect(names(ours)).toEqual(names(theirs).filter((n) => !left.has(n)));
+    // and in prom-client's order (the text of a scrape keeps it)
+    const inOrder = (r: Registry): string[] => r.getMetricsAsArray().map((m) => m.name);
+    expect(inOrder(ours)).toEqual(inOrder(theirs).filter((n) => !left.has(n)));
     // what is left out is there in prom-client's set (its names did not change under us)
     for (const n of left) expect(names(theirs), n).toContain(n);
     expect(names(ours)).toContain('nodejs_eventloop_lag_seconds');
