@@ -71,6 +71,10 @@ export function bochsrc(c: BochsConfig): string {
     `com3: enabled=1, mode=file, dev=${RUN_FILES.stderr}`,
     'clock: sync=none',
     'mouse: enabled=0',
+    // no sound through the host: Bochs' default drivers are ALSA's, and where ALSA finds no card (a
+    // machine without one, as CI's) Debian's 2.7 aborts at start in its mixer thread ("*** buffer
+    // overflow detected ***", seen on a fresh machine of this workplace); the PC speaker still works
+    'sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy',
     'config_interface: textconfig',
     // Debian's build has no "nogui"; rfb needs no display, and timeout=0 does not wait for a viewer
     'display_library: rfb, options="timeout=0"',
