@@ -71,11 +71,6 @@ function histogramLines(out: LineOut, names: HistogramNames, shared: Labels, h: 
   out.line(names.count, undefined, shared, h.count);
 }
 
-/** The labels object a model entry keeps for the exposition (its `labels` slot), made on first use. */
-function labelsOf(owner: { labels?: unknown }, make: () => Labels): Labels {
-  return (owner.labels ??= make()) as Labels;
-}
-
 export interface MetricsRegistryOptions {
   /** Also prom-client's process metrics (process_cpu_seconds_total, nodejs_*): true except in goldens. */
   processMetrics?: boolean;
@@ -169,7 +164,7 @@ function modelFamilies(model: MetricsModel): FamilyDef[] {
       out.line('exitscope_build_info', { version: EXITSCOPE_VERSION, bpftrace: h?.bpftrace ?? 'unknown', kernel: h?.kernel ?? 'unknown', vendor: h?.vendor ?? 'unknown' }, undefined, 1);
     }),
     family('exitscope_vm_info', 'gauge', HELP.vmInfo, (out) => {
-      for (const m of model.vms.own()) out.line('exitscope_vm_info', labelsOf(m, () => ({ vm: m.label, pid: String(m.pid), source: m.source })), undefined, 1);
+      for (const m of model.vms.own()) out.line('exitscope_vm_info', (m.labels ??= { vm: m.label, pid: String(m.pid), source: m.source }) as Labels, undefined, 1);
     }),
   ];
 }

@@ -108,11 +108,6 @@ class ByteWriter {
     this.at += this.buf.write(s, this.at, 'latin1');
   }
 
-  byte(c: number): void {
-    this.room(1);
-    this.buf[this.at++] = c;
-  }
-
   /** A value as prom-client writes it (`${v}`); whole numbers digit by digit, without a string. */
   value(v: number): void {
     if (v >= 0 && v < 2 ** 31 && (v | 0) === v) {
@@ -151,12 +146,15 @@ class ByteWriter {
   }
 }
 
-const NEWLINE = 0x0a;
-
 /**
  * Where one series' text of one family is: at `offset`, `length` bytes, in the body that scrape
  * `scrape` of `owner` wrote; as of `changes` and `shape`. And its lines' prefixes, in line order.
  */
+/** What follows the families: a blank line and `tail` (if any, and if families came before), then the last newline. */
+function tailBytes(afterFamilies: boolean, tail: string | undefined): Buffer {
+  return Buffer.from(`${tail !== undefined ? `${afterFamilies ? '\n\n' : ''}${tail}` : ''}\n`, 'utf8');
+}
+
 class SeriesText {
   owner: TextFormatter | undefined;
   scrape = -1;
@@ -236,7 +234,7 @@ export class TextFormatter {
     if (!last) return undefined;
     this.handOut(last.buf);
     const families = last.buf.subarray(0, last.familiesEnd);
-    return [families, Buffer.from(`${tail !== undefined ? `${last.familiesEnd > 0 ? '\n\n' : ''}${tail}` : ''}\n`, 'utf8')];
+    return [families, tailBytes(last.familiesEnd > 0, tail)];
   }
 
   /** A labels object's text as UTF-8 bytes, made once and kept on the object. */
@@ -320,8 +318,7 @@ export class TextFormatter {
     });
     out.flush();
     const familiesEnd = w.at;
-    if (tail !== undefined) w.bytes(Buffer.from(`${families.length ? '\n\n' : ''}${tail}`, 'utf8'));
-    w.byte(NEWLINE);
+    w.bytes(tailBytes(families.length > 0, tail));
     const body = w.done();
     this.lastSize = body.length;
     // this body is the next scrape's source; the one before, if nothing of it is in flight, is free to be written into
