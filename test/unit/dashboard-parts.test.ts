@@ -52,12 +52,38 @@ describe('DashboardStore', () => {
     const store = new DashboardStore('live', 10, () => now);
     let calls = 0;
     store.subscribe(() => calls++);
-    for (const m of messages) store.apply(m); // all at t=0: one notification now, one deferred
-    expect(calls).toBe(1);
+    // all at t=0: the hello now, the first snapshot now (its own budget), the rest once, deferred
+    for (const m of messages) store.apply(m);
+    expect(calls).toBe(2);
     now = 100;
     await new Promise((r) => setTimeout(r, 150));
-    expect(calls).toBe(2);
+    expect(calls).toBe(3);
     expect(store.getSnapshot().agg.snapshots).toBe(snapshots.length);
+  });
+
+  it("a VM's name drawn just before does not hold the next snapshot's counts back; snapshots keep their own budget", async () => {
+    let now = 0;
+    const store = new DashboardStore('live', 10, () => now);
+    let calls = 0;
+    store.subscribe(() => calls++);
+    const vm = messages.find((m) => m.type === 'vm') as Message;
+    store.apply(messages[0] as Message); // hello: drawn
+    store.apply(snapshots[0] as SnapshotMessage); // the first snapshot: drawn
+    expect(calls).toBe(2);
+    now = 1000;
+    store.apply(vm); // a new VM's name: drawn
+    expect(calls).toBe(3);
+    now = 1010;
+    store.apply(snapshots[1] as SnapshotMessage); // its counts, 10 ms later: drawn at once, not 90 ms on
+    expect(calls).toBe(4);
+    expect(store.getSnapshot().agg.snapshots).toBe(2);
+    now = 1050;
+    store.apply(snapshots[2] as SnapshotMessage); // 40 ms after the last snapshot's frame: waits for its slot
+    expect(calls).toBe(4);
+    now = 1110;
+    await new Promise((r) => setTimeout(r, 150));
+    expect(calls).toBe(5);
+    expect(store.getSnapshot().agg.snapshots).toBe(3);
   });
 
   it('pause freezes what views see; collection goes on; resume shows it all', () => {
