@@ -29,10 +29,10 @@
 //   window (/proc/stat), so that other load present is said, not hidden.
 // The screen of each program is captured at the end of the window (a check that it draws).
 // Results: bench/results/dashboard.json; the table: docs/benchmarks.md, section 7.
-import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg, constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runSync } from './lib/deadline.mjs';
 
 const repo = new URL('..', import.meta.url).pathname;
 const arg = (name, dflt) => {
@@ -46,9 +46,15 @@ const SEQUENTIAL = process.argv.includes('--sequential');
 const OUT = arg('out', join(repo, 'bench/results/dashboard.json'));
 const COMPARE = arg('compare', undefined);
 const SEMI = arg('semi-space', undefined);
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+/** `cmd args` bounded (a step that hangs is killed and named), its stdout; a failure throws. */
+function run(step, ms, cmd, args, options = {}) {
+  const r = runSync(step, ms, cmd, args, { encoding: 'utf8', ...options });
+  if (r.error || r.status !== 0) throw new Error(`${step}: \`${[cmd, ...args].join(' ')}\` failed (${r.error?.message ?? `status ${r.status ?? r.signal}`})${r.stderr ? `: ${r.stderr.trim()}` : ''}`);
+  return r.stdout;
+}
+const CLK_TCK = Number(run('getconf CLK_TCK', 30_000, 'getconf', ['CLK_TCK']).trim());
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+const has = (cmd) => runSync(`looking for ${cmd}`, 30_000, 'sh', ['-c', `command -v ${cmd}`]).status === 0;
 
 if (!has('tmux')) throw new Error('tmux is needed: apt-get install -y tmux');
 if (!existsSync(join(repo, 'dist/src/cli.js'))) throw new Error('build first: npm run build');
@@ -57,7 +63,8 @@ if (!existsSync(join(repo, 'dist/src/cli.js'))) throw new Error('build first: np
 function recording(size) {
   const [vms, vcpus] = size.split('x').map(Number);
   const path = join(tmpdir(), `exitscope-dash-${vms}x${vcpus}-300s.jsonl`);
-  if (!existsSync(path)) execFileSync('node', [join(repo, 'bench/gen-dashboard.mjs'), '--vms', String(vms), '--vcpus', String(vcpus), '--seconds', '300', '-o', path], { stdio: 'inherit' });
+  // 10 minutes: some 20 times what the largest size takes here
+  if (!existsSync(path)) run(`generating the ${size} recording`, 600_000, 'node', [join(repo, 'bench/gen-dashboard.mjs'), '--vms', String(vms), '--vcpus', String(vcpus), '--seconds', '300', '-o', path], { stdio: 'inherit' });
   return path;
 }
 
@@ -73,7 +80,8 @@ const subjects = [
 ];
 if (!has('htop')) process.stderr.write('htop is not installed (apt-get install -y htop): measured without it\n');
 
-const tmux = (sock, ...args) => execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' });
+// a tmux command answers at once: 30 s means its server hangs
+const tmux = (sock, ...args) => run(`tmux ${args[0]} (server ${sock})`, 30_000, 'tmux', ['-L', sock, ...args]);
 const shellQuote = (s) => `'${s.replaceAll("'", "'\\''")}'`;
 
 /** utime + stime of a process, in seconds. */
@@ -81,6 +89,10 @@ function cpuSeconds(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // the name may hold spaces
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // fields 14 and 15 of stat(5)
+}
+/** An error naming the program if its process is gone (its tmux session, and server, went with it). */
+function alive(r, when) {
+  if (!existsSync(`/proc/${r.pid}`)) throw new Error(`${r.name}: its process (${r.pid}) exited ${when}: run it by hand to see why (${r.command.join(' ')})`);
 }
 function status(pid, key) {
   const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm'));
@@ -103,15 +115,21 @@ function start(s, i) {
   const sock = `exitscope-bench-${process.pid}-${i}`;
   // the program is the pane's process (exec), CI unset (Ink draws only its last frame when CI=true)
   const cmd = `exec env -u CI -u NODE_OPTIONS -u NODE_ENV TERM=xterm-256color ${s.env ?? ''} ${s.command.map(shellQuote).join(' ')}`;
-  tmux(sock, 'new-session', '-d', '-s', 'bench', '-x', '160', '-y', '50', '-c', repo, cmd);
-  const pid = Number(tmux(sock, 'display', '-p', '-t', 'bench', '#{pane_pid}').trim());
-  const server = Number(tmux(sock, 'display', '-p', '-t', 'bench', '#{pid}').trim());
-  const socketPath = tmux(sock, 'display', '-p', '-t', 'bench', '#{socket_path}').trim();
-  return { ...s, sock, pid, server, socketPath };
+  try {
+    tmux(sock, 'new-session', '-d', '-s', 'bench', '-x', '160', '-y', '50', '-c', repo, cmd);
+    const pid = Number(tmux(sock, 'display', '-p', '-t', 'bench', '#{pane_pid}').trim());
+    const server = Number(tmux(sock, 'display', '-p', '-t', 'bench', '#{pid}').trim());
+    const socketPath = tmux(sock, 'display', '-p', '-t', 'bench', '#{socket_path}').trim();
+    return { ...s, sock, pid, server, socketPath };
+  } catch (e) {
+    stop({ sock }); // its server is not left running
+    throw new Error(`${s.name}: starting it in tmux failed: ${e.message}`);
+  }
 }
 
 async function measure(running) {
   await sleep(WARMUP * 1000);
+  for (const r of running) alive(r, 'during the warm-up');
   const before = running.map((r) => ({ cpu: cpuSeconds(r.pid), server: cpuSeconds(r.server) }));
   const m0 = machine();
   const load0 = loadavg();
@@ -119,6 +137,7 @@ async function measure(running) {
   const rss = running.map(() => []);
   for (let k = 0; k < MEASURE; k++) {
     await sleep(1000);
+    for (const r of running) alive(r, `in the measured window, after ${k + 1} s`);
     running.forEach((r, i) => rss[i].push(status(r.pid, 'VmRSS')));
   }
   const wall = (performance.now() - t0) / 1000;
@@ -139,33 +158,49 @@ function stop(r) {
   try {
     tmux(r.sock, 'kill-server');
   } catch {
-    // gone already
+    // gone already, or its server does not answer: killed (its panes get a hangup)
+    try {
+      if (r.server) process.kill(r.server, 'SIGKILL');
+    } catch {
+      // gone already
+    }
   }
-  rmSync(r.socketPath, { force: true }); // tmux leaves its socket file behind
+  if (r.socketPath) rmSync(r.socketPath, { force: true }); // tmux leaves its socket file behind
 }
 
 const runs = [];
 const started = new Date().toISOString();
+/** The tmux servers started and not yet stopped: stopped however this script ends (an error, a signal). */
+const live = new Set();
+const stopAll = () => {
+  for (const r of live) stop(r);
+  live.clear();
+};
+process.on('exit', stopAll);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => process.exit(128 + osConstants.signals[signal])); // 'exit' then runs
+const startLive = (s, i) => {
+  const r = start(s, i);
+  live.add(r);
+  return r;
+};
 try {
   if (SEQUENTIAL) {
     for (const [i, s] of subjects.entries()) {
-      const r = start(s, i);
+      const r = startLive(s, i);
       try {
         runs.push(await measure([r]));
       } finally {
         stop(r);
+        live.delete(r);
       }
     }
   } else {
-    const running = subjects.map(start);
-    try {
-      runs.push(await measure(running));
-    } finally {
-      running.forEach(stop);
-    }
+    // one by one: a start that fails leaves the ones before it in `live`, stopped below
+    const running = subjects.map(startLive);
+    runs.push(await measure(running));
   }
 } finally {
-  // nothing else to clean: each tmux server above is ours and was killed
+  stopAll();
 }
 
 const rows = runs.flatMap((run) => run.results.map((x) => ({ ...x, machineBusyCores: run.machineBusyCores, load: run.load })));
@@ -182,8 +217,8 @@ const result = {
   warmupSeconds: WARMUP,
   measureSeconds: MEASURE,
   mode: SEQUENTIAL ? 'sequential' : 'side by side',
-  ...(COMPARE ? { compare: `${COMPARE} at ${execFileSync('git', ['-C', COMPARE, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()}` } : {}),
-  commit: execFileSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(),
+  ...(COMPARE ? { compare: `${COMPARE} at ${run('git rev-parse (--compare)', 60_000, 'git', ['-C', COMPARE, 'rev-parse', '--short', 'HEAD']).trim()}` } : {}),
+  commit: run('git rev-parse', 60_000, 'git', ['-C', repo, 'rev-parse', '--short', 'HEAD']).trim(),
   rows: rows.map(({ screen, ...x }) => ({ ...x, screenFirstLines: screen.split('\n').slice(0, 4) })),
 };
 writeFileSync(OUT, `${JSON.stringify(result, null, 2)}\n`);

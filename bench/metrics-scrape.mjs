@@ -37,6 +37,7 @@ import { createServer, request } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pidOf, REASONS, snapshot } from './fleet-intervals.mjs';
+import { exitOf, nextMessage, retryOnce, sigkill, within } from './lib/deadline.mjs';
 
 const repo = new URL('..', import.meta.url).pathname;
 const dist = (p) => import(join(repo, 'dist/src', p));
@@ -80,6 +81,8 @@ const ms = (f) => {
 // ---- C's child: `exitscope exporter` itself (the build in argv[3]), its bpftrace a stand-in ----
 if (process.argv[2] === 'collector') {
   const [build, vms, maxVms, port, intervalMs] = [process.argv[3], Number(process.argv[4]), Number(process.argv[5]), Number(process.argv[6]), Number(process.argv[7] ?? 1000)];
+  // the bench gone (killed, or its IPC channel closed), so is this child (and its bpftrace stand-in with it)
+  process.on('disconnect', () => process.exit(1));
   const { makeFakeHost, redirectFs } = await import('./fleet-proc.mjs');
   const host = makeFakeHost(vms);
   process.on('exit', () => rmSync(host, { recursive: true, force: true }));
@@ -110,6 +113,7 @@ if (process.argv[2] === 'collector') {
   await exporterCommand({ interval: intervalMs, pid: [], reason: [], listen: `127.0.0.1:${port}`, metrics: { maxVms }, notify: () => undefined }, (o, onMessage) => startLiveIn(o, onMessage, caps, [], [], undefined));
 } else if (process.argv[2] === 'exporter') {
 // ---- B's child: the exporter's server and model, fed one snapshot a second ----
+  process.on('disconnect', () => process.exit(1)); // the bench gone, so is this child
   const { MetricsService } = await dist('metrics/service.js');
   const { ExporterServer } = await dist('exporter/http-server.js');
   const [vms, maxVms, feed, every] = [Number(process.argv[3]), Number(process.argv[4]), process.argv[5] === 'feed', Number(process.argv[6] ?? 1)];
@@ -128,6 +132,16 @@ if (process.argv[2] === 'collector') {
   process.send({ port });
 } else {
   const results = { node: process.version, cpuModel: cpus()[0]?.model, cores: cpus().length, loadavgBefore: loadavg(), scrape: [], cpu: [] };
+  const log = (s) => process.stderr.write(`metrics-scrape: ${s}\n`);
+  /** The children running: killed however this process ends (an error included), never left serving. */
+  const children = new Set();
+  process.on('exit', () => children.forEach((c) => sigkill(c)));
+  const forked = (args, options) => {
+    const child = fork(new URL(import.meta.url).pathname, args, options);
+    children.add(child);
+    child.once('exit', () => children.delete(child));
+    return child;
+  };
 
   // ---- A: scrape time and size ----
   if (ONLY === undefined || ONLY === 'A') for (const [vms, maxVms] of [[1, 500], [100, 500], [1000, 500], [1000, 1000]]) {
@@ -167,23 +181,34 @@ if (process.argv[2] === 'collector') {
   }
 
   // ---- B: the exporter's CPU at one scrape a second ----
-  const scrape = (port) =>
-    new Promise((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-        let body = '';
+  /** GET /metrics; 60 s without the whole body (one takes well under a second at 1,000 VMs) is an error. */
+  const scrape = (port) => {
+    let req;
+    let got = 0;
+    const body = new Promise((resolve, reject) => {
+      req = request({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+        let text = '';
         res.setEncoding('utf8');
-        res.on('data', (c) => (body += c));
-        res.on('end', () => resolve(body));
+        res.on('data', (c) => ((text += c), (got += c.length)));
+        res.on('end', () => resolve(text));
+        res.on('error', reject);
       });
       req.on('error', reject);
       req.end();
     });
+    return within(`GET http://127.0.0.1:${port}/metrics`, 60_000, body, { onTimeout: () => req.destroy(), seen: () => `${got} characters of the body` });
+  };
   /**
    * A forked child answering 'cpu' with {cpu, rss} and 'exit' by exiting: `WARMUP` s of the activity
    * (`eachSecond` once a second), then `SCRAPES` s measured; the child is stopped. B and C measure so.
    */
-  const measureChild = async (child, eachSecond) => {
-    const usage = () => new Promise((r) => { child.once('message', r); child.send('cpu'); });
+  const measureChild = async (child, eachSecond, label) => {
+    // it answers at once, unless it hangs
+    const usage = () => {
+      const answer = nextMessage(child, `${label}: its CPU usage asked`, 60_000);
+      child.send('cpu');
+      return answer;
+    };
     const seconds = async (n) => {
       for (let k = 0; k < n; k++) {
         await new Promise((r) => setTimeout(r, 1000));
@@ -196,7 +221,7 @@ if (process.argv[2] === 'collector') {
     await seconds(SCRAPES);
     const after = await usage();
     const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-    const exited = new Promise((r) => child.once('exit', r));
+    const exited = exitOf(child, `${label}: exiting when told`, 120_000); // a --cpu-prof or --alloc-profile written at exit included
     child.send('exit');
     await exited;
     return { wall, user: (after.cpu.user - before.cpu.user) / 1e6, system: (after.cpu.system - before.cpu.system) / 1e6, after };
@@ -207,12 +232,14 @@ if (process.argv[2] === 'collector') {
     /** One child, `WARMUP` s of the activity, then `SCRAPES` s measured: its own CPU time (user, system). */
     const cell = async (vms, maxVms, feed, scrapes, every) => {
       const execArgv = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
-      const child = fork(new URL(import.meta.url).pathname, ['exporter', String(vms), String(maxVms), feed ? 'feed' : 'still', String(every)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-      const { port } = await new Promise((r) => child.once('message', r));
+      const what = feed && scrapes ? 'ingest + scrape' : feed ? 'ingest only' : scrapes ? 'scrape only' : 'idle (the floor: Node, the process metrics)';
+      const label = `B ${vms} VMs (cap ${maxVms}), ${what}, 1/${every} moving`;
+      const child = forked(['exporter', String(vms), String(maxVms), feed ? 'feed' : 'still', String(every)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      // it builds its model and the snapshots ahead, then listens: seconds at most
+      const { port } = await nextMessage(child, `${label}: the exporter child listening`, 120_000).catch((e) => (sigkill(child), Promise.reject(e)));
       const { wall, user, system, after } = await measureChild(child, async () => {
         if (scrapes) await scrape(port);
-      });
-      const what = feed && scrapes ? 'ingest + scrape' : feed ? 'ingest only' : scrapes ? 'scrape only' : 'idle (the floor: Node, the process metrics)';
+      }, label);
       const moving = every === 1 ? 'every VM moves each second' : `1/${every} of the VMs move each second`;
       const row = { vms, maxVms, what, moving, seconds: SCRAPES, wallSeconds: wall, cpuShareOfOneCore: (user + system) / wall, userShare: user / wall, systemShare: system / wall, rssBytes: after.rss };
       results.cpu.push(row);
@@ -235,8 +262,9 @@ if (process.argv[2] === 'collector') {
     results.collectorWarmupSeconds = WARMUP;
     results.before = BEFORE;
     const freePort = () =>
-      new Promise((resolve) => {
+      new Promise((resolve, reject) => {
         const srv = createServer();
+        srv.on('error', reject);
         srv.listen(0, '127.0.0.1', () => {
           const { port } = srv.address();
           srv.close(() => resolve(port));
@@ -244,23 +272,42 @@ if (process.argv[2] === 'collector') {
       });
     /** One exporter of `build`: WARMUP s, then SCRAPES s measured, scraped once a second; its own CPU time. */
     const cellC = async (build, label, vms, maxVms, every, stragglers, intervalMs) => {
-      const port = await freePort();
+      const step = `C ${label}: ${vms} VMs, -i ${intervalMs}`;
       // BENCH_CHILD_FLAGS: more node flags for the exporter (e.g. --trace-gc)
       const execArgv = [...(PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : []), ...(process.env.BENCH_CHILD_FLAGS ?? '').split(' ').filter(Boolean)];
       const env = { ...process.env, FLEET_VMS: String(vms), FLEET_EVERY: String(every), FLEET_STRAGGLERS: String(stragglers) };
-      const child = fork(new URL(import.meta.url).pathname, ['collector', build, String(vms), String(maxVms), String(port), String(intervalMs)], { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-      await new Promise((r) => child.once('message', r));
-      // until it serves the first interval's VMs (bpftrace's stand-in started, one frame read)
-      for (;;) {
-        await new Promise((r) => setTimeout(r, 500));
-        const body = await scrape(port).catch(() => '');
-        if (body.includes('exitscope_exits_total{')) break;
-      }
+      /**
+       * The exporter, started and serving the first interval's VMs (bpftrace's stand-in started, one
+       * frame read): seconds; 3 minutes plus 10 intervals is a hang, the child killed (a retry starts afresh).
+       */
+      const startExporter = async () => {
+        const port = await freePort();
+        const child = forked(['collector', build, String(vms), String(maxVms), String(port), String(intervalMs)], { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        let last = 'no scrape answered yet';
+        try {
+          await nextMessage(child, `${step}: the exporter child starting`, 120_000);
+          const serving = (async () => {
+            for (;;) {
+              await new Promise((r) => setTimeout(r, 500));
+              if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${step}: the exporter exited (${child.signalCode ?? `status ${child.exitCode}`}) before it served its VMs`);
+              const body = await scrape(port).catch((e) => ((last = `the last scrape: ${e.message}`), ''));
+              if (body.includes('exitscope_exits_total{')) return;
+              if (body) last = `the last scrape had no exitscope_exits_total series (${body.length} characters)`;
+            }
+          })();
+          await within(`${step}: the exporter serving its VMs`, 180_000 + 10 * intervalMs, serving, { seen: () => last });
+          return { child, port };
+        } catch (e) {
+          sigkill(child);
+          throw e;
+        }
+      };
+      const { child, port } = await retryOnce(step, startExporter, log);
       let lastBody = '';
       // --no-scrape: nothing asks /metrics while measured (what reading bpftrace and keeping the model cost alone)
       const { wall, user, system, after } = await measureChild(child, async () => {
         if (!process.argv.includes('--no-scrape')) lastBody = await scrape(port);
-      });
+      }, step);
       const series = lastBody.split('\n').filter((l) => l.startsWith('exitscope_')).length;
       const row = { build: label, vms, maxVms, every, stragglers, intervalMs, seconds: SCRAPES, wallSeconds: wall, cpuShareOfOneCore: (user + system) / wall, userShare: user / wall, systemShare: system / wall, rssBytes: after.rss, seriesInLastScrape: series, loadavg: loadavg() };
       results.collector.push(row);

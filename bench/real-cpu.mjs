@@ -6,10 +6,11 @@
 // pinned to one CPU. One iteration = one sys_enter + one sys_exit = one event pair, standing in for
 // one kvm_exit + kvm_entry. `node bench/real-cpu.mjs --help` says it all; docs/benchmarks.md §8
 // has the results and what this models and what it cannot.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, constants as fsc, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { retryOnce, runSync, sigkill, StepTimeout, within } from './lib/deadline.mjs';
 
 const repo = new URL('..', import.meta.url).pathname;
 
@@ -92,7 +93,7 @@ const CANDIDATES = !argv.includes('--no-candidates');
 if (process.getuid?.() !== 0) fail('run as root: bpftrace and system-wide perf need it (sudo node bench/real-cpu.mjs)');
 if (OTHER_CPUS.length === 0) fail('needs at least 2 CPUs: the loop gets one, the tracers the others');
 function version(cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  const r = runSync(`${cmd}'s version`, 60_000, cmd, args, { encoding: 'utf8' });
   if (r.error || r.status !== 0) return undefined;
   return `${r.stdout}${r.stderr}`.trim().split('\n')[0];
 }
@@ -101,7 +102,7 @@ for (const [t, v] of Object.entries(tools)) if (!v) fail(`${t} not found or not 
 const TRACEFS = '/sys/kernel/tracing';
 if (!existsSync(join(TRACEFS, 'events/raw_syscalls/sys_enter'))) {
   log(`tracefs is not mounted at ${TRACEFS}: mounting it`);
-  const m = spawnSync('mount', ['-t', 'tracefs', 'tracefs', TRACEFS], { encoding: 'utf8' });
+  const m = runSync('mounting tracefs', 60_000, 'mount', ['-t', 'tracefs', 'tracefs', TRACEFS], { encoding: 'utf8' });
   if (m.status !== 0 || !existsSync(join(TRACEFS, 'events/raw_syscalls/sys_enter')))
     fail(`could not mount tracefs at ${TRACEFS} (${(m.stderr || '').trim() || 'no raw_syscalls events after mounting'}): run \`mount -t tracefs tracefs ${TRACEFS}\` yourself; the kernel needs CONFIG_FTRACE_SYSCALLS`);
 }
@@ -117,7 +118,7 @@ const { mapKeysMax } = await import(join(repo, 'dist/src/collector/collector.js'
 
 /** exitscope's default interval, from its own help text (so that a change of default shows here). */
 function defaultInterval() {
-  const r = spawnSync(process.execPath, [join(repo, 'bin/exitscope.js'), 'top', '--help'], { encoding: 'utf8' });
+  const r = runSync('exitscope top --help (the default interval)', 120_000, process.execPath, [join(repo, 'bin/exitscope.js'), 'top', '--help'], { encoding: 'utf8' });
   const m = /--interval <ms>[\s\S]*?\(default:\s*(\d+)\)/.exec(r.stdout ?? '');
   if (!m) fail('could not read the default --interval from `exitscope top --help`: give --interval');
   return Number(m[1]);
@@ -235,16 +236,26 @@ int main(int argc, char **argv) {
 }
 `;
 writeFileSync(join(work, 'loop.c'), LOOP_C);
-const cc = spawnSync('gcc', ['-O2', '-o', join(work, 'loop'), join(work, 'loop.c')], { encoding: 'utf8' });
+const cc = runSync('compiling the loop', 300_000, 'gcc', ['-O2', '-o', join(work, 'loop'), join(work, 'loop.c')], { encoding: 'utf8' });
 if (cc.status !== 0) fail(`gcc failed: ${cc.stderr}`);
 
+/**
+ * The loop's bound: 2 minutes plus 100 us a pair, some 50 times what a pair costs under the
+ * slowest tracer here (perf record, every event copied) on a slow machine.
+ */
+const LOOP_MS = 120_000 + ITERATIONS * BATCHES * 0.1;
+
 /** Runs the loop (asynchronously: the tracers' output must keep draining meanwhile, else bpftrace blocks). */
-async function runLoop() {
+async function runLoop(v) {
   const child = spawn('taskset', ['-c', String(LOOP_CPU), join(work, 'loop'), String(ITERATIONS), String(BATCHES)], { stdio: ['ignore', 'pipe', 'pipe'] });
   const r = { stdout: '', stderr: '' };
   child.stdout.on('data', (d) => (r.stdout += d));
   child.stderr.on('data', (d) => (r.stderr += d));
-  const status = await new Promise((res) => child.on('close', (code) => res(code)));
+  // taskset execs the loop: killing the child kills the loop
+  const status = await within(`the loop under ${v} (${BATCHES} x ${ITERATIONS} getppid())`, LOOP_MS, new Promise((res) => child.on('close', (code) => res(code))), {
+    onTimeout: () => sigkill(child),
+    seen: () => `${r.stdout.split('\n').filter((l) => l.startsWith('batch')).length} of ${BATCHES} batches (they print at its exit only)${r.stderr ? `, stderr: ${r.stderr}` : ''}`,
+  });
   if (status !== 0) throw new Error(`the loop failed (${status}): ${r.stderr}`);
   const head = /^pid (\d+) tid (\d+) syscall (\d+)$/m.exec(r.stdout);
   const batches = [...r.stdout.matchAll(/^batch (\d+) (\d+) (\d+)$/gm)].map((m) => ({ cpuNs: Number(m[2]) / Number(m[1]), wallNs: Number(m[3]) / Number(m[1]) }));
@@ -269,7 +280,7 @@ function reapedChildrenCpuNs() {
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
   return ((Number(f[13]) + Number(f[14])) * 1e9) / CLK_TCK;
 }
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+const CLK_TCK = Number(runSync('getconf CLK_TCK', 30_000, 'getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 function background(cmd, args, env) {
   const child = spawn('taskset', ['-c', OTHER_CPUS.join(','), cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
@@ -284,10 +295,12 @@ function background(cmd, args, env) {
     out: () => out,
     err: () => err,
     alive: () => child.exitCode === null && child.signalCode === null,
+    kill: () => sigkill(child),
     async stop() {
       if (this.alive()) child.kill('SIGINT');
       const kill = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      const how = await exited;
+      // SIGKILLed at 60 s: 30 s more is for the kernel to reap it (one stuck in D state is reported)
+      const how = await within(`${cmd} stopping (SIGINT, SIGKILL at 60 s)`, 90_000, exited, { seen: () => `stderr: ${err.slice(-2000)}` });
       clearTimeout(kill);
       return how;
     },
@@ -298,7 +311,10 @@ async function waitFor(what, test, proc, timeoutMs = 180_000) {
   const t0 = Date.now();
   while (!test()) {
     if (!proc.alive()) throw new Error(`${what} exited before it was attached:\n${proc.err()}`);
-    if (Date.now() - t0 > timeoutMs) throw new Error(`${what} not attached after ${timeoutMs / 1000} s:\n${proc.err()}`);
+    if (Date.now() - t0 > timeoutMs) {
+      proc.kill(); // not left attached half-way: a retry starts afresh
+      throw new StepTimeout(`${what} not attached after ${timeoutMs / 1000} s, killed:\n${proc.err()}`);
+    }
     await sleep(50);
   }
 }
@@ -322,7 +338,7 @@ async function startPerf(name, args) {
   const ack = join(work, `${name}.ack`);
   for (const f of [ctl, ack]) {
     rmSync(f, { force: true });
-    if (spawnSync('mkfifo', [f]).status !== 0) throw new Error(`mkfifo ${f} failed`);
+    if (runSync(`mkfifo ${f}`, 30_000, 'mkfifo', [f]).status !== 0) throw new Error(`mkfifo ${f} failed`);
   }
   // O_RDWR: a fifo opened so never blocks on the other side, and never sees EOF if perf dies
   const ctlFd = openSync(ctl, fsc.O_RDWR);
@@ -395,7 +411,8 @@ function exitscopeCounts(out, loop) {
  * event was dropped in the kernel, not copied); and the loop's own samples (perf report by pid).
  */
 function perfRecordCounts(file, loop) {
-  const stats = spawnSync('perf', ['report', '-i', file, '--stats'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  // perf report reads the whole file (up to PERF_BUFFER per CPU): 10 minutes each
+  const stats = runSync('perf report --stats', 600_000, 'perf', ['report', '-i', file, '--stats'], { encoding: 'utf8', maxBuffer: 1 << 26 });
   const seen = { samples: 0, lostSamples: 0 };
   let section = '';
   for (const line of `${stats.stdout}`.split('\n')) {
@@ -405,7 +422,7 @@ function perfRecordCounts(file, loop) {
     const m = /^\s*(SAMPLE|LOST_SAMPLES) events:\s+(\d+)/.exec(line);
     if (m) seen[m[1] === 'SAMPLE' ? 'samples' : 'lostSamples'] += Number(m[2]);
   }
-  const byPid = spawnSync('perf', ['report', '-i', file, '--sort', 'pid', '--stdio', '-n', '-q'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const byPid = runSync('perf report --sort pid', 600_000, 'perf', ['report', '-i', file, '--sort', 'pid', '--stdio', '-n', '-q'], { encoding: 'utf8', maxBuffer: 1 << 26 });
   // the pid may have two lines (taskset, then loop after exec): sum them
   const mine = [...byPid.stdout.matchAll(new RegExp(`^\\s*[\\d.]+%\\s+(\\d+)\\s+${loop.pid}:`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
   return { ...seen, loopSamples: mine, loopPairsMade: ITERATIONS * BATCHES, bytes: statSync(file).size };
@@ -421,16 +438,19 @@ function perfStatCounts(err) {
 async function runVariant(v, round) {
   let tracer;
   let perfData;
-  if (v.startsWith('bpftrace') || v.startsWith('exitscope') || v.startsWith('cand-')) tracer = await startBpftrace(v);
+  // a tracer that did not attach in time (a slow moment: bpftrace compiling on a busy machine) was
+  // killed: started once more; one that exited with an error is not (it would again)
+  const attach = (start) => retryOnce(`${v}, round ${round + 1}`, start, log);
+  if (v.startsWith('bpftrace') || v.startsWith('exitscope') || v.startsWith('cand-')) tracer = await attach(() => startBpftrace(v));
   else if (v.startsWith('perf-record')) {
     perfData = join(shmDir, `perf-${round}.data`);
     const buffer = v === 'perf-record' ? ['-m', PERF_BUFFER] : [];
-    tracer = await startPerf('record', ['record', '-a', '--no-buildid', ...buffer, '-e', 'raw_syscalls:sys_enter', '--exclude-perf', '-e', 'raw_syscalls:sys_exit', '--exclude-perf', '-o', perfData]);
-  } else if (v === 'perf-stat') tracer = await startPerf('stat', ['stat', '-a', '-x,', '-e', 'raw_syscalls:sys_enter', '-e', 'raw_syscalls:sys_exit']);
+    tracer = await attach(() => startPerf('record', ['record', '-a', '--no-buildid', ...buffer, '-e', 'raw_syscalls:sys_enter', '--exclude-perf', '-e', 'raw_syscalls:sys_exit', '--exclude-perf', '-o', perfData]));
+  } else if (v === 'perf-stat') tracer = await attach(() => startPerf('stat', ['stat', '-a', '-x,', '-e', 'raw_syscalls:sys_enter', '-e', 'raw_syscalls:sys_exit']));
   // the tracer's own CPU from attached to exited (startup, e.g. bpftrace compiling, left out):
   // its whole life's CPU, counted into ours when it is reaped, less what it had used when attached
   const cpuAtAttach = tracer ? processCpuNs(tracer.pid) : 0;
-  const loop = await runLoop();
+  const loop = await runLoop(v);
   const pairs = ITERATIONS * BATCHES;
   const run = { variant: v, round, loopPid: loop.pid, batches: loop.batches, cpuNs: median(loop.batches.map((b) => b.cpuNs)), wallNs: median(loop.batches.map((b) => b.wallNs)), tracerCpuNsPerPair: 0, pairs };
   if (!tracer) return run;

@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import v8 from 'node:v8';
 import { CHURN_REASONS } from './fleet-churn.mjs';
 import { makeFakeHost, redirectFs } from './fleet-proc.mjs';
+import { within } from './lib/deadline.mjs';
 
 const repo = new URL('..', import.meta.url).pathname;
 const word = (name, dflt) => {
@@ -72,7 +73,11 @@ let snapshots = 0;
 let nextCheckpoint = 0;
 let checkpointBusy = false;
 let finish;
-const done = new Promise((r) => (finish = r));
+let failed;
+const done = new Promise((r, j) => ((finish = r), (failed = j)));
+done.catch(() => undefined); // an early end is reported by the wait on it below
+/** The collector's last error message: why it ended, if it ends before every VM was seen. */
+let lastError = '';
 
 function checkpoint(at) {
   checkpointBusy = true;
@@ -91,6 +96,9 @@ function checkpoint(at) {
 }
 
 const onMessage = (m) => {
+  if (m.type === 'error') lastError = `${m.code}: ${m.message}`;
+  // the collection ended by itself (its bpftrace stand-in died, restarts given up): no more VMs come
+  if (m.type === 'end') failed(new Error(`the collection ended after ${snapshots} intervals, ${seen} of ${VMS} VMs seen${lastError ? `: ${lastError}` : ''}`));
   if (m.type !== 'snapshot') return;
   snapshots++;
   for (const e of m.exits) seen = Math.max(seen, (e.pid - 5_000_000) / 10 + 1);
@@ -104,11 +112,18 @@ const onMessage = (m) => {
 };
 
 const recordingPath = join(OUT, 'exitscope-run.jsonl');
-const live = await startLiveIn({ interval: INTERVAL_MS, pid: [], reason: [], output: recordingPath, notify: (l) => console.log(l) }, onMessage, caps, [], [], undefined);
+// the stand-in attaches at once (no program to compile): 2 minutes is a hang (the process exits on
+// the error; exitscope's exit hook kills the stand-in)
+const live = await within('starting the collector (its bpftrace stand-in attaching)', 120_000, startLiveIn({ interval: INTERVAL_MS, pid: [], reason: [], output: recordingPath, notify: (l) => console.log(l) }, onMessage, caps, [], [], undefined));
 console.log(`run-memory: ${VMS} VMs, ${PER} start every ${INTERVAL_MS} ms and count ${LIFETIME} intervals, 1 in ${UNSEEN} never in /proc; build ${BUILD}`);
-await done;
-// as run.ts once COMMAND has ended: stop (final totals, the recording closed), the report
-await live.stop();
+// the stand-in prints on a timer: the run takes its intervals' time; 4 times that plus 5 minutes
+// (and 2 minutes a heap snapshot) is a collector that fell behind for good or stopped
+const intervals = Math.ceil(VMS / PER) + LIFETIME;
+const collectMs = 300_000 + 4 * intervals * INTERVAL_MS + (HEAP_SNAPSHOTS ? 120_000 * CHECKPOINTS.length : 0);
+await within(`collecting ${VMS} VMs (${intervals} intervals of ${INTERVAL_MS} ms)`, collectMs, done, { seen: () => `${snapshots} intervals, ${seen} VMs, ${checkpoints.length} of ${CHECKPOINTS.length} checkpoints${lastError ? `; the last error: ${lastError}` : ''}` });
+// as run.ts once COMMAND has ended: stop (final totals, the recording closed), the report; the
+// collector SIGKILLs its bpftrace 10 s after SIGINT: 2 minutes is a hang
+await within('stopping the collector (final totals, the recording closed)', 120_000, live.stop());
 const report = buildReport(live.agg);
 const text = formatReport(report, 'json');
 const end = usage();

@@ -10,6 +10,7 @@
 import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { exitOf, nextMessage, sigkill, within } from './lib/deadline.mjs';
 
 const repo = new URL('..', import.meta.url).pathname;
 const arg = (name, dflt) => {
@@ -23,7 +24,10 @@ const VCPUS = arg('vcpus', 64);
 
 if (process.argv[2] === 'clients') {
   // the child: N readers (+1 stalled), reports latency and exit totals per reader
+  process.on('disconnect', () => process.exit(1)); // the bench gone, so is this child
   const { WebSocket } = await import('ws');
+  // a client that cannot connect fails the child (its error on stderr), not a wait for 'open' forever
+  const opened = (ws, i) => new Promise((r, j) => (ws.once('open', r), ws.once('error', (e) => j(new Error(`client ${i}: ${e.message}`)))));
   const [url, n, stalled, t0] = [process.argv[3], Number(process.argv[4]), process.argv[5] === '1', Number(process.argv[6])];
   const lat = [];
   const totals = new Array(n).fill(0);
@@ -36,12 +40,12 @@ if (process.argv[2] === 'clients') {
       if (!m.merged) lat.push(Date.now() - (t0 + m.t));
       for (const e of m.exits) totals[i] += e.n;
     });
-    open.push(new Promise((r) => ws.on('open', r)));
+    open.push(opened(ws, i));
   }
   let stalledState = 'none';
   if (stalled) {
     const ws = new WebSocket(url);
-    await new Promise((r) => ws.on('open', r));
+    await opened(ws, 'stalled');
     ws._socket.pause();
     stalledState = 'connected, never reads';
     ws.on('close', () => (stalledState = 'terminated by the server'));
@@ -71,7 +75,12 @@ if (process.argv[2] === 'clients') {
     const t0 = Date.now();
     server.publish(hello);
     const child = fork(new URL(import.meta.url).pathname, ['clients', `ws://127.0.0.1:${port}/stream`, String(CLIENTS), stalled ? '1' : '0', String(t0)]);
-    await new Promise((r) => child.once('message', r));
+    const step = stalled ? 'the run with a stalled client' : 'the run with every client reading';
+    // killed however this process ends (an error included): never left connected
+    const killChild = () => sigkill(child);
+    process.on('exit', killChild);
+    // connecting 100 clients on loopback takes well under a second
+    await nextMessage(child, `${step}: ${CLIENTS} clients connecting`, 120_000);
     let rssMax = 0;
     let seq = 0;
     const sent = [];
@@ -88,12 +97,13 @@ if (process.argv[2] === 'clients') {
     });
     server.publish({ type: 'end', t: Date.now() - t0, complete: true });
     await new Promise((r) => setTimeout(r, 1500));
-    const result = await new Promise((r) => {
-      child.once('message', r);
-      child.send('report');
-    });
+    const answer = nextMessage(child, `${step}: the clients' report`, 60_000);
+    child.send('report');
+    const result = await answer;
     const expected = seq * VCPUS * 4 * 100;
-    await server.close();
+    await within(`${step}: closing the server`, 60_000, server.close());
+    await exitOf(child, `${step}: the clients' child exiting`, 30_000); // it exits 100 ms after its report
+    process.off('exit', killChild);
     return { stalled, snapshots: seq, serverRssMaxMiB: +(rssMax / 2 ** 20).toFixed(1), latencyMs: { p50: result.p50, p99: result.p99, max: result.max }, readersWithEveryExit: result.totals.filter((t) => t === expected).length, readers: CLIENTS, stalledClient: result.stalledState };
   }
 
