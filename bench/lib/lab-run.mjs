@@ -1,0 +1,60 @@
+// Runs a benchmark's guest part in the lab and watches it: a guest that prints nothing for
+// `stallSeconds` is taken for stuck (QEMU 7.2's multi-threaded TCG sometimes deadlocks the guest:
+// QEMU busy, the command making no progress) and stopped, and the next attempt of `plan` runs.
+// Every attempt is reported (its TCG mode, how it ended, how long it took), so a results file
+// can say what happened instead of a benchmark hanging or silently re-running.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+
+const log = (s) => process.stderr.write(`bench: ${s}\n`);
+
+/**
+ * plan: the attempts in order, e.g. [{ tcg: 'multi' }, { tcg: 'multi' }, { tcg: 'single' }];
+ * command(attempt): the guest command line for that attempt. Stops at the first that succeeds.
+ * Resolves with { ok, attempts: [{ tcg, outcome: 'ok' | 'stalled' | 'failed', status, seconds }] }.
+ */
+export async function runInLab({ repo, plan, command, labArgs = [], stallSeconds = 300, timeoutSeconds = 3600 }) {
+  const attempts = [];
+  for (const attempt of plan) {
+    const started = Date.now();
+    log(`lab attempt ${attempts.length + 1} of ${plan.length} (--tcg ${attempt.tcg})`);
+    const { status, stalled } = await once(repo, ['lab', '-q', '--tcg', attempt.tcg, '--timeout', String(timeoutSeconds), ...labArgs, '--run', command(attempt)], stallSeconds);
+    const outcome = status === 0 ? 'ok' : stalled ? 'stalled' : 'failed';
+    attempts.push({ tcg: attempt.tcg, outcome, status, seconds: Math.round((Date.now() - started) / 1000) });
+    if (outcome === 'ok') return { ok: true, attempts };
+    log(outcome === 'stalled' ? `no output from the guest for ${stallSeconds} s: stopped it (a stuck guest)` : `the lab run failed (status ${status})`);
+  }
+  return { ok: false, attempts };
+}
+
+function once(repo, args, stallSeconds) {
+  return new Promise((resolve) => {
+    // its own process group: QEMU and everything under the lab go when it is stopped
+    const lab = spawn(join(repo, 'bin/exitscope.js'), args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let last = Date.now();
+    let stalled = false;
+    const forward = (to) => (chunk) => {
+      last = Date.now();
+      to.write(chunk);
+    };
+    lab.stdout.on('data', forward(process.stdout));
+    lab.stderr.on('data', forward(process.stderr));
+    const watch = setInterval(() => {
+      if (stalled || Date.now() - last < stallSeconds * 1000) return;
+      stalled = true;
+      // SIGTERM first: the lab stops its QEMU and cleans up; the group is killed if it does not
+      lab.kill('SIGTERM');
+      setTimeout(() => {
+        try {
+          process.kill(-lab.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }, 20_000).unref();
+    }, 1000);
+    lab.on('close', (code, signal) => {
+      clearInterval(watch);
+      resolve({ status: code ?? signal, stalled });
+    });
+  });
+}
