@@ -42,7 +42,9 @@ const opt = (name, dflt) => {
   return i >= 0 ? args[i + 1] : dflt;
 };
 if (args.includes('--help') || args.includes('-h')) {
-  process.stdout.write(readFileSync(new URL(import.meta.url)).toString().split('\n').filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n') + '\n');
+  // the header comment, up to the first import
+  const lines = readFileSync(new URL(import.meta.url), 'utf8').split('\n');
+  process.stdout.write(lines.slice(1, lines.findIndex((l) => l.startsWith('import '))).map((l) => l.slice(3)).join('\n') + '\n');
   process.exit(0);
 }
 const INTERVALS = opt('intervals', '1000,250').split(',').map(Number);
