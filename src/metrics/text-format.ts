@@ -146,15 +146,15 @@ class ByteWriter {
   }
 }
 
-/**
- * Where one series' text of one family is: at `offset`, `length` bytes, in the body that scrape
- * `scrape` of `owner` wrote; as of `changes` and `shape`. And its lines' prefixes, in line order.
- */
 /** What follows the families: a blank line and `tail` (if any, and if families came before), then the last newline. */
 function tailBytes(afterFamilies: boolean, tail: string | undefined): Buffer {
   return Buffer.from(`${tail !== undefined ? `${afterFamilies ? '\n\n' : ''}${tail}` : ''}\n`, 'utf8');
 }
 
+/**
+ * Where one series' text of one family is: at `offset`, `length` bytes, in the body that scrape
+ * `scrape` of `owner` wrote; as of `changes` and `shape`. And its lines' prefixes, in line order.
+ */
 class SeriesText {
   owner: TextFormatter | undefined;
   scrape = -1;
