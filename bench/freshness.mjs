@@ -34,6 +34,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { within } from './lib/deadline.mjs';
 
 const repo = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -62,11 +63,10 @@ if (!(EXITS >= 1 && EXITS <= 999)) throw new Error('--exits takes 1..999');
 if (!process.env.EXITSCOPE_LAB) {
   // A stuck guest (silent for 4 minutes: this script reports every 10 bursts) is stopped and the
   // run tried once more; the attempts are written into the results.
-  const { runInLab } = await import('./lib/lab-run.mjs');
+  const { recordAttempts, runInLab } = await import('./lib/lab-run.mjs');
   const timeoutSeconds = Math.ceil(300 + MODES.length * INTERVALS.length * (120 + BURSTS * (3 + Math.max(...INTERVALS) / 1000) * 2));
   const run = await runInLab({ repo, plan: [{ tcg: 'single' }, { tcg: 'single' }], timeoutSeconds, stallSeconds: 240, command: () => `node bench/freshness.mjs ${args.join(' ')}` });
-  if (run.ok) writeFileSync(OUT, `${JSON.stringify({ ...JSON.parse(readFileSync(OUT, 'utf8')), attempts: run.attempts }, null, 1)}\n`);
-  else writeFileSync(OUT.replace(/\.json$/, '-failed.json'), `${JSON.stringify({ date: new Date().toISOString(), ok: false, attempts: run.attempts }, null, 1)}\n`);
+  recordAttempts(OUT, run);
   process.exit(run.ok ? 0 : 1);
 }
 
@@ -271,7 +271,7 @@ async function measure(intervalMs, port, mode) {
   try {
     log(`-i ${intervalMs}, ${mode}: up after ${((now() - started) / 1000).toFixed(1)} s`);
     const client = new StreamClient(`ws://127.0.0.1:${port}/stream`);
-    await Promise.race([client.ready, sleep(60_000).then(() => { throw new Error(`no hello from ws://127.0.0.1:${port}/stream in 60 s`); })]);
+    await within(`-i ${intervalMs}, ${mode}: the hello of ws://127.0.0.1:${port}/stream`, 60_000, client.ready);
     // counting: a snapshot has come (the server answers before bpftrace has attached)
     for (const until = now() + 240_000; client.snapshots === 0; await sleep(100)) if (now() > until) throw new Error(`-i ${intervalMs}, ${mode}: no snapshot in 240 s`);
     const bpftrace = named(childrenOf(viewer.node), 'bpftrace')[0];

@@ -40,18 +40,11 @@ if (!process.env.EXITSCOPE_LAB) {
   // a guest silent for 4 minutes is stopped and the run tried again; after two stuck runs, once
   // with one TCG thread (robust, but the collector then shares the workload's emulated CPU: part
   // B's CPU figures mix the two, which the results and the tables then say).
-  const { runInLab } = await import('./lib/lab-run.mjs');
+  const { recordAttempts, runInLab } = await import('./lib/lab-run.mjs');
   const plan = [{ tcg: 'multi' }, { tcg: 'multi' }, { tcg: 'single' }];
   const passOn = process.argv.slice(2).join(' ');
   const run = await runInLab({ repo, plan, labArgs: ['--cpus', '2', '--memory', '2048'], timeoutSeconds: 1800, stallSeconds: 240, command: (a) => `node bench/lab-overhead.mjs ${passOn} --tcg-attempt ${a.tcg}` });
-  if (run.ok) {
-    const result = JSON.parse(readFileSync(RESULTS, 'utf8'));
-    writeFileSync(RESULTS, `${JSON.stringify({ ...result, attempts: run.attempts }, null, 2)}\n`);
-  } else {
-    // what happened, where the results would be: a re-run is needed, and this says why
-    writeFileSync(RESULTS.replace(/\.json$/, '-failed.json'), `${JSON.stringify({ date: new Date().toISOString(), ok: false, attempts: run.attempts }, null, 2)}\n`);
-  }
-  process.stderr.write(`bench: lab attempts: ${run.attempts.map((a) => `--tcg ${a.tcg} ${a.outcome} after ${a.seconds} s`).join('; ')}\n`);
+  recordAttempts(RESULTS, run, 2);
   process.exit(run.ok ? 0 : 1);
 }
 

@@ -4,6 +4,7 @@
 // Every attempt is reported (its TCG mode, how it ended, how long it took), so a results file
 // can say what happened instead of a benchmark hanging or silently re-running.
 import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const log = (s) => process.stderr.write(`bench: ${s}\n`);
@@ -25,6 +26,16 @@ export async function runInLab({ repo, plan, command, labArgs = [], stallSeconds
     log(outcome === 'stalled' ? `no output from the guest for ${stallSeconds} s: stopped it (a stuck guest)` : `the lab run failed (status ${status})`);
   }
   return { ok: false, attempts };
+}
+
+/**
+ * What happened, where the results are: the attempts added to the results file the guest wrote, or,
+ * if no attempt finished, written to FILE-failed.json (a re-run is needed, and this says why).
+ */
+export function recordAttempts(resultsFile, run, indent = 1) {
+  if (run.ok) writeFileSync(resultsFile, `${JSON.stringify({ ...JSON.parse(readFileSync(resultsFile, 'utf8')), attempts: run.attempts }, null, indent)}\n`);
+  else writeFileSync(resultsFile.replace(/\.json$/, '-failed.json'), `${JSON.stringify({ date: new Date().toISOString(), ok: false, attempts: run.attempts }, null, indent)}\n`);
+  log(`lab attempts: ${run.attempts.map((a) => `--tcg ${a.tcg} ${a.outcome} after ${a.seconds} s`).join('; ')}`);
 }
 
 function once(repo, args, stallSeconds) {
