@@ -89,6 +89,7 @@ export class Collector {
   private readonly vms: VmTracker;
   private vmPoll: NodeJS.Timeout | undefined;
   private readonly handlers: string[];
+  private readonly rotateEvery: number;
   readonly hello: HelloMessage;
   private exitPromise: Promise<void> | undefined;
 
@@ -112,6 +113,7 @@ export class Collector {
       ...(o.detailPerInterval !== undefined ? { detailPerInterval: o.detailPerInterval } : {}),
     });
     this.handlers = program.handlers;
+    this.rotateEvery = program.rotateEvery;
     this.vms = new VmTracker((m) => this.emit(m), () => this.now(), o.proc, undefined, o.exitsByThread !== false);
     writeFileSync(this.programFile, program.text);
     this.programLines = program.text.split('\n');
@@ -366,18 +368,20 @@ export class Collector {
   }
 
   private lastActive: number | undefined;
+  /** Frames in a row that printed the same active copy and cleared none (rotateEvery - 1 between two moves). */
+  private sameActive = 0;
   private epochWaits = 0;
 
   /**
-   * The epoch moves on every interval unless bpftrace's user space has not yet cleared the copy it
-   * would move into (it lags): counts stay exact, keys just live an interval longer. Said once, then
-   * every 100th time, for --verbose.
+   * The epoch moves on every rotateEvery intervals (program.ts) unless bpftrace's user space has not
+   * yet cleared the copy it would move into (it lags): counts stay exact, keys just live an interval
+   * longer. Said once, then every 100th time, for --verbose.
    */
   private checkEpoch(frame: SnapshotFrame): void {
     if (frame.active === undefined) return;
     if (frame.active === this.lastActive && frame.cleared === undefined) {
-      if (this.epochWaits++ % 100 === 0) this.o.onDiagnostic?.(`exitscope: the epoch waited for bpftrace to clear a copy of its maps (${this.epochWaits} time(s)); counts stay exact`);
-    }
+      if (++this.sameActive >= this.rotateEvery && this.epochWaits++ % 100 === 0) this.o.onDiagnostic?.(`exitscope: the epoch waited for bpftrace to clear a copy of its maps (${this.epochWaits} time(s)); counts stay exact`);
+    } else this.sameActive = 0;
     this.lastActive = frame.active;
   }
 

@@ -8,11 +8,12 @@
  * Bounded maps (a service runs for months while VMs come and go): every
  * counting map exists in COPIES copies (@exits0, @exits1, @exits2). Probes
  * write to the copy of the current epoch (@epoch, one more map lookup per
- * event); each interval the epoch moves on, the copy it leaves is printed
+ * event); every rotation (each interval, or each second below 1 s: see
+ * rotateEvery) the epoch moves on, the copy it leaves is printed
  * once more, complete, at the next interval and then cleared (bpftrace's
  * clear() runs in its user space, after that print, in queue order). Nothing
  * writes to that copy any more, so the clear loses nothing, and the keys of
- * VMs and threads that are gone leave the kernel within COPIES intervals.
+ * VMs and threads that are gone leave the kernel within COPIES rotations.
  * The epoch never moves into a copy whose clear user space has not done yet:
  * @pendingN is set with the clear (to the interval's time) and cleared with it (in the same queue,
  * after the maps), so a lagging bpftrace makes the epoch wait (the copy it
@@ -70,7 +71,7 @@ export interface ProgramOptions {
   dialect?: ProgramDialect;
 }
 
-/** Copies of each counting map: 3 lets user space lag almost a whole interval before the epoch waits. */
+/** Copies of each counting map: 3 lets user space lag almost a whole rotation (rotateEvery) before the epoch waits. */
 export const COPIES = 3;
 
 /**
@@ -97,8 +98,11 @@ export const MAPS = {
 
 /** The counting maps, in the order they are printed. */
 export const COUNTING_MAPS = [MAPS.exits, MAPS.exitNs, MAPS.faults, MAPS.faultRegions, MAPS.handlerCalls, MAPS.handlerNs] as const;
-/** The epoch's state: the active copy, whether the one before it still needs its last print, clears in flight. */
-export const EPOCH = { active: '@epoch', closing: '@closing', pending: '@pending' } as const;
+/**
+ * The epoch's state: the active copy, whether the one before it still needs its last print, clears
+ * in flight, and intervals since the last move (only when rotateEvery > 1).
+ */
+export const EPOCH = { active: '@epoch', closing: '@closing', pending: '@pending', tick: '@tick' } as const;
 
 const ALLOWED_HANDLERS = new Set<string>([...HANDLERS.tdp, ...HANDLERS.shadow]);
 
@@ -126,11 +130,29 @@ export interface Program {
   text: string;
   /** Handler names by index, as used in @handler_* keys. */
   handlers: string[];
+  /** Intervals between two moves of the epoch (rotateEvery): the collector tells a wait from the rhythm by it. */
+  rotateEvery: number;
+}
+
+/** The epoch moves at most once a second (ROTATION_MS), however short the interval. */
+export const ROTATION_MS = 1000;
+
+/**
+ * Intervals between two moves of the epoch: 1 at 1 s and above, ceil(1000 / interval) below.
+ * Each move costs one more print of every counting map (the copy left, at the next interval) and
+ * a clear of it: at -i 250, moving every interval had bpftrace print each map twice per interval
+ * and clear one copy, all of it work in bpftrace's and the collector's user space that grows with
+ * the keys. Moving once a second prints each map once per interval (plus once a second), and the
+ * keys of VMs gone leave the kernel within COPIES seconds instead of COPIES intervals.
+ */
+export function rotateEvery(intervalMs: number): number {
+  return Math.max(1, Math.ceil(ROTATION_MS / intervalMs));
 }
 
 export function buildProgram(o: ProgramOptions): Program {
   checkInt('interval', o.intervalMs, 10, 3_600_000);
   const copies = checkInt('copies', o.copies ?? COPIES, 1, 8);
+  const rotate = copies === 1 ? 1 : rotateEvery(o.intervalMs);
   const pids = (o.pids ?? []).map((p) => checkInt('pid', p, 1, 4_194_304));
   const reasons = (o.reasons ?? []).map((r) => checkInt('exit reason', r, 0, 0xffffffff));
   const cgroups = (o.cgroupIds ?? []).map(checkCgroupId);
@@ -219,14 +241,14 @@ export function buildProgram(o: ProgramOptions): Program {
   const intervalProbe = o.intervalMs % 1000 === 0 ? `interval:s:${o.intervalMs / 1000}` : `interval:ms:${o.intervalMs}`;
   lines.push(`${intervalProbe}`, '{');
   if (copies === 1) lines.push(`  printf("${MARK.begin} %lu\\n", nsecs);`, ...prints(0).map((l) => `  ${l}`), `  printf("${MARK.end}\\n");`);
-  else lines.push(...rotation(copies, prints, (c) => printed.map((m) => `clear(${at(m, c)});`)));
+  else lines.push(...rotation(copies, rotate, prints, (c) => printed.map((m) => `clear(${at(m, c)});`)));
   if (o.detailPerInterval !== undefined) lines.push(`  ${MAPS.detailSent} = 0;`);
   lines.push('}', '');
 
   // The final dump: everything counted until bpftrace was stopped. Then clear every map,
   // so that bpftrace's own dump at exit prints nothing we would have to skip.
   const allCopies = Array.from({ length: copies }, (_, c) => c);
-  const state = copies === 1 ? [] : [EPOCH.active, EPOCH.closing, ...allCopies.map((c) => `${EPOCH.pending}${c}`)];
+  const state = copies === 1 ? [] : [EPOCH.active, EPOCH.closing, ...(rotate > 1 ? [EPOCH.tick] : []), ...allCopies.map((c) => `${EPOCH.pending}${c}`)];
   const temporaries = [...startMaps, ...(o.detailPerInterval !== undefined ? [MAPS.detailSent] : []), ...state];
   // With copies, the final marker also gives each copy's @pendingN, read in the kernel as END runs:
   // the time of the interval whose clear of it was not done yet. bpftrace drops the rest of the
@@ -237,17 +259,20 @@ export function buildProgram(o: ProgramOptions): Program {
   const pendingArgs = copies === 1 ? '' : allCopies.map((c) => `, ${EPOCH.pending}${c}`).join('');
   lines.push('END', '{', `  printf("${MARK.final} %lu${pendingFlags}\\n", nsecs${pendingArgs});`, ...allCopies.flatMap(prints).map((l) => `  ${l}`), `  printf("${MARK.end}\\n");`);
   lines.push(...allCopies.flatMap((c) => printed.map((m) => `  clear(${at(m, c)});`)), ...temporaries.map((m) => `  clear(${m});`), '}');
-  return { text: `${lines.join('\n')}\n`, handlers };
+  return { text: `${lines.join('\n')}\n`, handlers, rotateEvery: rotate };
 }
 
 /**
  * The interval probe's body with copies: print the active copy (and the one it took over from,
- * whose last print this is), clear that one, then move the epoch on if the next copy is free.
+ * whose last print this is), clear that one, then move the epoch on if the next copy is free and,
+ * with every > 1, this is the every-th interval since the last move (a wait carries on trying).
  * Every branch is spelled out: print() and clear() take a map, not an expression.
  */
-function rotation(copies: number, prints: (c: number) => string[], clears: (c: number) => string[]): string[] {
+function rotation(copies: number, every: number, prints: (c: number) => string[], clears: (c: number) => string[]): string[] {
   // one time for the marker and the pending flag: END's marker names the interval by it
   const out = ['  $now = nsecs;', `  $e = ${EPOCH.active};`, `  $c = ${EPOCH.closing};`];
+  // a map, not a scratch variable: bpftrace 0.23 types `$t = @tick + 1` uint64 and then refuses `@tick = $t`
+  if (every > 1) out.push(`  ${EPOCH.tick} = ${EPOCH.tick} + 1;`);
   for (let e = 0; e < copies; e++) {
     const prev = (e + copies - 1) % copies;
     const next = (e + 1) % copies;
@@ -260,7 +285,8 @@ function rotation(copies: number, prints: (c: number) => string[], clears: (c: n
     out.push(`      printf("${MARK.begin} %lu ${e} -\\n", $now);`, ...prints(e).map((l) => `      ${l}`), `      printf("${MARK.end}\\n");`);
     out.push('    }');
     // a copy whose clear is still queued is not free: stay (and close nothing next time)
-    out.push(`    if (${EPOCH.pending}${next} == 0) {`, `      ${EPOCH.active} = ${next};`, `      ${EPOCH.closing} = 1;`, '    } else {', `      ${EPOCH.closing} = 0;`, '    }');
+    if (every === 1) out.push(`    if (${EPOCH.pending}${next} == 0) {`, `      ${EPOCH.active} = ${next};`, `      ${EPOCH.closing} = 1;`, '    } else {', `      ${EPOCH.closing} = 0;`, '    }');
+    else out.push(`    if (${EPOCH.tick} >= ${every} && ${EPOCH.pending}${next} == 0) {`, `      ${EPOCH.active} = ${next};`, `      ${EPOCH.closing} = 1;`, `      ${EPOCH.tick} = 0;`, '    } else {', `      ${EPOCH.closing} = 0;`, '    }');
   }
   out.push('  }');
   return out;

@@ -112,6 +112,30 @@ describe('DeltaTracker with rotating copies (a model of the kernel and bpftrace)
     expect(k.waits).toBeGreaterThanOrEqual(49);
   });
 
+  it('the epoch moving every 4th interval (-i 250, program.ts rotateEvery): exact, and keys still bounded', () => {
+    const k = new RotatingKernel(3, true, true, 4);
+    const p = new Pipeline();
+    soak(k, p, { ticks: 400, vmsPerTick: 2, life: 3, lag: () => 0, seed: 5 });
+    expect(p.totals).toEqual(k.truth);
+    expect(k.waits).toBe(0);
+    // a frame clears a copy only when the epoch has just moved: 1 frame in 4
+    const clearing = p.frames.filter((f) => !f.final && f.cleared !== undefined).length;
+    expect(clearing).toBe(Math.floor(400 / 4) - 1);
+    // a copy holds the keys of a rotation (4 intervals) and the VMs live in it: not the run's
+    const liveKeys = 2 * (4 + 3 + 1) * 2 * 3;
+    expect(k.largestPrinted).toBeLessThanOrEqual(liveKeys);
+    expect(p.mostRemembered).toBeLessThanOrEqual(2 * liveKeys);
+    expect(p.mostRemembered).toBeLessThan(k.truth.size / 10);
+  });
+
+  it('the epoch moving every 4th interval with user space up to 20 intervals behind: it waits, and counts stay exact', () => {
+    const k = new RotatingKernel(3, true, true, 4);
+    const p = new Pipeline();
+    soak(k, p, { ticks: 400, vmsPerTick: 3, life: 4, lag: (t) => (t < 200 ? 20 : 1), seed: 6 });
+    expect(k.waits).toBeGreaterThan(5);
+    expect(p.totals).toEqual(k.truth);
+  });
+
   it('a lost print of the active copy counts nothing twice; the next print covers both intervals', () => {
     const k = new RotatingKernel(3);
     const p = new Pipeline();

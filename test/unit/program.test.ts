@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROBE_SCRIPTS, probeScriptText } from '../../src/probes/catalog.js';
 import { HANDLERS } from '../../src/probes/capabilities.js';
-import { buildProgram, COPIES, COUNTING_MAPS, EPOCH, MAPS, MARK, type ProgramOptions } from '../../src/probes/program.js';
+import { buildProgram, COPIES, COUNTING_MAPS, EPOCH, MAPS, MARK, type ProgramOptions, ROTATION_MS, rotateEvery } from '../../src/probes/program.js';
 
 const REPO = join(import.meta.dirname, '../..');
 const ALL: ProgramOptions = { intervalMs: 1000, latency: true, pageFaults: true, handlers: ['kvm_tdp_page_fault'] };
@@ -201,6 +201,55 @@ describe('buildProgram: copies rotated by epoch (bounded maps)', () => {
     expect(exit.match(/args->/g)).toHaveLength(2);
     expect(exit.indexOf('args->')).toBeLessThan(exit.indexOf('if ('));
     expect(probe('tracepoint:kvm:kvm_page_fault').match(/args->/g)).toHaveLength(2);
+  });
+
+  it('at 1 s and above the epoch moves every interval: no interval counter in the program', () => {
+    for (const intervalMs of [1000, 1500, 15000]) {
+      const p = buildProgram({ ...ALL, intervalMs });
+      expect(p.rotateEvery).toBe(1);
+      expect(p.text).not.toContain(EPOCH.tick);
+    }
+  });
+
+  it.each([
+    [1000, 1],
+    [60000, 1],
+    [999, 2],
+    [500, 2],
+    [300, 4],
+    [250, 4],
+    [100, 10],
+    [10, 100],
+  ])('-i %d: the epoch moves every %d interval(s) (at most once a second)', (intervalMs, every) => {
+    expect(rotateEvery(intervalMs)).toBe(every);
+    expect(every * intervalMs).toBeGreaterThanOrEqual(ROTATION_MS);
+    expect(buildProgram({ ...ALL, intervalMs }).rotateEvery).toBe(every);
+  });
+
+  it('below 1 s (-i 250): each epoch prints the copy it left once, at its first interval, and moves on at the 4th, only into a free copy', () => {
+    const intervalProbe = (text: string, name: string): string => {
+      const at = text.indexOf(`${name}\n{`);
+      expect(at, name).toBeGreaterThanOrEqual(0);
+      return text.slice(at, text.indexOf('\n}\n', at) + 3);
+    };
+    const p = buildProgram({ ...ALL, intervalMs: 250 });
+    const body = intervalProbe(p.text, 'interval:ms:250');
+    // the intervals since the last move are counted once, before the branches
+    expect(body.match(new RegExp(`${EPOCH.tick} = ${EPOCH.tick} \\+ 1;`, 'g'))).toHaveLength(1);
+    expect(body.indexOf(`${EPOCH.tick} = ${EPOCH.tick} + 1;`)).toBeLessThan(body.indexOf('if ('));
+    for (let e = 0; e < COPIES; e++) {
+      const next = (e + 1) % COPIES;
+      expect(body).toContain(`if (${EPOCH.tick} >= 4 && ${EPOCH.pending}${next} == 0) {\n      ${EPOCH.active} = ${next};\n      ${EPOCH.closing} = 1;\n      ${EPOCH.tick} = 0;\n    } else {\n      ${EPOCH.closing} = 0;\n    }`);
+    }
+    // the prints and clears are the ones of every interval (the closing flag says which)
+    const every1 = intervalProbe(buildProgram({ ...ALL, intervalMs: 1000 }).text, 'interval:s:1');
+    for (const m of COUNTING_MAPS) for (let c = 0; c < COPIES; c++) for (const op of ['print', 'clear']) {
+      const count = (t: string): number => t.split(`${op}(${m}${c});`).length - 1;
+      expect(count(body), `${op} ${m}${c}`).toBe(count(every1));
+      expect(count(body)).toBeGreaterThan(0);
+    }
+    // END forgets the counter with the rest of the epoch's state
+    expect(p.text.slice(p.text.indexOf('END\n{'))).toContain(`clear(${EPOCH.tick});`);
   });
 
   it.each([0, 9, 2.5])('refuses %s copies', (copies) => {

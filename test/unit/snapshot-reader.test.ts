@@ -138,11 +138,12 @@ describe('SnapshotReader: the same snapshots as BpftraceOutputParser + DeltaTrac
 
   it('when SIGINT drops part of an interval\'s events (the final marker\'s @pending times), exact too', () => {
     let trials = 0;
-    for (const behind of [1, 2, 3]) {
+    for (const [every, behind] of [[1, 1], [1, 2], [1, 3], [4, 2], [4, 5]] as const) {
       for (let batch = 1; batch <= behind; batch++) {
         for (let done = 0; done < 30; done++) {
           for (const endFirst of [false, true]) {
-            const k = new RotatingKernel(3);
+            // every 4: the epoch moving every 4th interval (-i 250, program.ts rotateEvery)
+            const k = new RotatingKernel(3, true, true, every);
             const lines: string[] = [];
             for (let tick = 0; tick < 6; tick++) {
               k.event(7, 8, 0x7b, 1 + tick);
@@ -164,7 +165,7 @@ describe('SnapshotReader: the same snapshots as BpftraceOutputParser + DeltaTrac
             for (const e of reader([bytes]).seen as { kind: string; deltas?: { exits: { pid: number; tid: number; isa: number; reason: number; n: number }[] } }[]) {
               for (const x of e.deltas?.exits ?? []) totals.set(`${x.pid},${x.tid},${x.isa},${x.reason}`, (totals.get(`${x.pid},${x.tid},${x.isa},${x.reason}`) ?? 0) + x.n);
             }
-            expect([...totals].sort(), `behind ${behind} batch ${batch} done ${done} endFirst ${endFirst}`).toEqual([...k.truth].sort());
+            expect([...totals].sort(), `every ${every} behind ${behind} batch ${batch} done ${done} endFirst ${endFirst}`).toEqual([...k.truth].sort());
           }
         }
       }

@@ -4,7 +4,8 @@
  * queues its markers, print()s and clear()s, which bpftrace's user space does later, in queue
  * order, reading and clearing the maps as they are THEN (that lateness is the whole difficulty).
  * The epoch moves on only into a copy whose clear is done (the @pendingN flag), unless `guard` is
- * off, which shows what the flag prevents. Output: bpftrace -f json lines, as the parser reads them.
+ * off, which shows what the flag prevents, and only every `every` intervals (program.ts
+ * rotateEvery: 4 at -i 250). Output: bpftrace -f json lines, as the parser reads them.
  * Only @exits is modelled: every counting map follows the same rules.
  */
 import { MARK } from '../../../src/probes/program.js';
@@ -17,6 +18,8 @@ export class RotatingKernel {
   readonly truth = new Map<string, number>();
   private epoch = 0;
   private closing = false;
+  /** Intervals since the epoch last moved (@tick). */
+  private sinceMove = 0;
   /** Per copy: the time of the interval whose clear of it is queued and not done, else 0 (@pendingN). */
   private readonly pending: number[];
   private readonly queue: Work[] = [];
@@ -31,6 +34,8 @@ export class RotatingKernel {
     private readonly guard = true,
     /** END's marker says which copies' clears were not done (program.ts); false: the marker before it did. */
     private readonly endFlags = true,
+    /** Intervals between two moves of the epoch (program.ts rotateEvery). */
+    readonly every = 1,
   ) {
     this.maps = Array.from({ length: copies }, () => new Map());
     this.pending = Array.from({ length: copies }, () => 0);
@@ -61,12 +66,15 @@ export class RotatingKernel {
       this.queue.push({ kind: 'print', copy: e });
       this.line(MARK.end);
     }
-    if (!this.guard || !this.pending[next]) {
+    const since = this.sinceMove + 1;
+    if (since >= this.every && (!this.guard || !this.pending[next])) {
       this.epoch = next;
       this.closing = true;
+      this.sinceMove = 0;
     } else {
       this.closing = false;
-      this.waits++;
+      this.sinceMove = since;
+      if (since >= this.every) this.waits++;
     }
   }
 
