@@ -35,6 +35,7 @@ import { appendFileSync, createReadStream, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { within } from './lib/deadline.mjs';
+import { childrenOf, cpuSeconds, named } from './lib/proc.mjs';
 
 const repo = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -87,18 +88,6 @@ const ANSI = /\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[()][0-
 
 const { default: WebSocket } = await import('ws');
 
-/** CPU seconds (utime + stime) of a process, from /proc. */
-function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return NaN;
-  }
-}
-const childrenOf = (pid) => spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
-const named = (pids, comm) => pids.filter((p) => { try { return readFileSync(`/proc/${p}/comm`, 'utf8').trim() === comm; } catch { return false; } });
 
 /**
  * The dashboard's frames as they arrive: the pane's output stripped of escapes, cut into whole
