@@ -164,3 +164,39 @@ describe('Collector and its bpftrace', () => {
     expect(ours().length).toBe(before);
   });
 });
+
+describe('Collector: the epoch waiting for a clear, told from its rhythm (program.ts rotateEvery)', () => {
+  /** What a collector at this interval says, given frames with these active copies ('-': nothing cleared). */
+  function saidFor(intervalMs: number, frames: [number, number | undefined][]): string[] {
+    const said: string[] = [];
+    const c = new Collector({ caps, intervalMs, onMessage: () => undefined, onDiagnostic: (l) => said.push(l), proc: '/nonexistent' });
+    const check = (c as unknown as { checkEpoch?: (f: object) => void }).checkEpoch?.bind(c);
+    if (!check) throw new Error('Collector has no `checkEpoch` any more: update this test');
+    frames.forEach(([active, cleared], i) => check({ final: false, tNs: i, active, ...(cleared !== undefined ? { cleared } : {}) }));
+    return said;
+  }
+  /** Frames of a kernel whose epoch moves every `every` intervals, for `n` intervals (copies 0..2). */
+  const rhythm = (every: number, n: number): [number, number | undefined][] =>
+    Array.from({ length: n }, (_, i) => {
+      const e = Math.floor(i / every) % 3;
+      return [e, i >= every && i % every === 0 ? (e + 2) % 3 : undefined];
+    });
+
+  it('-i 250: the epoch moving every 4th interval is the rhythm, not a wait', () => {
+    expect(saidFor(250, rhythm(4, 40))).toEqual([]);
+  });
+
+  it('-i 250: a fifth interval in the same copy is a wait, said once', () => {
+    const frames = rhythm(4, 8);
+    // the epoch stays in copy 1 for a fifth interval, then moves on
+    frames.push([1, undefined], [2, 1], [2, undefined]);
+    const said = saidFor(250, frames);
+    expect(said).toHaveLength(1);
+    expect(said[0]).toMatch(/the epoch waited for bpftrace to clear a copy of its maps \(1 time\(s\)\); counts stay exact/);
+  });
+
+  it('-i 1000: the same rhythm of every 4th interval is three waits per move, said once', () => {
+    expect(saidFor(1000, rhythm(1, 10))).toEqual([]);
+    expect(saidFor(1000, rhythm(4, 12))).toHaveLength(1);
+  });
+});
