@@ -134,7 +134,7 @@ export interface Program {
   rotateEvery: number;
 }
 
-/** The epoch moves at most once a second (ROTATION_MS), however short the interval. */
+/** The epoch moves at most once a second (ROTATION_MS), however short the interval: every 1 to 2 s below 1 s. */
 export const ROTATION_MS = 1000;
 
 /**
@@ -142,8 +142,9 @@ export const ROTATION_MS = 1000;
  * Each move costs one more print of every counting map (the copy left, at the next interval) and
  * a clear of it: at -i 250, moving every interval had bpftrace print each map twice per interval
  * and clear one copy, all of it work in bpftrace's and the collector's user space that grows with
- * the keys. Moving once a second prints each map once per interval (plus once a second), and the
- * keys of VMs gone leave the kernel within COPIES seconds instead of COPIES intervals.
+ * the keys. Moving once a second (at -i 250; every 1 to 2 s for intervals that do not divide a
+ * second) prints each map once per interval plus once per move, and the keys of VMs gone leave the
+ * kernel within COPIES moves (3 s at -i 250) instead of COPIES intervals.
  */
 export function rotateEvery(intervalMs: number): number {
   return Math.max(1, Math.ceil(ROTATION_MS / intervalMs));
