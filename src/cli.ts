@@ -427,7 +427,7 @@ export const EXPORTER_INTERVAL_MS = 15_000;
 
 function liveOptions(c: Command, intervalMs = LIVE_INTERVAL_MS): Command {
   return c
-    .option('-i, --interval <ms>', `how often bpftrace prints its maps${intervalMs !== LIVE_INTERVAL_MS ? ' (what a scrape shows is at most this old)' : ''}`, intIn('--interval', 100, 60_000), intervalMs)
+    .option('-i, --interval <ms>', `how often bpftrace prints its maps; shorter is fresher and costs more, 250 about 1.8x the tracing's CPU and a dashboard frame each time: docs/benchmarks.md section 10${intervalMs !== LIVE_INTERVAL_MS ? ' (what a scrape shows is at most this old)' : ''}`, intIn('--interval', 100, 60_000), intervalMs)
     .option('-p, --pid <pid>', 'trace only this VM process (repeatable; filtered in the kernel)', collect(intIn('--pid', 1, 4_194_304)), [] as number[])
     .option('--vm <name>', 'trace only the VM with this name (QEMU -name / Proxmox)')
     .option('--cgroup <path>', 'count only threads in this cgroup v2 and the cgroups below it, e.g. a libvirt VM\'s machine.slice scope (filtered in the kernel)')
