@@ -286,8 +286,8 @@ function rotation(copies: number, every: number, prints: (c: number) => string[]
     out.push(`      printf("${MARK.begin} %lu ${e} -\\n", $now);`, ...prints(e).map((l) => `      ${l}`), `      printf("${MARK.end}\\n");`);
     out.push('    }');
     // a copy whose clear is still queued is not free: stay (and close nothing next time)
-    if (every === 1) out.push(`    if (${EPOCH.pending}${next} == 0) {`, `      ${EPOCH.active} = ${next};`, `      ${EPOCH.closing} = 1;`, '    } else {', `      ${EPOCH.closing} = 0;`, '    }');
-    else out.push(`    if (${EPOCH.tick} >= ${every} && ${EPOCH.pending}${next} == 0) {`, `      ${EPOCH.active} = ${next};`, `      ${EPOCH.closing} = 1;`, `      ${EPOCH.tick} = 0;`, '    } else {', `      ${EPOCH.closing} = 0;`, '    }');
+    const due = every === 1 ? '' : `${EPOCH.tick} >= ${every} && `;
+    out.push(`    if (${due}${EPOCH.pending}${next} == 0) {`, `      ${EPOCH.active} = ${next};`, `      ${EPOCH.closing} = 1;`, ...(every === 1 ? [] : [`      ${EPOCH.tick} = 0;`]), '    } else {', `      ${EPOCH.closing} = 0;`, '    }');
   }
   out.push('  }');
   return out;
