@@ -31,32 +31,23 @@
 //
 // Writes bench/results/freshness.json (or --out) and prints a markdown table.
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { within } from './lib/deadline.mjs';
+import { intervalsOption, scriptOptions } from './lib/options.mjs';
 import { childrenOf, cpuSeconds, named } from './lib/proc.mjs';
+import { startServe } from './lib/serve.mjs';
 
 const repo = new URL('..', import.meta.url).pathname;
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
-if (args.includes('--help') || args.includes('-h')) {
-  // the header comment, up to the first import
-  const lines = readFileSync(new URL(import.meta.url), 'utf8').split('\n');
-  process.stdout.write(lines.slice(1, lines.findIndex((l) => l.startsWith('import '))).map((l) => l.slice(3)).join('\n') + '\n');
-  process.exit(0);
-}
-const INTERVALS = opt('intervals', '1000,250').split(',').map(Number);
+const { args, opt } = scriptOptions(import.meta.url);
+const INTERVALS = intervalsOption(opt('intervals', '1000,250'));
 const BURSTS = Number(opt('bursts', 60));
 const EXITS = Number(opt('exits', 200));
 const MODES = opt('modes', 'dashboard,headless').split(',');
 for (const m of MODES) if (m !== 'dashboard' && m !== 'headless') throw new Error(`--modes: ${m} is not dashboard or headless`);
 const OUT = opt('out', join(repo, 'bench/results/freshness.json'));
 const FRAMES = opt('frames', undefined); // every whole frame, stamped, appended to this file (to see what was matched)
-for (const i of INTERVALS) if (!(i >= 100 && i <= 60000)) throw new Error(`--intervals: ${i} is not 100..60000 ms`);
 if (!(BURSTS >= 1)) throw new Error('--bursts takes a positive number');
 // below 1,000 the dashboard shows the count as it is (1.2k above)
 if (!(EXITS >= 1 && EXITS <= 999)) throw new Error('--exits takes 1..999');
@@ -64,11 +55,8 @@ if (!(EXITS >= 1 && EXITS <= 999)) throw new Error('--exits takes 1..999');
 if (!process.env.EXITSCOPE_LAB) {
   // A stuck guest (silent for 4 minutes: this script reports every 10 bursts) is stopped and the
   // run tried once more; the attempts are written into the results.
-  const { recordAttempts, runInLab } = await import('./lib/lab-run.mjs');
-  const timeoutSeconds = Math.ceil(300 + MODES.length * INTERVALS.length * (120 + BURSTS * (3 + Math.max(...INTERVALS) / 1000) * 2));
-  const run = await runInLab({ repo, plan: [{ tcg: 'single' }, { tcg: 'single' }], timeoutSeconds, stallSeconds: 240, command: () => `node bench/freshness.mjs ${args.join(' ')}` });
-  recordAttempts(OUT, run);
-  process.exit(run.ok ? 0 : 1);
+  const { rerunInLab } = await import('./lib/lab-run.mjs');
+  await rerunInLab({ repo, script: 'bench/freshness.mjs', args, out: OUT, timeoutSeconds: Math.ceil(300 + MODES.length * INTERVALS.length * (120 + BURSTS * (3 + Math.max(...INTERVALS) / 1000) * 2)) });
 }
 
 const W = join(repo, 'build/exitscope-workload');
@@ -227,31 +215,9 @@ async function startDashboard(intervalMs, port) {
 
 /** `exitscope serve`, nothing drawn: the stream for remote viewers alone. */
 async function startHeadless(intervalMs, port) {
-  const serve = spawn(EXITSCOPE, ['serve', `127.0.0.1:${port}`, '-i', String(intervalMs)], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  serve.stderr.on('data', (d) => (err += d));
-  const exited = new Promise((r) => serve.on('exit', r));
-  const stop = async () => {
-    serve.kill('SIGINT');
-    await Promise.race([exited, sleep(15_000).then(() => serve.kill('SIGKILL'))]);
-  };
-  // listening once bpftrace has attached: tried until then, for as long as the dashboard gets
-  const until = now() + 240_000;
-  for (;;) {
-    if (serve.exitCode !== null) throw new Error(`exitscope serve exited (${serve.exitCode}): ${err}`);
-    const up = await new Promise((r) => {
-      const probe = new WebSocket(`ws://127.0.0.1:${port}/stream`);
-      probe.once('message', () => { probe.close(); r(true); });
-      probe.once('error', () => r(false));
-    });
-    if (up) break;
-    if (now() > until) {
-      await stop();
-      throw new Error(`exitscope serve not answering after 240 s: ${err}`);
-    }
-    await sleep(500);
-  }
-  return { node: serve.pid, stop, beforeBurst: async () => {}, shown: undefined };
+  // tried for as long as the dashboard gets to come up
+  const serve = await startServe({ bin: EXITSCOPE, port, intervalMs, WebSocket, upMs: 240_000 });
+  return { node: serve.pid, stop: serve.stop, beforeBurst: async () => {}, shown: undefined };
 }
 
 async function measure(intervalMs, port, mode) {

@@ -23,29 +23,21 @@
 // Writes bench/results/interval-cost.json (or --out) and prints a markdown table (medians over
 // rounds, with min..max).
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { within } from './lib/deadline.mjs';
+import { intervalsOption, scriptOptions } from './lib/options.mjs';
 import { childrenOf, cpuSeconds, named } from './lib/proc.mjs';
+import { startServe } from './lib/serve.mjs';
 
 const repo = new URL('..', import.meta.url).pathname;
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
-if (args.includes('--help') || args.includes('-h')) {
-  const lines = readFileSync(new URL(import.meta.url), 'utf8').split('\n');
-  process.stdout.write(lines.slice(1, lines.findIndex((l) => l.startsWith('import '))).map((l) => l.slice(3)).join('\n') + '\n');
-  process.exit(0);
-}
-const INTERVALS = opt('intervals', '1000,250').split(',').map(Number);
+const { args, opt } = scriptOptions(import.meta.url);
+const INTERVALS = intervalsOption(opt('intervals', '1000,250'));
 const VMS = Number(opt('vms', 4));
 const SECONDS = Number(opt('seconds', 30));
 const ROUNDS = Number(opt('rounds', 3));
 const COMPARE = opt('compare', undefined);
 const OUT = resolve(opt('out', join(repo, 'bench/results/interval-cost.json')));
-for (const i of INTERVALS) if (!(i >= 100 && i <= 60000)) throw new Error(`--intervals: ${i} is not 100..60000 ms`);
 if (!(VMS >= 0 && VMS <= 16)) throw new Error('--vms takes 0..16');
 if (!(SECONDS >= 5)) throw new Error('--seconds takes 5 or more');
 if (!(ROUNDS >= 1)) throw new Error('--rounds takes a positive number');
@@ -53,12 +45,8 @@ const BUILDS = [{ name: 'this checkout', dir: repo }, ...(COMPARE ? [{ name: COM
 for (const b of BUILDS) if (spawnSync('test', ['-f', join(b.dir, 'dist/src/cli.js')]).status !== 0) throw new Error(`${b.dir}: not built (npm run build)`);
 
 if (!process.env.EXITSCOPE_LAB) {
-  const { recordAttempts, runInLab } = await import('./lib/lab-run.mjs');
-  const timeoutSeconds = Math.ceil(300 + ROUNDS * BUILDS.length * INTERVALS.length * (SECONDS + 90));
-  // the guest writes OUT itself: the checkout is writable there, /tmp is not the host's
-  const run = await runInLab({ repo, plan: [{ tcg: 'single' }, { tcg: 'single' }], timeoutSeconds, stallSeconds: 240, command: () => `node bench/interval-cost.mjs ${args.join(' ')}` });
-  recordAttempts(OUT, run);
-  process.exit(run.ok ? 0 : 1);
+  const { rerunInLab } = await import('./lib/lab-run.mjs');
+  await rerunInLab({ repo, script: 'bench/interval-cost.mjs', args, out: OUT, timeoutSeconds: Math.ceil(300 + ROUNDS * BUILDS.length * INTERVALS.length * (SECONDS + 90)) });
 }
 
 const W = join(repo, 'build/exitscope-workload');
@@ -67,33 +55,19 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (s) => process.stderr.write(`bench: ${s}\n`);
 const { default: WebSocket } = await import('ws');
 
-
 /** One variant: serve -i I of one build, measured over SECONDS once its first snapshot came. */
 async function measure(build, intervalMs, port) {
-  const serve = spawn(join(build.dir, 'bin/exitscope.js'), ['serve', `127.0.0.1:${port}`, '-i', String(intervalMs)], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  serve.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
-  const exited = new Promise((r) => serve.on('exit', r));
+  const serve = await startServe({ bin: join(build.dir, 'bin/exitscope.js'), port, intervalMs, WebSocket });
   try {
-    // its port answers before bpftrace has attached: connect until it does, then wait for a snapshot
-    let client;
+    // counting: wait for a first snapshot (the stream answers before bpftrace has attached)
+    const client = { ws: new WebSocket(`ws://127.0.0.1:${port}/stream`), snapshots: 0, bytes: 0 };
+    client.ws.on('message', (data) => {
+      client.bytes += data.length;
+      if (String(data).startsWith('{"type":"snapshot"')) client.snapshots++;
+    });
     await within(`-i ${intervalMs} (${build.name}): serve's first snapshot`, 240_000, (async () => {
-      for (;;) {
-        if (serve.exitCode !== null) throw new Error(`exitscope serve exited (${serve.exitCode}): ${err}`);
-        const ws = new WebSocket(`ws://127.0.0.1:${port}/stream`);
-        const opened = await new Promise((r) => { ws.once('open', () => r(true)); ws.once('error', () => r(false)); });
-        if (opened) {
-          client = { ws, snapshots: 0, bytes: 0 };
-          ws.on('message', (data) => {
-            client.bytes += data.length;
-            if (String(data).startsWith('{"type":"snapshot"')) client.snapshots++;
-          });
-          break;
-        }
-        await sleep(500);
-      }
       while (client.snapshots === 0) await sleep(100);
-    })(), { seen: () => err.trim().split('\n').at(-1) });
+    })(), { seen: () => serve.stderr().trim().split('\n').at(-1) });
     const bpftrace = named(childrenOf(serve.pid), 'bpftrace')[0];
     if (!bpftrace) throw new Error(`-i ${intervalMs} (${build.name}): no bpftrace under serve`);
     const before = { node: cpuSeconds(serve.pid), bpftrace: cpuSeconds(bpftrace), snapshots: client.snapshots, bytes: client.bytes, t: now() };
@@ -111,8 +85,7 @@ async function measure(build, intervalMs, port) {
     client.ws.close();
     return r;
   } finally {
-    serve.kill('SIGINT');
-    await Promise.race([exited, sleep(15_000).then(() => serve.kill('SIGKILL'))]);
+    await serve.stop();
   }
 }
 

@@ -69,3 +69,14 @@ function once(repo, args, stallSeconds) {
     });
   });
 }
+
+/**
+ * The usual host half of a lab benchmark: the same script with the same arguments run in the lab
+ * (one TCG thread, tried twice), its attempts recorded into `out` (recordAttempts), then exit with
+ * its outcome. The guest half writes `out` itself: the checkout is writable there.
+ */
+export async function rerunInLab({ repo, script, args, out, timeoutSeconds }) {
+  const run = await runInLab({ repo, plan: [{ tcg: 'single' }, { tcg: 'single' }], timeoutSeconds, stallSeconds: 240, command: () => `node ${script} ${args.join(' ')}` });
+  recordAttempts(out, run);
+  process.exit(run.ok ? 0 : 1);
+}
